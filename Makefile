@@ -1,0 +1,40 @@
+# huatu — two commands do all the set-up: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.huatu-installed
+# Extra arguments for `huatu serve`, e.g. make run ARGS="--model tiny --port 7861"
+ARGS ?=
+
+.PHONY: install run test lint browser-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU wheel of torch (on this machine class it is already on disk).
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/huatu serve $(ARGS)
+
+# Debian's chromium (Playwright's own browser download does not work here) and a CJK font.
+browser-deps:
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi wqy; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install browser-deps lint
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,168 @@
+"""Local generation with a diffusers ``StableDiffusionPipeline``.
+
+torch and diffusers are imported here, lazily, when a backend is created; never at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from huatu.backends.base import BackendOutput, CancelToken, ProgressCallback, ProgressEvent
+from huatu.config import TINY_MODEL, Settings
+from huatu.device import DevicePlan, choose_device
+from huatu.errors import GenerationCancelled, ModelLoadError
+from huatu.request import GenerationRequest
+from huatu.schedulers import get_scheduler_spec, make_scheduler
+
+log = logging.getLogger(__name__)
+
+# CLIP reads 77 tokens including the start and end tokens.
+CLIP_CONTENT_TOKENS = 75
+
+
+class LocalBackend:
+    """Runs a Stable Diffusion 1.x pipeline in this process.
+
+    Args:
+        model: a Hub id (downloaded into the Hugging Face cache), a local folder holding a
+            diffusers model, or ``"tiny"`` for the built-in offline test model.
+        settings: huatu settings (cache folder, device/dtype overrides).
+
+    Raises:
+        ModelLoadError: the model could not be loaded; the message says what to do.
+    """
+
+    id = "local"
+    max_concurrency = 1
+
+    def __init__(self, model: str, settings: Settings) -> None:
+        self.model = model
+        self.plan: DevicePlan = choose_device(settings.device, settings.dtype)
+        self.pipe = _load_pipeline(model, settings, self.plan)
+        self._base_scheduler_config = self.pipe.scheduler.config
+        self._lock = threading.Lock()
+        self.is_test_model = model == TINY_MODEL
+        label = "tiny (test model: random weights, draws noise)" if self.is_test_model else model
+        self.description = f"local · {label} · {self.plan.short} ({self.plan.reason})"
+
+    def token_count(self, text: str) -> int | None:
+        """Content tokens CLIP sees for ``text`` (without start/end tokens)."""
+        return len(self.pipe.tokenizer(text, add_special_tokens=False).input_ids)
+
+    @property
+    def max_tokens(self) -> int:
+        """Content tokens the text encoder reads; the rest is ignored."""
+        return self.pipe.tokenizer.model_max_length - 2
+
+    def sampler_label(self, request: GenerationRequest) -> str:
+        """The A1111 name of the request's scheduler."""
+        return get_scheduler_spec(request.scheduler).label
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> BackendOutput:
+        """Run the pipeline; image *i* uses ``torch.Generator("cpu").manual_seed(seed + i)``.
+
+        Args:
+            request: a validated request whose ``seed`` is not -1.
+            progress: called once per denoising step with the step number and total.
+            cancel: checked after every step; when set, the run stops and
+                :class:`GenerationCancelled` is raised.
+        """
+        import torch
+
+        seeds = [request.seed + index for index in range(request.num_images)]
+
+        def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
+            if cancel is not None and cancel.cancelled:
+                raise GenerationCancelled("Stopped.")
+            if progress is not None:
+                progress(ProgressEvent(step=step + 1, total=pipe.num_timesteps))
+            return tensors
+
+        with self._lock:
+            if cancel is not None and cancel.cancelled:
+                raise GenerationCancelled("Stopped.")
+            self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
+            output = self.pipe(
+                prompt=request.prompt,
+                negative_prompt=request.negative_prompt or None,
+                num_inference_steps=request.num_inference_steps,
+                guidance_scale=request.guidance_scale,
+                width=request.width,
+                height=request.height,
+                num_images_per_prompt=request.num_images,
+                generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
+                callback_on_step_end=on_step_end,
+            )
+        flags = output.nsfw_content_detected or [False] * len(output.images)
+        kept = [
+            (image, seed)
+            for image, seed, flagged in zip(output.images, seeds, flags, strict=True)
+            if not flagged
+        ]
+        return BackendOutput(
+            images=[image for image, _ in kept],
+            seeds=[seed for _, seed in kept],
+            flagged=sum(bool(flag) for flag in flags),
+        )
+
+
+def _load_pipeline(model: str, settings: Settings, plan: DevicePlan) -> Any:
+    """Load ``model`` as a ``StableDiffusionPipeline`` on ``plan``'s device and dtype."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.disable_progress_bar()
+    source: str | Path = model
+    if model == TINY_MODEL:
+        from huatu.backends.tiny import ensure_tiny_model
+
+        source = ensure_tiny_model(settings.cache_dir)
+    elif Path(model).expanduser().exists():
+        source = Path(model).expanduser()
+        if not (source / "model_index.json").is_file():
+            raise ModelLoadError(
+                f"{model} is not a diffusers model folder (it has no model_index.json). "
+                "Pass --model with a folder saved by diffusers, a Hub id, or try --model tiny."
+            )
+    try:
+        pipe = StableDiffusionPipeline.from_pretrained(source, dtype=getattr(torch, plan.dtype))
+    except Exception as error:  # an edge: many libraries' errors become one sentence
+        log.info("loading %s failed", model, exc_info=True)
+        raise ModelLoadError(_load_failure_message(model, error)) from None
+    pipe = pipe.to(plan.device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _load_failure_message(model: str, error: Exception) -> str:
+    """One sentence on why ``model`` did not load, and what to do instead."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    remedy = (
+        "Set HF_API_KEY to generate through Hugging Face's hosted API, "
+        "pass --model PATH to a downloaded model folder, or try --model tiny."
+    )
+    if isinstance(error, GatedRepoError):
+        return f"The model {model} is gated on the Hugging Face Hub and needs access. {remedy}"
+    if isinstance(error, RepositoryNotFoundError):
+        return f"The model {model} does not exist on the Hugging Face Hub. {remedy}"
+    if isinstance(error, (LocalEntryNotFoundError, OSError, ConnectionError)):
+        return (
+            f"The model {model} could not be downloaded (no connection to the Hugging Face Hub "
+            f"and no copy in the local cache). {remedy}"
+        )
+    return f"The model {model} could not be loaded ({type(error).__name__}). {remedy}"

@@ -1,0 +1,232 @@
+"""The ``huatu`` command: serve, lesson, generate, info.
+
+Options take their defaults from the environment (and ``.env``); huatu's errors become click
+errors here, at the edge, as one sentence without a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from huatu import __version__
+from huatu.config import Settings, load_settings
+from huatu.errors import HuatuError
+
+BACKEND_CHOICES = click.Choice(["auto", "local", "hosted"])
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--model`` and ``--backend`` (defaults: HUATU_MODEL, HUATU_BACKEND) to a command."""
+
+    @click.option(
+        "--model",
+        default=None,
+        help="Hub id, local diffusers folder, or 'tiny' (built-in offline test model). "
+        "[env HUATU_MODEL; default stable-diffusion-v1-5/stable-diffusion-v1-5]",
+    )
+    @click.option(
+        "--backend",
+        type=BACKEND_CHOICES,
+        default=None,
+        help="auto: hosted when HF_API_KEY is set and there is no GPU, else local. "
+        "[env HUATU_BACKEND; default auto]",
+    )
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+def _start_service(
+    settings: Settings, model: str | None, backend: str | None, *, required: bool = False
+):  # -> ImageService
+    """Choose and load the backend; print what runs and why (or why nothing does).
+
+    Args:
+        required: fail with the load error instead of starting without a model (for
+            one-shot commands such as ``generate``). Default ``False`` (apps start anyway
+            and show the error on the page).
+    """
+    from huatu.service import ImageService
+
+    click.echo(f"huatu: loading {model or settings.model} …", err=True)
+    try:
+        service = ImageService.start(settings, model=model, backend=backend)
+    except HuatuError as error:
+        raise click.UsageError(str(error)) from None
+    if service.load_error and required:
+        raise click.ClickException(service.load_error)
+    click.echo(f"huatu: {service.status}", err=True)
+    return service
+
+
+def _port(port: int | None, settings: Settings) -> int:
+    return port if port is not None else settings.port
+
+
+@click.group()
+@click.version_option(__version__, prog_name="huatu")
+def main() -> None:
+    """画图 huatu: turn a text prompt into an image with Stable Diffusion."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+
+@main.command()
+@model_options
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port on 127.0.0.1. [env GRADIO_SERVER_PORT; default 7860]",
+)
+def serve(model: str | None, backend: str | None, port: int | None) -> None:
+    """Start the studio on http://127.0.0.1:PORT."""
+    settings = _settings()
+    service = _start_service(settings, model, backend)
+    from huatu.ui.studio import build_studio
+
+    _launch(build_studio(service), _port(port, settings))
+
+
+@main.command()
+@click.argument("name", type=click.Choice(["basic", "advanced", "blocks", "accordion"]))
+@model_options
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port on 127.0.0.1. [env GRADIO_SERVER_PORT; default 7860]",
+)
+def lesson(name: str, model: str | None, backend: str | None, port: int | None) -> None:
+    """Run one of the tutorial's four apps: basic, advanced, blocks or accordion."""
+    settings = _settings()
+    service = _start_service(settings, model, backend)
+    from huatu.ui.lessons import build_lesson
+
+    _launch(build_lesson(name, service), _port(port, settings))
+
+
+def _launch(demo: Any, port: int) -> None:
+    click.echo(f"huatu: serving on http://127.0.0.1:{port}", err=True)
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, show_error=False)
+
+
+@main.command()
+@click.argument("prompt")
+@model_options
+@click.option("--negative-prompt", default="", help="What to avoid. [default: none]")
+@click.option("--steps", type=int, default=None, help="Denoising steps, 1-100. [default 25]")
+@click.option("--guidance", type=float, default=None, help="Guidance scale, 0-20. [default 7]")
+@click.option("--width", type=int, default=None, help="Width, 64-1024, multiple of 8. [512]")
+@click.option("--height", type=int, default=None, help="Height, 64-1024, multiple of 8. [512]")
+@click.option("--seed", type=int, default=None, help="Seed; -1 for random. [default -1]")
+@click.option("--num-images", type=int, default=None, help="Images to make, 1-4. [default 1]")
+@click.option(
+    "--scheduler",
+    default=None,
+    help="dpmpp_2m_karras (default), dpmpp_2m, euler_a, euler, ddim, pndm.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the PNGs. [env HUATU_OUTPUTS; default ./outputs/DATE]",
+)
+def generate(
+    prompt: str,
+    model: str | None,
+    backend: str | None,
+    negative_prompt: str,
+    steps: int | None,
+    guidance: float | None,
+    width: int | None,
+    height: int | None,
+    seed: int | None,
+    num_images: int | None,
+    scheduler: str | None,
+    out: Path | None,
+) -> None:
+    """Generate images for PROMPT; print each PNG's path on its own line."""
+    from huatu.backends.base import ProgressEvent
+    from huatu.messages import render
+    from huatu.request import GenerationRequest
+
+    settings = _settings()
+    try:
+        request = GenerationRequest.create(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            width=width,
+            height=height,
+            seed=seed,
+            num_images=num_images,
+            scheduler=scheduler,
+        )
+    except HuatuError as error:
+        raise click.UsageError(str(error)) from None
+    service = _start_service(settings, model, backend, required=True)
+
+    def report(event: ProgressEvent) -> None:
+        if event.total:
+            click.echo(f"\rstep {event.step}/{event.total}", nl=event.step == event.total, err=True)
+        elif event.message:
+            click.echo(event.message, err=True)
+
+    try:
+        result = service.generate(request, progress=report, folder=out)
+    except HuatuError as error:
+        raise click.ClickException(settings.redact(str(error))) from None
+    for notice in result.notices:
+        click.echo(f"notice: {render(notice)}", err=True)
+    click.echo(f"seed: {', '.join(str(seed) for seed in result.seeds)}", err=True)
+    for path in result.paths:
+        click.echo(str(path))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the parameters as JSON.")
+def info(file: Path, as_json: bool) -> None:
+    """Print the generation parameters stored in an image FILE."""
+    from huatu.metadata import parse_parameters, read_parameters
+
+    try:
+        text = read_parameters(file)
+    except HuatuError as error:
+        raise click.ClickException(str(error)) from None
+    if text is None:
+        raise click.ClickException(f"{file} carries no generation parameters.")
+    if not as_json:
+        click.echo(text)
+        return
+    parsed = parse_parameters(text)
+    payload = {
+        "prompt": parsed.prompt,
+        "negative_prompt": parsed.negative_prompt,
+        "settings": parsed.settings,
+        "request": parsed.to_request_fields(),
+    }
+    click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Settings, read once from the environment and a ``.env`` file found upward.
+
+Environment variables win over ``.env``. The Hugging Face key is kept out of ``repr`` and
+never written anywhere; use :meth:`Settings.redact` on any text that might contain it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+DEFAULT_PORT = 7860
+DEFAULT_ROUTER = "https://router.huggingface.co"
+TINY_MODEL = "tiny"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """huatu's settings.
+
+    Attributes:
+        hf_api_key: Hugging Face key for hosted inference (``HF_API_KEY``, else ``HF_TOKEN``).
+            Default: none.
+        hf_api_tti_base: the tutorial's text-to-image endpoint URL (``HF_API_TTI_BASE``); when
+            set, hosted requests go there as JSON instead of through ``InferenceClient``.
+        model: model for every command (``HUATU_MODEL``): a Hub id, a local folder, or
+            ``tiny``. Default ``stable-diffusion-v1-5/stable-diffusion-v1-5``.
+        backend: ``auto``, ``local`` or ``hosted`` (``HUATU_BACKEND``). Default ``auto``.
+        hosted_provider: inference provider for hosted calls (``HUATU_HOSTED_PROVIDER``).
+            Default ``hf-inference``.
+        hosted_model: model asked of the hosted service (``HUATU_HOSTED_MODEL``); a Hub id or
+            an Inference Endpoint URL. Default: same as ``model``.
+        hf_router: base URL of Hugging Face's inference router (``HUATU_HF_ROUTER``).
+            Default ``https://router.huggingface.co``.
+        hosted_timeout_s: overall deadline for one hosted generation, retries included
+            (``HUATU_HOSTED_TIMEOUT``). Default 120 s.
+        outputs_dir: where images are saved (``HUATU_OUTPUTS``). Default ``./outputs``.
+        cache_dir: where the tiny model and other built artefacts live (``HUATU_CACHE``).
+            Default ``~/.cache/huatu``.
+        device: force a torch device (``HUATU_DEVICE``: ``cuda``, ``mps``, ``cpu``). Default auto.
+        dtype: force a dtype (``HUATU_DTYPE``: ``float16``, ``bfloat16``, ``float32``).
+            Default auto.
+        port: server port (``GRADIO_SERVER_PORT``). Default 7860.
+    """
+
+    hf_api_key: str | None = field(default=None, repr=False)
+    hf_api_tti_base: str | None = None
+    model: str = DEFAULT_MODEL
+    backend: str = "auto"
+    hosted_provider: str = "hf-inference"
+    hosted_model: str | None = None
+    hf_router: str = DEFAULT_ROUTER
+    hosted_timeout_s: float = 120.0
+    outputs_dir: Path = Path("outputs")
+    cache_dir: Path = Path("~/.cache/huatu").expanduser()
+    device: str | None = None
+    dtype: str | None = None
+    port: int = DEFAULT_PORT
+
+    @property
+    def effective_hosted_model(self) -> str:
+        """The model hosted calls ask for: ``hosted_model`` if set, else ``model``."""
+        return self.hosted_model or self.model
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with the Hugging Face key replaced by ``***``."""
+        if self.hf_api_key and self.hf_api_key in text:
+            return text.replace(self.hf_api_key, "***")
+        return text
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``) and a ``.env`` found upward.
+
+    Args:
+        environ: variables to read; ``None`` means the process environment.
+        dotenv: also read the first ``.env`` found from the current directory upward
+            (its values never override variables already set). Default ``True``.
+    """
+    values: dict[str, str] = {}
+    if dotenv:
+        from dotenv import dotenv_values, find_dotenv
+
+        path = find_dotenv(usecwd=True)
+        if path:
+            values.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+
+    def get(name: str) -> str | None:
+        value = values.get(name, "").strip()
+        return value or None
+
+    port_text = get("GRADIO_SERVER_PORT")
+    timeout_text = get("HUATU_HOSTED_TIMEOUT")
+    return Settings(
+        hf_api_key=get("HF_API_KEY") or get("HF_TOKEN"),
+        hf_api_tti_base=get("HF_API_TTI_BASE"),
+        model=get("HUATU_MODEL") or DEFAULT_MODEL,
+        backend=get("HUATU_BACKEND") or "auto",
+        hosted_provider=get("HUATU_HOSTED_PROVIDER") or "hf-inference",
+        hosted_model=get("HUATU_HOSTED_MODEL"),
+        hf_router=(get("HUATU_HF_ROUTER") or DEFAULT_ROUTER).rstrip("/"),
+        hosted_timeout_s=_positive_float("HUATU_HOSTED_TIMEOUT", timeout_text, 120.0),
+        outputs_dir=Path(get("HUATU_OUTPUTS") or "outputs").expanduser(),
+        cache_dir=Path(get("HUATU_CACHE") or "~/.cache/huatu").expanduser(),
+        device=get("HUATU_DEVICE"),
+        dtype=get("HUATU_DTYPE"),
+        port=_port(port_text),
+    )
+
+
+def _positive_float(name: str, text: str | None, default: float) -> float:
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, but is {text!r}.") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be more than 0 seconds, but is {text!r}.")
+    return value
+
+
+def _port(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_PORT
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"GRADIO_SERVER_PORT must be a port number 1-65535, but is {text!r}.")
+    return int(text)

@@ -1,0 +1,89 @@
+"""The project's exceptions.
+
+Every exception huatu raises on purpose derives from :class:`HuatuError` and carries a message
+meant for a person: one or two sentences saying what went wrong and what to do. They also
+subclass the matching builtin (``ValueError``, ``TimeoutError`` ...) so callers can catch them
+the usual way. They are translated to ``gr.Error`` or click errors only at the edges.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HuatuError(Exception):
+    """Base class of every error huatu raises for a user to read."""
+
+
+class ValidationError(HuatuError, ValueError):
+    """A request field has a value huatu does not accept.
+
+    Args:
+        field: the request field's name, e.g. ``"num_inference_steps"``.
+        value: the rejected value (shown shortened in the message).
+        reason: what the value must be, e.g. ``"must be an integer from 1 to 100"``.
+    """
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"`{field}` {reason}, but is {_short_repr(value)}.")
+
+
+class UnknownNameError(HuatuError, KeyError):
+    """A name (backend, scheduler ...) is not one huatu knows; the message lists the known ones."""
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        self.kind = kind
+        self.name = name
+        self.known = known
+        super().__init__(f"Unknown {kind} {name!r}. Available: {', '.join(known)}.")
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
+        return str(self.args[0])
+
+
+class ModelLoadError(HuatuError, RuntimeError):
+    """The chosen model could not be loaded; the message says what to do instead."""
+
+
+class BackendUnavailableError(HuatuError, RuntimeError):
+    """No usable backend: the model failed to load earlier, or the backend was not configured."""
+
+
+class GenerationCancelled(HuatuError):
+    """The user stopped the run before it finished."""
+
+
+class SafetyCheckerFlagged(HuatuError):
+    """Every image of the run was flagged by the model's safety checker and withheld."""
+
+
+class HostedError(HuatuError, RuntimeError):
+    """The Hugging Face hosted service failed; the message says how."""
+
+
+class HostedAuthError(HostedError, PermissionError):
+    """The hosted service rejected the key (401/403) or no key is configured."""
+
+
+class ModelNotServedError(HostedError, LookupError):
+    """The hosted service does not serve the chosen model (404/410)."""
+
+
+class HostedTimeoutError(HostedError, TimeoutError):
+    """The hosted service did not deliver an image before the deadline."""
+
+
+class HostedResponseError(HostedError):
+    """The hosted service answered with something that is not an image."""
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """Return ``repr(value)`` cut to ``limit`` characters, saying how long the original was."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(text):,} characters"
+    return f"{text[: limit - 1]}… ({size})"

@@ -1,0 +1,169 @@
+"""GenerationRequest: what a user asks for, validated in exactly one place.
+
+Field names follow diffusers / Hugging Face (``num_inference_steps``, ``guidance_scale`` ...)
+so that the same names work on every edge. Gradio checks slider ranges and dropdown choices
+but not slider steps, numeric types or text length on direct API calls, so every edge (UI,
+lessons, CLI, HTTP APIs) builds a request with :meth:`GenerationRequest.create`, which
+validates and normalises; nothing is silently clamped.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from huatu.errors import ValidationError
+
+MAX_PROMPT_CHARS = 1000
+MIN_STEPS, MAX_STEPS = 1, 100
+MIN_GUIDANCE, MAX_GUIDANCE = 0.0, 20.0
+MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 64, 1024, 8
+MAX_SEED = 2**32 - 1
+RANDOM_SEED = -1
+MIN_IMAGES, MAX_IMAGES = 1, 4
+
+DEFAULT_STEPS = 25
+DEFAULT_GUIDANCE = 7.0
+DEFAULT_SIDE = 512
+DEFAULT_SCHEDULER = "dpmpp_2m_karras"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One text-to-image request.
+
+    Attributes:
+        prompt: what to draw; 1–1,000 characters. Required.
+        negative_prompt: what to avoid; up to 1,000 characters. Default ``""``.
+        num_inference_steps: denoising steps, an integer 1–100. Default 25.
+        guidance_scale: how strongly the prompt steers the image, 0–20 (0 or 1 turns
+            classifier-free guidance off). Default 7.
+        width: image width in pixels, an integer 64–1024 and a multiple of 8. Default 512.
+        height: image height in pixels, same rules as ``width``. Default 512.
+        seed: ``-1`` for a random seed, else 0–2**32-1; image *i* of a run uses ``seed + i``.
+            Default -1.
+        num_images: how many images to make in this run, 1–4. Default 1.
+        scheduler: scheduler id, see :data:`huatu.schedulers.SCHEDULERS`.
+            Default ``"dpmpp_2m_karras"`` (DPM++ 2M Karras).
+    """
+
+    prompt: str
+    negative_prompt: str = ""
+    num_inference_steps: int = DEFAULT_STEPS
+    guidance_scale: float = DEFAULT_GUIDANCE
+    width: int = DEFAULT_SIDE
+    height: int = DEFAULT_SIDE
+    seed: int = RANDOM_SEED
+    num_images: int = 1
+    scheduler: str = DEFAULT_SCHEDULER
+
+    @classmethod
+    def create(cls, **fields: Any) -> GenerationRequest:
+        """Build a request from loosely typed edge input and validate it.
+
+        ``None`` for an optional field means "use the default". Numbers given as floats are
+        accepted for integer fields only when they are whole (``25.0``, not ``10.7``).
+
+        Raises:
+            ValidationError: naming the first bad field and its value.
+        """
+        given = {name: value for name, value in fields.items() if value is not None}
+        unknown = set(given) - set(cls.__dataclass_fields__)
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ValidationError(name, given[name], "is not a request field")
+        if "prompt" not in given:
+            raise ValidationError("prompt", None, "is required")
+        return cls(**given).validate()
+
+    def validate(self) -> GenerationRequest:
+        """Check every field; return a copy with normalised types (``int``/``float``).
+
+        Raises:
+            ValidationError: naming the first bad field and its value.
+        """
+        from huatu.schedulers import scheduler_ids
+
+        prompt = _text("prompt", self.prompt, required=True)
+        negative = _text("negative_prompt", self.negative_prompt, required=False)
+        steps = _integer("num_inference_steps", self.num_inference_steps, MIN_STEPS, MAX_STEPS)
+        guidance = _number("guidance_scale", self.guidance_scale, MIN_GUIDANCE, MAX_GUIDANCE)
+        width = _side("width", self.width)
+        height = _side("height", self.height)
+        seed = self.seed
+        if not (_is_integral(seed) and int(seed) == RANDOM_SEED):
+            seed = _integer("seed", seed, 0, MAX_SEED, extra="-1 (random) or ")
+        num_images = _integer("num_images", self.num_images, MIN_IMAGES, MAX_IMAGES)
+        if self.scheduler not in scheduler_ids():
+            raise ValidationError(
+                "scheduler", self.scheduler, f"must be one of {', '.join(scheduler_ids())}"
+            )
+        return replace(
+            self,
+            prompt=prompt,
+            negative_prompt=negative,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            width=width,
+            height=height,
+            seed=int(seed),
+            num_images=num_images,
+        )
+
+    def with_seed(self, seed: int) -> GenerationRequest:
+        """Return a copy whose ``seed`` is ``seed`` (used once a random seed is drawn)."""
+        return replace(self, seed=seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a plain dict (JSON-serialisable)."""
+        return asdict(self)
+
+
+def _is_integral(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, numbers.Integral):
+        return True
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
+
+
+def _text(field: str, value: Any, *, required: bool) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(field, value, "must be text")
+    if required and not value.strip():
+        raise ValidationError(field, value, "must not be empty")
+    if len(value) > MAX_PROMPT_CHARS:
+        raise ValidationError(field, value, f"must be at most {MAX_PROMPT_CHARS:,} characters")
+    if "\x00" in value:
+        raise ValidationError(field, value, "must not contain NUL characters")
+    return value
+
+
+def _integer(field: str, value: Any, low: int, high: int, *, extra: str = "") -> int:
+    if not _is_integral(value):
+        raise ValidationError(field, value, f"must be {extra}an integer from {low} to {high}")
+    number = int(value)
+    if not low <= number <= high:
+        raise ValidationError(field, value, f"must be {extra}an integer from {low} to {high}")
+    return number
+
+
+def _number(field: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValidationError(field, value, f"must be a number from {low:g} to {high:g}")
+    number = float(value)
+    if not (math.isfinite(number) and low <= number <= high):
+        raise ValidationError(field, value, f"must be a number from {low:g} to {high:g}")
+    return number
+
+
+def _side(field: str, value: Any) -> int:
+    rule = f"must be an integer from {MIN_SIDE} to {MAX_SIDE} and a multiple of {SIDE_MULTIPLE}"
+    if not _is_integral(value):
+        raise ValidationError(field, value, rule)
+    number = int(value)
+    if not MIN_SIDE <= number <= MAX_SIDE or number % SIDE_MULTIPLE:
+        raise ValidationError(field, value, rule)
+    return number

@@ -1,0 +1,202 @@
+"""The one path every edge takes: validate → backend → save with metadata.
+
+UI, lessons, CLI and HTTP APIs all call :meth:`ImageService.generate`, so a rule (a limit, a
+default, a metadata field) lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from huatu.backends.base import Backend, CancelToken, ProgressCallback
+from huatu.backends.selection import BackendChoice, choose_backend
+from huatu.config import Settings
+from huatu.errors import BackendUnavailableError, ModelLoadError, SafetyCheckerFlagged
+from huatu.messages import Notice, render
+from huatu.metadata import format_parameters, write_png
+from huatu.prompt_checks import prompt_notices
+from huatu.request import MAX_SEED, RANDOM_SEED, GenerationRequest
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GenerationResult:
+    """The outcome of one request.
+
+    Attributes:
+        request: the request as run (its ``seed`` is the one actually used, never -1).
+        images: the images, in seed order.
+        seeds: the seed of each image (``request.seed + i``).
+        parameters: each image's A1111-style ``parameters`` text.
+        paths: where each image was saved (empty when not saved).
+        notices: things the person should know (rendered at the edge in their language).
+    """
+
+    request: GenerationRequest
+    images: list[Image]
+    seeds: list[int]
+    parameters: list[str]
+    paths: list[Path] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+
+class ImageService:
+    """Owns the backend for one model and turns requests into saved images.
+
+    Build it with :meth:`start`, which never raises for a model that cannot be loaded: the
+    service then reports ``load_error`` and every :meth:`generate` raises it, so an app can
+    still start and say what went wrong.
+
+    Args:
+        settings: huatu settings (outputs folder etc.).
+        choice: the backend choice (which backend, which model, why).
+        backend: the loaded backend, or ``None`` if loading failed.
+        load_error: one sentence on why loading failed, when it did.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        choice: BackendChoice,
+        backend: Backend | None,
+        load_error: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.choice = choice
+        self.backend = backend
+        self.load_error = load_error
+
+    @classmethod
+    def start(
+        cls, settings: Settings, *, model: str | None = None, backend: str | None = None
+    ) -> ImageService:
+        """Choose and load the backend for ``model``.
+
+        Args:
+            settings: huatu settings.
+            model: model id, folder or ``tiny``. Default ``settings.model``.
+            backend: ``auto``, ``local`` or ``hosted``. Default ``settings.backend``.
+
+        Raises:
+            UnknownNameError / ValidationError: a bad ``backend``/``model`` combination
+                (a usage error, reported before anything starts).
+        """
+        choice = choose_backend(settings, model=model, backend=backend)
+        try:
+            loaded = _create_backend(choice, settings)
+        except ModelLoadError as error:
+            return cls(settings, choice, None, settings.redact(str(error)))
+        return cls(settings, choice, loaded)
+
+    @property
+    def is_test_model(self) -> bool:
+        """Whether the loaded model is the built-in tiny test model."""
+        return bool(getattr(self.backend, "is_test_model", False))
+
+    @property
+    def status(self) -> str:
+        """One line for people: backend, model, device, and why this backend."""
+        if self.backend is None:
+            return f"{self.choice.backend} · {self.choice.model} — not loaded: {self.load_error}"
+        return f"{self.backend.description} — {self.choice.reason}"
+
+    @property
+    def max_concurrency(self) -> int:
+        """How many generations may run at once (1 for a local pipeline)."""
+        return self.backend.max_concurrency if self.backend is not None else 1
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        save: bool = True,
+        folder: Path | None = None,
+    ) -> GenerationResult:
+        """Validate ``request``, generate, and save each image with its metadata.
+
+        Args:
+            request: what to make; validated here again whatever the edge did.
+            progress: receives :class:`~huatu.backends.base.ProgressEvent` values.
+            cancel: set it to stop the run at the next step.
+            save: write each image as a PNG with its metadata. Default ``True``.
+            folder: where to write them. Default ``settings.outputs_dir / "YYYY-MM-DD"``.
+
+        Raises:
+            ValidationError: a bad field. BackendUnavailableError: the model did not load.
+            GenerationCancelled: stopped by ``cancel``. SafetyCheckerFlagged: every image was
+            withheld. HostedError subclasses: the hosted service failed.
+        """
+        request = request.validate()
+        if self.backend is None:
+            raise BackendUnavailableError(self.load_error or "No model is loaded.")
+        if request.seed == RANDOM_SEED:
+            request = request.with_seed(secrets.randbelow(MAX_SEED - request.num_images + 2))
+        notices = prompt_notices(
+            {"prompt": request.prompt, "negative_prompt": request.negative_prompt},
+            self.backend.token_count,
+            getattr(self.backend, "max_tokens", None),
+        )
+        output = self.backend.generate(request, progress=progress, cancel=cancel)
+        if output.flagged:
+            total = output.flagged + len(output.images)
+            flagged = Notice("safety_flagged", {"count": output.flagged, "total": total})
+            if not output.images:
+                raise SafetyCheckerFlagged(render(flagged))
+            notices.append(flagged)
+        sampler = self.backend.sampler_label(request)
+        parameters = [
+            format_parameters(request, seed=seed, sampler=sampler, model=self.choice.model)
+            for seed in output.seeds
+        ]
+        paths = (
+            [
+                self._save(image, text, seed, folder)
+                for image, text, seed in zip(output.images, parameters, output.seeds, strict=True)
+            ]
+            if save
+            else []
+        )
+        return GenerationResult(
+            request=request,
+            images=output.images,
+            seeds=output.seeds,
+            parameters=parameters,
+            paths=paths,
+            notices=notices,
+        )
+
+    def _save(self, image: Image, parameters: str, seed: int, folder: Path | None) -> Path:
+        now = datetime.now()
+        folder = folder or self.settings.outputs_dir / now.strftime("%Y-%m-%d")
+        return write_png(image, folder / f"{now:%H%M%S-%f}-{seed}.png", parameters)
+
+
+def _create_backend(choice: BackendChoice, settings: Settings) -> Backend:
+    """Instantiate (and load) the backend ``choice`` names.
+
+    Raises:
+        ModelLoadError: the model cannot be used; the message says what to do.
+    """
+    if choice.backend == "hosted":
+        from huatu.backends.hosted import HostedBackend
+
+        if not settings.hf_api_key:
+            raise ModelLoadError(
+                "No Hugging Face key is set for hosted inference: put HF_API_KEY in .env or the "
+                "environment, pass --model PATH to a downloaded model folder, or try --model tiny."
+            )
+        return HostedBackend(replace(settings, model=choice.model))
+    from huatu.backends.local import LocalBackend
+
+    return LocalBackend(choice.model, settings)

@@ -1,0 +1,1 @@
+"""Gradio layouts and wiring; no generation logic lives here."""

@@ -1,0 +1,87 @@
+"""What every Gradio app shares: calling the service, progress, notices, and errors.
+
+This is the Gradio edge: huatu's exceptions become ``gr.Error`` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+import gradio as gr
+
+from huatu.backends.base import ProgressEvent
+from huatu.errors import HuatuError
+from huatu.messages import language_from_header, render
+from huatu.request import GenerationRequest
+from huatu.service import GenerationResult, ImageService
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "Generation failed because of an internal error; the server log has the details."
+
+
+def request_language(request: gr.Request | None) -> str:
+    """The person's language (``en``/``zh-CN``) from their browser's Accept-Language."""
+    if request is None:
+        return "en"
+    return language_from_header(request.headers.get("accept-language"))
+
+
+def run_generation(
+    service: ImageService,
+    fields: dict[str, Any],
+    *,
+    progress: gr.Progress | None = None,
+    language: str = "en",
+    save: bool = True,
+) -> GenerationResult:
+    """Validate ``fields`` into a request, generate, and show notices as Gradio warnings.
+
+    Args:
+        service: the app's service.
+        fields: :class:`GenerationRequest` fields from the UI or an API call (loosely typed).
+        progress: Gradio's progress tracker; gets one update per step and hosted waits.
+        language: language for notices. Default ``en``.
+        save: save images under the outputs folder. Default ``True``.
+
+    Raises:
+        gr.Error: with the validator's or backend's message; never a traceback.
+    """
+
+    def report(event: ProgressEvent) -> None:
+        if progress is None:
+            return
+        if event.total:
+            progress((event.step, event.total), desc=event.message or None, unit="steps")
+        else:
+            progress(None, desc=event.message)
+
+    try:
+        result = service.generate(GenerationRequest.create(**fields), progress=report, save=save)
+    except HuatuError as error:
+        raise user_error(service.settings.redact(str(error))) from None
+    except Exception:  # the edge: log the details, show a sentence
+        log.exception("generation failed")
+        raise user_error(INTERNAL_ERROR) from None
+    for notice in result.notices:
+        gr.Warning(render(notice, language))
+    return result
+
+
+def user_error(message: str) -> gr.Error:
+    """A ``gr.Error`` showing ``message`` as text (Gradio renders error messages as HTML)."""
+    return gr.Error(html.escape(message), print_exception=False)
+
+
+def status_markdown(service: ImageService, language: str = "en") -> str:
+    """The one-line status shown under an app's title: backend, model, why — or the error."""
+    if service.backend is None:
+        return f"⚠️ **{service.load_error}**"
+    line = f"`{service.status}`"
+    if service.is_test_model:
+        from huatu.messages import Notice
+
+        line += f"  \n⚠️ {render(Notice('test_model'), language)}"
+    return line

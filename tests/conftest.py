@@ -1,0 +1,73 @@
+"""Shared fixtures: settings pointed at temp folders, the tiny model, and live Gradio apps."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_OFFLINE"] = "1"  # nothing downloads at test time
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from huatu.config import Settings
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session-wide cache folder where the tiny model is built once."""
+    return tmp_path_factory.mktemp("huatu-cache")
+
+
+@pytest.fixture(scope="session")
+def base_settings(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for the tiny model with temp outputs and no key."""
+    return Settings(
+        model="tiny",
+        cache_dir=cache_dir,
+        outputs_dir=tmp_path_factory.mktemp("outputs"),
+    )
+
+
+@pytest.fixture
+def settings(base_settings: Settings, tmp_path: Path) -> Settings:
+    """Per-test settings whose outputs folder is the test's own."""
+    return replace(base_settings, outputs_dir=tmp_path / "outputs")
+
+
+@pytest.fixture(scope="session")
+def tiny_service(base_settings: Settings):
+    """One ImageService on the tiny model, shared by the whole session (loading is slow-ish)."""
+    from huatu.service import ImageService
+
+    service = ImageService.start(base_settings, model="tiny", backend="local")
+    assert service.backend is not None, service.load_error
+    return service
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(demo) -> Iterator[str]:
+    """Launch a Gradio app for real on 127.0.0.1 and a free port; yield its URL."""
+    demo.queue().launch(
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+    )
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
