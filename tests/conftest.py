@@ -51,6 +51,18 @@ def tiny_service(base_settings: Settings):
     return service
 
 
+@pytest.fixture
+def hub_reaches_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let huggingface_hub talk to the local stand-in server despite HF_HUB_OFFLINE=1.
+
+    The stand-in listens on 127.0.0.1, so nothing leaves the machine; every other test keeps
+    huggingface_hub offline.
+    """
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+
+
 def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now."""
     with socket.socket() as sock:

@@ -1,0 +1,697 @@
+"""HostedBackend against a real HTTP stand-in of Hugging Face (tests/standin_hf.py).
+
+Nothing here contacts huggingface.co: the router is pointed at the stand-in through
+``Settings.hf_router`` (``HUATU_HF_ROUTER``) and the tutorial endpoint through
+``Settings.hf_api_tti_base`` (``HF_API_TTI_BASE``). Deadlines are a few seconds at most.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+
+import pytest
+from PIL import Image
+
+from huatu.backends.base import BackendOutput, CancelToken, ProgressEvent
+from huatu.backends.hosted import (
+    BACKOFF_CAP_S,
+    HostedBackend,
+    backoff_delay,
+    build_client_kwargs,
+    build_tti_payload,
+    decode_base64_image,
+    decode_image_body,
+    decode_json_image,
+    find_base64_image,
+    format_seconds,
+    host_of,
+    open_image,
+    parse_estimated_time,
+    parse_retry_after,
+    resolve_client_model,
+    server_error_text,
+)
+from huatu.config import Settings
+from huatu.errors import (
+    GenerationCancelled,
+    HostedAuthError,
+    HostedError,
+    HostedResponseError,
+    HostedTimeoutError,
+    ModelNotServedError,
+)
+from huatu.request import GenerationRequest
+from tests.standin_hf import (
+    StandInHF,
+    forbidden,
+    free_port,
+    garbage,
+    gone,
+    hang,
+    html_page,
+    http_error,
+    image,
+    json_without_image,
+    loading,
+    make_png,
+    not_found,
+    rate_limited,
+    reset_mid_body,
+    seed_colour,
+    unauthorized,
+)
+
+KEY = "hf_test_SECRET_abc123"
+MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+PATHS = ["router", "tutorial"]
+SLACK_S = 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures and helpers
+# --------------------------------------------------------------------------------------------
+
+
+pytestmark = pytest.mark.usefixtures("hub_reaches_stand_in")
+
+
+@pytest.fixture
+def stand_in() -> Iterator[StandInHF]:
+    with StandInHF() as server:
+        yield server
+
+
+def make_settings(
+    stand_in: StandInHF | None, path: str, *, base_url: str | None = None, **overrides: object
+) -> Settings:
+    """Settings for the router path (InferenceClient) or the tutorial path (httpx)."""
+    url = base_url or (stand_in.url if stand_in is not None else "http://127.0.0.1:9")
+    fields: dict[str, object] = {
+        "hf_api_key": KEY,
+        "model": MODEL,
+        "hosted_timeout_s": 5.0,
+        "hf_router": url,
+    }
+    if path == "tutorial":
+        fields["hf_api_tti_base"] = f"{url}/tti"
+    fields.update(overrides)
+    return Settings(**fields)  # type: ignore[arg-type]
+
+
+def make_request(**fields: object) -> GenerationRequest:
+    base: dict[str, object] = {"prompt": "a dog in a park", "seed": 42, "width": 64, "height": 96}
+    base.update(fields)
+    return GenerationRequest.create(**base)
+
+
+class Run:
+    """Runs a backend, collecting progress events, and checks nothing leaks the key."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.backend = HostedBackend(settings)
+        self.events: list[ProgressEvent] = []
+        self.cancel = CancelToken()
+        self.elapsed = 0.0
+
+    def __call__(
+        self,
+        request: GenerationRequest | None = None,
+        on_event: Callable[[ProgressEvent], None] | None = None,
+    ) -> BackendOutput:
+        def progress(event: ProgressEvent) -> None:
+            self.events.append(event)
+            if on_event is not None:
+                on_event(event)
+
+        started = time.monotonic()
+        try:
+            return self.backend.generate(
+                request or make_request(), progress=progress, cancel=self.cancel
+            )
+        finally:
+            self.elapsed = time.monotonic() - started
+            for event in self.events:
+                assert KEY not in event.message
+
+    def fails(self, error_type: type[Exception], request: GenerationRequest | None = None) -> str:
+        """Run, expect ``error_type``, check the key is nowhere in it; return its message."""
+        with pytest.raises(error_type) as caught:
+            self(request)
+        assert_no_key(caught.value)
+        return str(caught.value)
+
+
+def assert_no_key(error: BaseException) -> None:
+    """The key is in neither the message, the repr, nor any chained cause's message."""
+    seen: BaseException | None = error
+    while seen is not None:
+        assert KEY not in str(seen)
+        assert KEY not in repr(seen)
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
+
+
+def colour_of(picture: Image.Image) -> tuple[int, int, int]:
+    return picture.getpixel((0, 0))  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------------------------
+# Success paths
+# --------------------------------------------------------------------------------------------
+
+
+def test_router_path_returns_raw_png_through_inference_client(stand_in: StandInHF) -> None:
+    run = Run(make_settings(stand_in, "router"))
+    output = run(make_request(negative_prompt="blurry", guidance_scale=6.5, num_inference_steps=9))
+
+    assert output.seeds == [42]
+    (picture,) = output.images
+    assert picture.mode == "RGB"
+    assert picture.size == (64, 96)
+    assert colour_of(picture) == seed_colour(42)
+    (sent,) = stand_in.requests
+    assert sent.path == f"/hf-inference/models/{MODEL}"
+    assert sent.bearer == KEY
+    assert sent.json["inputs"] == "a dog in a park"
+    assert sent.parameters == {
+        "negative_prompt": "blurry",
+        "height": 96,
+        "width": 64,
+        "num_inference_steps": 9,
+        "guidance_scale": 6.5,
+        "seed": 42,
+    }
+    assert run.events and run.events[0].wait_s is None
+
+
+def test_tutorial_path_decodes_bare_base64_json(stand_in: StandInHF) -> None:
+    run = Run(make_settings(stand_in, "tutorial"))
+    output = run(make_request(seed=7))
+
+    (picture,) = output.images
+    assert picture.size == (64, 96)
+    assert colour_of(picture) == seed_colour(7)
+    (sent,) = stand_in.requests
+    assert sent.path == "/tti"
+    assert sent.bearer == KEY
+    assert sent.json == {
+        "inputs": "a dog in a park",
+        "parameters": {
+            "num_inference_steps": 25,
+            "guidance_scale": 7.0,
+            "width": 64,
+            "height": 96,
+            "seed": 7,
+        },
+    }
+
+
+def test_tutorial_path_accepts_object_data_uri_and_raw_answers(stand_in: StandInHF) -> None:
+    stand_in.enqueue(image("json-object"), image("data-uri"), image("raw"))
+    output = Run(make_settings(stand_in, "tutorial"))(make_request(seed=10, num_images=3))
+
+    assert output.seeds == [10, 11, 12]
+    assert [colour_of(p) for p in output.images] == [seed_colour(s) for s in (10, 11, 12)]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_two_images_send_two_consecutive_seeds(stand_in: StandInHF, path: str) -> None:
+    output = Run(make_settings(stand_in, path))(make_request(seed=100, num_images=2))
+
+    assert output.seeds == [100, 101]
+    assert [r.seed for r in stand_in.requests] == [100, 101]
+    first, second = output.images
+    assert colour_of(first) == seed_colour(100)
+    assert colour_of(second) == seed_colour(101)
+    assert colour_of(first) != colour_of(second)
+
+
+def test_endpoint_url_model_is_called_directly(stand_in: StandInHF) -> None:
+    endpoint = f"{stand_in.url}/models/my-endpoint"
+    backend_settings = make_settings(None, "router", hosted_model=endpoint)
+    output = Run(backend_settings)()
+
+    assert output.seeds == [42]
+    assert [r.path for r in stand_in.requests] == ["/models/my-endpoint"]
+
+
+def test_stand_in_checks_the_key_like_hugging_face() -> None:
+    with StandInHF(expected_key=KEY) as server:
+        assert Run(make_settings(server, "router"))().seeds == [42]
+        wrong = make_settings(server, "router", hf_api_key="hf_test_WRONG_zzz999")
+        with pytest.raises(HostedAuthError) as caught:
+            HostedBackend(wrong).generate(make_request())
+        assert "hf_test_WRONG_zzz999" not in str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP errors
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(("behaviour", "status"), [(unauthorized, 401), (forbidden, 403)])
+def test_rejected_key_is_an_auth_error(
+    stand_in: StandInHF, path: str, behaviour: Callable[[], object], status: int
+) -> None:
+    stand_in.enqueue(behaviour())  # type: ignore[arg-type]
+    message = Run(make_settings(stand_in, path)).fails(HostedAuthError)
+
+    assert f"rejected the API key ({status})" in message
+    assert "HF_API_KEY" in message
+    assert len(stand_in.requests) == 1  # not retried
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(("behaviour", "status"), [(not_found, 404), (gone, 410)])
+def test_missing_model_says_it_is_not_served(
+    stand_in: StandInHF, path: str, behaviour: Callable[[], object], status: int
+) -> None:
+    stand_in.enqueue(behaviour())  # type: ignore[arg-type]
+    message = Run(make_settings(stand_in, path)).fails(ModelNotServedError)
+
+    assert "not served" in message
+    assert f"({status}" in message
+    assert "--model" in message and "HUATU_HOSTED_MODEL" in message
+    assert "--backend local" in message
+    if path == "router":
+        assert MODEL in message and "hf-inference" in message
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_other_status_quotes_short_redacted_server_text(stand_in: StandInHF, path: str) -> None:
+    stand_in.enqueue(http_error(500, f"CUDA out of memory while serving token {KEY}"))
+    message = Run(make_settings(stand_in, path)).fails(HostedError)
+
+    assert "500" in message
+    assert "CUDA out of memory" in message
+    assert "***" in message
+
+
+# --------------------------------------------------------------------------------------------
+# Retries and deadlines
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_429_waits_for_retry_after_then_succeeds(stand_in: StandInHF, path: str) -> None:
+    stand_in.enqueue(rate_limited(retry_after="1"))
+    run = Run(make_settings(stand_in, path))
+    output = run()
+
+    assert output.seeds == [42]
+    waits = [e for e in run.events if e.wait_s is not None]
+    assert [e.wait_s for e in waits] == [1.0]
+    assert "retrying in 1 s" in waits[0].message
+    assert (waits[0].step, waits[0].total) == (0, 0)
+    first, second = stand_in.requests
+    assert first.seed == second.seed == 42
+    assert second.at - first.at >= 0.95
+    assert run.elapsed < 1.0 + SLACK_S
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_503_loading_waits_estimated_time_then_succeeds(stand_in: StandInHF, path: str) -> None:
+    stand_in.enqueue(loading(estimated_time=1.0))
+    run = Run(make_settings(stand_in, path))
+    output = run()
+
+    assert colour_of(output.images[0]) == seed_colour(42)
+    waits = [e for e in run.events if e.wait_s is not None]
+    assert [e.wait_s for e in waits] == [1.0]
+    assert "loading" in waits[0].message
+    assert len(stand_in.requests) == 2
+
+
+def test_503_until_the_deadline_is_a_timeout(stand_in: StandInHF) -> None:
+    stand_in.default = loading(estimated_time=1.0)
+    run = Run(make_settings(stand_in, "router", hosted_timeout_s=2.5))
+    message = run.fails(HostedTimeoutError)
+
+    assert run.elapsed < 2.5 + SLACK_S
+    assert "loading" in message
+    assert "HUATU_HOSTED_TIMEOUT" in message
+    assert len(stand_in.requests) >= 2
+    assert all(e.wait_s is not None and e.wait_s <= 2.5 for e in run.events[1:])
+
+
+def test_retry_after_past_the_deadline_fails_at_once(stand_in: StandInHF) -> None:
+    stand_in.enqueue(rate_limited(retry_after="60"))
+    run = Run(make_settings(stand_in, "tutorial", hosted_timeout_s=5))
+    message = run.fails(HostedTimeoutError)
+
+    assert run.elapsed < SLACK_S
+    assert "rate-limiting" in message and "waiting 60 s" in message
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_hang_past_the_deadline_is_a_timeout(stand_in: StandInHF, path: str) -> None:
+    stand_in.enqueue(hang(seconds=30))
+    run = Run(make_settings(stand_in, path, hosted_timeout_s=1.5))
+    message = run.fails(HostedTimeoutError)
+
+    assert 1.4 <= run.elapsed < 1.5 + SLACK_S
+    assert "1.5 s" in message
+
+
+# --------------------------------------------------------------------------------------------
+# Bad bodies and broken connections
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("behaviour", [garbage, html_page, json_without_image])
+def test_body_that_is_not_an_image(
+    stand_in: StandInHF, path: str, behaviour: Callable[[], object]
+) -> None:
+    stand_in.enqueue(behaviour())  # type: ignore[arg-type]
+    message = Run(make_settings(stand_in, path)).fails(HostedResponseError)
+
+    assert "image" in message
+    assert len(stand_in.requests) == 1
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_connection_refused(path: str) -> None:
+    settings = make_settings(None, path, base_url=f"http://127.0.0.1:{free_port()}")
+    run = Run(settings)
+    message = run.fails(HostedError)
+
+    assert "Could not reach" in message
+    assert "127.0.0.1" in message
+    assert run.elapsed < 2.0
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_connection_reset_mid_body(stand_in: StandInHF, path: str) -> None:
+    stand_in.enqueue(reset_mid_body())
+    message = Run(make_settings(stand_in, path)).fails(HostedError)
+
+    assert "cut" in message
+    assert not isinstance(message, HostedResponseError)
+
+
+def test_offline_mode_is_explained(stand_in: StandInHF, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    message = Run(make_settings(stand_in, "router")).fails(HostedError)
+
+    assert "HF_HUB_OFFLINE" in message
+    assert stand_in.requests == []
+
+
+# --------------------------------------------------------------------------------------------
+# Key, cancel, attributes
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_no_key_is_an_auth_error_and_sends_nothing(stand_in: StandInHF, path: str) -> None:
+    settings = make_settings(stand_in, path, hf_api_key=None)
+    with pytest.raises(HostedAuthError) as caught:
+        HostedBackend(settings).generate(make_request())
+
+    message = str(caught.value)
+    assert "No Hugging Face key" in message
+    assert "HF_API_KEY" in message
+    assert "--backend local" in message and "--model tiny" in message
+    assert stand_in.requests == []
+
+
+def test_cancel_during_a_retry_wait(stand_in: StandInHF) -> None:
+    stand_in.default = loading(estimated_time=30)
+    run = Run(make_settings(stand_in, "router", hosted_timeout_s=60))
+
+    def cancel_when_waiting(event: ProgressEvent) -> None:
+        if event.wait_s is not None:
+            run.cancel.cancel()
+
+    with pytest.raises(GenerationCancelled, match="Stopped."):
+        run(on_event=cancel_when_waiting)
+    assert run.elapsed < SLACK_S
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_cancel_during_a_hanging_call(stand_in: StandInHF, path: str) -> None:
+    stand_in.enqueue(hang(seconds=30))
+    run = Run(make_settings(stand_in, path, hosted_timeout_s=30))
+    timer = threading.Timer(0.3, run.cancel.cancel)
+    timer.start()
+    try:
+        with pytest.raises(GenerationCancelled):
+            run()
+    finally:
+        timer.cancel()
+    assert run.elapsed < 0.3 + SLACK_S
+
+
+def test_cancel_before_start_sends_nothing(stand_in: StandInHF) -> None:
+    run = Run(make_settings(stand_in, "router"))
+    run.cancel.cancel()
+    with pytest.raises(GenerationCancelled):
+        run()
+    assert stand_in.requests == []
+
+
+def test_attributes_and_description_never_show_the_key() -> None:
+    router = HostedBackend(Settings(hf_api_key=KEY, model=MODEL))
+    assert router.id == "hosted"
+    assert router.model == MODEL
+    assert router.max_concurrency == 4
+    assert router.description == f"hosted · {MODEL} via hf-inference"
+    assert router.token_count("a dog") is None
+    assert router.sampler_label(make_request()) == "Hosted default"
+
+    tutorial = HostedBackend(
+        Settings(hf_api_key=KEY, hf_api_tti_base=f"https://user:{KEY}@tti.example.com/x")
+    )
+    assert tutorial.description == "hosted · tutorial endpoint tti.example.com"
+
+    chosen = HostedBackend(Settings(hf_api_key=KEY, hosted_model="owner/other"))
+    assert chosen.model == "owner/other"
+    for backend in (router, tutorial, chosen):
+        assert KEY not in backend.description
+        assert KEY not in repr(backend)
+
+
+# --------------------------------------------------------------------------------------------
+# Pure helpers
+# --------------------------------------------------------------------------------------------
+
+
+def test_build_tti_payload_omits_empty_negative_prompt_and_always_sends_seed() -> None:
+    request = make_request(seed=0)
+    assert build_tti_payload(request, 0) == {
+        "inputs": "a dog in a park",
+        "parameters": {
+            "num_inference_steps": 25,
+            "guidance_scale": 7.0,
+            "width": 64,
+            "height": 96,
+            "seed": 0,
+        },
+    }
+    with_negative = build_tti_payload(make_request(negative_prompt="text"), 43)
+    assert with_negative["parameters"]["negative_prompt"] == "text"
+    assert with_negative["parameters"]["seed"] == 43
+    json.dumps(with_negative)  # JSON-serialisable
+
+
+def test_build_client_kwargs() -> None:
+    kwargs = build_client_kwargs(make_request(), 5, "http://x/y")
+    assert kwargs == {
+        "negative_prompt": None,
+        "height": 96,
+        "width": 64,
+        "num_inference_steps": 25,
+        "guidance_scale": 7.0,
+        "seed": 5,
+        "model": "http://x/y",
+    }
+
+
+def test_resolve_client_model() -> None:
+    router = "https://router.huggingface.co"
+    assert (
+        resolve_client_model(MODEL, "hf-inference", router)
+        == f"{router}/hf-inference/models/{MODEL}"
+    )
+    assert resolve_client_model(MODEL, "hf-inference", router + "/").startswith(router + "/hf-")
+    assert resolve_client_model("https://e.cloud/m", "hf-inference", router) == "https://e.cloud/m"
+    assert resolve_client_model("http://e.cloud/m", "fal-ai", router) == "http://e.cloud/m"
+    assert resolve_client_model(MODEL, "fal-ai", router) == MODEL
+
+
+def test_host_of() -> None:
+    assert host_of("https://user:pw@example.com:8443/a?b=c") == "example.com:8443"
+    assert host_of("http://127.0.0.1:9/tti") == "127.0.0.1:9"
+    assert host_of("not a url") == "not a url"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", 1.0),
+        (" 2.5 ", 2.5),
+        ("0", 0.0),
+        ("-3", 0.0),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("nan", None),
+        ("inf", None),
+    ],
+)
+def test_parse_retry_after_seconds(value: str | None, expected: float | None) -> None:
+    assert parse_retry_after(value) == expected
+
+
+def test_parse_retry_after_http_date() -> None:
+    now = datetime(2015, 10, 21, 7, 27, 30, tzinfo=timezone.utc)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 30.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now=now) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"error": "Model x is currently loading", "estimated_time": 20.5}', 20.5),
+        (b'{"error": "loading", "estimated_time": 3}', 3.0),
+        (b'{"error": "loading"}', None),
+        (b'{"estimated_time": "soon"}', None),
+        (b'{"estimated_time": true}', None),
+        (b"<html>busy</html>", None),
+        (b"[1, 2]", None),
+    ],
+)
+def test_parse_estimated_time(body: bytes, expected: float | None) -> None:
+    assert parse_estimated_time(body) == expected
+
+
+def test_backoff_delay_is_exponential_bounded_and_honours_hints() -> None:
+    assert [backoff_delay(n) for n in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff_delay(20) == BACKOFF_CAP_S
+    assert backoff_delay(0, retry_after=5) == 5
+    assert backoff_delay(3, retry_after=1) == 8
+    assert backoff_delay(0, retry_after=120) == 120  # the server's word wins; deadline decides
+    assert backoff_delay(0, estimated_time=20) == 20
+    assert backoff_delay(0, estimated_time=500) == BACKOFF_CAP_S
+    assert backoff_delay(0, estimated_time=0.2) == 1
+
+
+def test_format_seconds() -> None:
+    assert format_seconds(1.0) == "1"
+    assert format_seconds(0.5) == "0.5"
+    assert format_seconds(29.7) == "30"
+
+
+PNG = make_png(8, 8, (1, 2, 3))
+B64 = base64.b64encode(PNG).decode()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (PNG, "image/png"),
+        (PNG, "image/jpeg"),  # the header decides; PIL sorts out the real format later
+        (json.dumps(B64).encode(), "application/json"),
+        (json.dumps(B64).encode(), "application/json; charset=utf-8"),
+        (json.dumps(f"data:image/png;base64,{B64}").encode(), "application/json"),
+        (json.dumps({"image": B64}).encode(), "application/json"),
+        (json.dumps({"images": [B64]}).encode(), "application/json"),
+        (json.dumps({"generated_image": B64}).encode(), "application/json"),
+        (json.dumps({"data": [{"b64_json": B64}]}).encode(), "application/json"),
+        (json.dumps([B64]).encode(), "application/json"),
+        (PNG, None),  # sniffed
+        (PNG, "application/octet-stream"),
+        (json.dumps(B64).encode(), "text/plain"),
+    ],
+)
+def test_decode_image_body_accepts_usual_shapes(body: bytes, content_type: str | None) -> None:
+    assert decode_image_body(body, content_type) == PNG
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "words"),
+    [
+        (b"", "image/png", "empty"),
+        (b"<!DOCTYPE html><html></html>", "text/html", "web page"),
+        (b"<html></html>", None, "web page"),
+        (b'{"status": "ok"}', "application/json", "no image"),
+        (b'{"error": "quota exceeded"}', "application/json", "quota exceeded"),
+        (b"{not json", "application/json", "not valid JSON"),
+        (b'"!!!not base64!!!"', "application/json", "not a base64"),
+        (b"random bytes", "application/octet-stream", "not an image"),
+    ],
+)
+def test_decode_image_body_rejects_non_images(
+    body: bytes, content_type: str | None, words: str
+) -> None:
+    with pytest.raises(HostedResponseError, match=words):
+        decode_image_body(body, content_type)
+
+
+def test_decode_base64_variants() -> None:
+    unpadded = B64.rstrip("=")
+    assert decode_base64_image(unpadded) == PNG
+    wrapped = "\n".join(B64[i : i + 60] for i in range(0, len(B64), 60))
+    assert decode_base64_image(wrapped) == PNG
+    assert decode_base64_image(base64.urlsafe_b64encode(PNG).decode()) == PNG
+    assert decode_base64_image("DATA:image/webp;base64," + B64) == PNG
+    with pytest.raises(HostedResponseError):
+        decode_base64_image("   ")
+    assert decode_json_image(json.dumps(B64).encode()) == PNG
+
+
+def test_find_base64_image() -> None:
+    assert find_base64_image("abc") == "abc"
+    assert find_base64_image({"IMAGE": "abc"}) == "abc"
+    assert find_base64_image({"images": [], "image": "abc"}) == "abc"
+    assert find_base64_image({"output": [{"b64_json": "abc"}]}) == "abc"
+    assert find_base64_image({"error": "x"}) is None
+    assert find_base64_image([]) is None
+    assert find_base64_image(42) is None
+    assert find_base64_image([[[[[["abc"]]]]]]) is None  # depth-limited
+
+
+def test_open_image_converts_to_rgb_and_rejects_garbage() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGBA", (4, 4), (9, 8, 7, 128)).save(buffer, format="PNG")
+    picture = open_image(buffer.getvalue())
+    assert picture.mode == "RGB"
+    assert picture.size == (4, 4)
+    with pytest.raises(HostedResponseError, match="not a readable image"):
+        open_image(b"\x89PNG\r\n\x1a\nbroken")
+    with pytest.raises(HostedResponseError):
+        open_image(PNG[: len(PNG) // 2])
+
+
+def test_server_error_text() -> None:
+    assert server_error_text(b'{"error": "Model is loading"}') == "Model is loading"
+    assert server_error_text(b'{"error": ["one", "two"]}') == "one; two"
+    assert server_error_text(b'{"message": "  spaced \\n out  "}') == "spaced out"
+    assert server_error_text(b'{"detail": {"message": "nested"}}') == "nested"
+    assert server_error_text(b"plain text failure") == "plain text failure"
+    assert server_error_text(b"<html><body>502</body></html>") == ""
+    assert server_error_text(b"") == ""
+    long = server_error_text(json.dumps({"error": "x" * 500}).encode(), limit=50)
+    assert len(long) == 50 and long.endswith("…")
+
+
+def test_gives_up_after_max_attempts(stand_in: StandInHF, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huatu.backends import hosted
+
+    monkeypatch.setattr(hosted, "MAX_ATTEMPTS", 2)
+    stand_in.default = loading(estimated_time=None)
+    run = Run(make_settings(stand_in, "router", hosted_timeout_s=10))
+    message = run.fails(HostedTimeoutError)
+
+    assert len(stand_in.requests) == 2
+    assert "after 2 tries" in message and "gave up" in message
+    assert run.elapsed < 1.0 + SLACK_S
