@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from huatu.backends.base import BackendOutput, CancelToken, ProgressEvent
-from huatu.backends.hosted import (
+from huatu.backends.hosted import HostedBackend
+from huatu.backends.hosted_wire import (
     BACKOFF_CAP_S,
-    HostedBackend,
     backoff_delay,
     build_client_kwargs,
     build_tti_payload,

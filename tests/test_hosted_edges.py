@@ -68,10 +68,28 @@ def test_cli_uses_the_tutorial_endpoint_and_shows_the_wait(stand_in, tmp_path: P
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUATU_"))}
     (tmp_path / ".env").write_text(f"HF_API_KEY={KEY}\nHF_API_TTI_BASE={stand_in.tti_url}\n")
     done = subprocess.run(
-        [sys.executable, "-m", "huatu.cli", "generate", "a mecha robot in a favela",
-         "--backend", "hosted", "--seed", "11", "--width", "128", "--height", "128",
-         "--out", "pngs"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "huatu.cli",
+            "generate",
+            "a mecha robot in a favela",
+            "--backend",
+            "hosted",
+            "--seed",
+            "11",
+            "--width",
+            "128",
+            "--height",
+            "128",
+            "--out",
+            "pngs",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "tutorial endpoint" in done.stderr and "retrying in" in done.stderr

@@ -146,3 +146,54 @@ def test_hosted_without_key_still_starts_and_says_what_to_do(base_settings):
         replace(base_settings, hf_api_key=None), model="some/model", backend="hosted"
     )
     assert service.backend is None and "HF_API_KEY" in service.load_error
+
+
+def _with_safety_checker(backend, threshold: float):
+    """Give ``backend``'s pipeline a real (tiny, random) CLIP safety checker.
+
+    Every concept's threshold is ``threshold``: cosine scores lie in [-1, 1], so -2 flags
+    every image and 2 flags none.
+    """
+    import torch
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    torch.manual_seed(0)
+    config = CLIPConfig(
+        text_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=8,
+    )
+    checker = StableDiffusionSafetyChecker(config).to(backend.pipe.dtype)
+    with torch.no_grad():
+        checker.concept_embeds_weights.fill_(threshold)
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size=32)
+    backend.pipe.register_modules(safety_checker=checker, feature_extractor=processor)
+
+
+def test_safety_checker_hits_are_reported_not_shown_as_black(settings):
+    from huatu.backends.local import LocalBackend
+    from huatu.backends.selection import BackendChoice
+    from huatu.errors import SafetyCheckerFlagged
+
+    backend = LocalBackend("tiny", settings)
+    service = ImageService(settings, BackendChoice("local", "tiny", "test"), backend)
+    _with_safety_checker(backend, threshold=2.0)
+    kept = service.generate(request(seed=8, num_images=2))
+    assert len(kept.images) == 2 and kept.notices == []
+    _with_safety_checker(backend, threshold=-2.0)
+    with pytest.raises(SafetyCheckerFlagged, match="2 of 2 images were flagged"):
+        service.generate(request(seed=8, num_images=2))
+    assert len(list(settings.outputs_dir.rglob("*.png"))) == 2  # nothing black was saved

@@ -23,22 +23,29 @@ backoff, response decoding), the two senders, and the retry loop in
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
-import json
-import math
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 from huatu.backends.base import BackendOutput, CancelToken, ProgressCallback, ProgressEvent
+from huatu.backends.hosted_wire import (
+    MAX_SERVER_TEXT,
+    backoff_delay,
+    build_client_kwargs,
+    build_tti_payload,
+    decode_image_body,
+    format_seconds,
+    host_of,
+    is_url,
+    open_image,
+    parse_estimated_time,
+    parse_retry_after,
+    resolve_client_model,
+    server_error_text,
+    to_rgb,
+)
 from huatu.config import Settings
 from huatu.errors import (
     GenerationCancelled,
@@ -54,26 +61,8 @@ if TYPE_CHECKING:
 
     from huatu.request import GenerationRequest
 
-#: Keys under which JSON answers usually carry a base64 image, tried in this order.
-IMAGE_KEYS = (
-    "image",
-    "images",
-    "generated_image",
-    "generated_images",
-    "b64_json",
-    "data",
-    "output",
-    "outputs",
-    "artifacts",
-    "base64",
-    "result",
-)
 #: HTTP statuses that are retried (the model is loading; too many requests).
 RETRY_STATUSES = frozenset({429, 503})
-#: First backoff wait, in seconds; doubled on each further attempt.
-BACKOFF_BASE_S = 1.0
-#: Longest backoff huatu chooses on its own, in seconds (a server's ``Retry-After`` may ask more).
-BACKOFF_CAP_S = 30.0
 #: Most HTTP attempts for one image before giving up.
 MAX_ATTEMPTS = 8
 #: How often waits and running calls look at the cancel token, in seconds.
@@ -81,370 +70,7 @@ POLL_S = 0.1
 #: Extra time a running call gets past the deadline before it is abandoned, in seconds (the
 #: HTTP client's own timeout normally fires first).
 WATCHDOG_GRACE_S = 1.0
-#: Longest server error text quoted in a message, in characters.
-MAX_SERVER_TEXT = 200
-
-_PNG = b"\x89PNG\r\n\x1a\n"
-_IMAGE_MAGIC = (_PNG, b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
-_DATA_URI = re.compile(r"^\s*data:[\w/+.-]*(;[\w=.-]+)*;base64,", re.IGNORECASE)
 _T = TypeVar("_T")
-
-
-# --------------------------------------------------------------------------------------------
-# Pure helpers: request building
-# --------------------------------------------------------------------------------------------
-
-
-def build_tti_payload(request: GenerationRequest, seed: int) -> dict[str, Any]:
-    """Build the JSON body the tutorial's endpoint (``HF_API_TTI_BASE``) expects.
-
-    Args:
-        request: the validated request; its prompt, negative prompt, steps, guidance and size
-            are sent.
-        seed: the seed for this one image (``request.seed + i``); always sent, because the
-            hosted service caches identical requests.
-
-    Returns:
-        ``{"inputs": prompt, "parameters": {...}}``; ``negative_prompt`` is left out when empty.
-    """
-    parameters: dict[str, Any] = {}
-    if request.negative_prompt:
-        parameters["negative_prompt"] = request.negative_prompt
-    parameters.update(
-        num_inference_steps=int(request.num_inference_steps),
-        guidance_scale=float(request.guidance_scale),
-        width=int(request.width),
-        height=int(request.height),
-        seed=int(seed),
-    )
-    return {"inputs": request.prompt, "parameters": parameters}
-
-
-def build_client_kwargs(request: GenerationRequest, seed: int, model: str) -> dict[str, Any]:
-    """Build the keyword arguments of ``InferenceClient.text_to_image`` (all but the prompt).
-
-    Args:
-        request: the validated request.
-        seed: the seed for this one image; always sent.
-        model: what to pass as ``model=``: a router URL, an endpoint URL or a Hub id (see
-            :func:`resolve_client_model`).
-
-    Returns:
-        A dict; ``negative_prompt`` is ``None`` when empty (``InferenceClient`` then omits it).
-    """
-    return {
-        "negative_prompt": request.negative_prompt or None,
-        "height": int(request.height),
-        "width": int(request.width),
-        "num_inference_steps": int(request.num_inference_steps),
-        "guidance_scale": float(request.guidance_scale),
-        "seed": int(seed),
-        "model": model,
-    }
-
-
-def resolve_client_model(model: str, provider: str, router: str) -> str:
-    """Return what ``InferenceClient`` should be given as ``model=``.
-
-    Args:
-        model: the hosted model: a Hub id (``owner/name``) or a URL.
-        provider: the inference provider, e.g. ``hf-inference``.
-        router: base URL of Hugging Face's router, e.g. ``https://router.huggingface.co``.
-
-    Returns:
-        A URL unchanged; for ``hf-inference`` a Hub id becomes
-        ``{router}/hf-inference/models/{model}`` (``InferenceClient`` then POSTs there directly
-        without asking the Hub about the model); for other providers the Hub id unchanged.
-    """
-    if is_url(model):
-        return model
-    if provider == "hf-inference":
-        return f"{router.rstrip('/')}/hf-inference/models/{model.strip('/')}"
-    return model
-
-
-def is_url(text: str) -> bool:
-    """Whether ``text`` starts with ``http://`` or ``https://``."""
-    return text.startswith(("http://", "https://"))
-
-
-def host_of(url: str) -> str:
-    """Return the ``host[:port]`` part of ``url`` (without any user info), or ``url`` itself."""
-    netloc = urlsplit(url).netloc
-    return netloc.rpartition("@")[2] or url
-
-
-# --------------------------------------------------------------------------------------------
-# Pure helpers: retry policy
-# --------------------------------------------------------------------------------------------
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Parse an HTTP ``Retry-After`` header into seconds.
-
-    Args:
-        value: the header's value: seconds (``"5"``, ``"1.5"``) or an HTTP date; ``None`` when
-            the header is missing.
-        now: the current time for HTTP dates. Default: the real current time (UTC).
-
-    Returns:
-        Seconds to wait (never negative), or ``None`` when missing or unreadable.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def parse_estimated_time(body: bytes) -> float | None:
-    """Return ``estimated_time`` (seconds) from a 503 JSON body, or ``None`` when absent.
-
-    Args:
-        body: the response body, e.g.
-            ``b'{"error": "Model ... is currently loading", "estimated_time": 20.0}'``.
-    """
-    data = _json_or_none(body)
-    if not isinstance(data, dict):
-        return None
-    value = data.get("estimated_time")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if not math.isfinite(value):
-        return None
-    return max(0.0, float(value))
-
-
-def backoff_delay(
-    attempt: int,
-    *,
-    retry_after: float | None = None,
-    estimated_time: float | None = None,
-    base: float = BACKOFF_BASE_S,
-    cap: float = BACKOFF_CAP_S,
-) -> float:
-    """Seconds to wait before retry number ``attempt + 1``.
-
-    Args:
-        attempt: retries made so far (0 before the first retry).
-        retry_after: the server's ``Retry-After`` in seconds, if any; the wait is never shorter
-            (even past ``cap``: the deadline check then fails the request at once).
-        estimated_time: a 503's ``estimated_time`` in seconds, if any; used when longer than
-            the exponential wait, but capped at ``cap`` (it is only an estimate).
-        base: the first exponential wait. Default 1 s.
-        cap: the longest wait huatu chooses on its own. Default 30 s.
-
-    Returns:
-        ``min(base * 2**attempt, cap)``, raised to ``estimated_time`` (capped) and
-        ``retry_after``.
-    """
-    wait = min(base * (2 ** max(0, attempt)), cap)
-    if estimated_time is not None:
-        wait = max(wait, min(estimated_time, cap))
-    if retry_after is not None:
-        wait = max(wait, retry_after)
-    return float(wait)
-
-
-def format_seconds(seconds: float) -> str:
-    """Format a wait for people: ``"0.5"`` under 10 s with a fraction, else whole seconds."""
-    if seconds < 10 and abs(seconds - round(seconds)) >= 0.05:
-        return f"{seconds:.1f}"
-    return f"{round(seconds):d}"
-
-
-# --------------------------------------------------------------------------------------------
-# Pure helpers: response decoding
-# --------------------------------------------------------------------------------------------
-
-
-def decode_image_body(body: bytes, content_type: str | None) -> bytes:
-    """Return the encoded image (PNG, JPEG ...) carried by a successful response body.
-
-    Args:
-        body: the response body.
-        content_type: the ``Content-Type`` header, or ``None``. ``image/*`` means the body is
-            the image; ``application/json`` (or ``+json``) means it carries a base64 image (see
-            :func:`find_base64_image`). Anything else is sniffed: image magic bytes, then JSON.
-
-    Raises:
-        HostedResponseError: the body is empty, an HTML page, JSON without an image, or
-            something else that is not an image.
-    """
-    kind = (content_type or "").split(";", 1)[0].strip().lower()
-    if not body:
-        raise HostedResponseError(
-            "The hosted service answered with an empty body instead of an image."
-        )
-    if kind.startswith("image/"):
-        return body
-    if kind == "application/json" or kind.endswith("+json"):
-        return decode_json_image(body)
-    if "html" in kind or body.lstrip()[:1] == b"<":
-        raise HostedResponseError(
-            "The hosted service answered with a web page instead of an image; "
-            "check HF_API_TTI_BASE or HUATU_HF_ROUTER."
-        )
-    if body.startswith(_IMAGE_MAGIC) or body[8:12] == b"WEBP":
-        return body
-    if body.lstrip()[:1] in (b'"', b"{", b"["):
-        return decode_json_image(body)
-    shown = kind or "no content type"
-    raise HostedResponseError(
-        f"The hosted service answered with something that is not an image ({shown})."
-    )
-
-
-def decode_json_image(body: bytes) -> bytes:
-    """Decode a JSON body carrying a base64 image into the image's bytes.
-
-    Args:
-        body: JSON text: a bare string (the tutorial's format), or an object/list holding the
-            string under a usual key (see :data:`IMAGE_KEYS`). A ``data:image/...;base64,``
-            prefix is accepted.
-
-    Raises:
-        HostedResponseError: the body is not JSON, holds no image, or holds bad base64.
-    """
-    data = _json_or_none(body)
-    if data is None:
-        raise HostedResponseError(
-            "The hosted service said it sent JSON, but the body is not valid JSON."
-        )
-    text = find_base64_image(data)
-    if text is None:
-        detail = server_error_text(body)
-        suffix = f": {detail}" if detail else ""
-        raise HostedResponseError(
-            f"The hosted service answered with JSON that holds no image{suffix}."
-        )
-    return decode_base64_image(text)
-
-
-def find_base64_image(data: Any, *, _depth: int = 0) -> str | None:
-    """Find the base64 image text in decoded JSON.
-
-    Args:
-        data: a string (returned as is), a dict (looked up under :data:`IMAGE_KEYS`, then a
-            single-valued dict's value), or a list (its first item).
-
-    Returns:
-        The base64 text, or ``None`` when there is none.
-    """
-    if _depth > 4:
-        return None
-    if isinstance(data, str):
-        return data if data.strip() else None
-    if isinstance(data, list):
-        return find_base64_image(data[0], _depth=_depth + 1) if data else None
-    if isinstance(data, dict):
-        lowered = {str(key).lower(): value for key, value in data.items()}
-        for key in IMAGE_KEYS:
-            if key in lowered:
-                found = find_base64_image(lowered[key], _depth=_depth + 1)
-                if found is not None:
-                    return found
-    return None
-
-
-def decode_base64_image(text: str) -> bytes:
-    """Decode base64 text (standard or URL-safe, padding optional) into bytes.
-
-    Args:
-        text: the base64 text, optionally prefixed ``data:image/png;base64,``; whitespace and
-            line breaks are ignored.
-
-    Raises:
-        HostedResponseError: the text is not base64.
-    """
-    cleaned = _DATA_URI.sub("", text, count=1)
-    cleaned = "".join(cleaned.split())
-    if not cleaned:
-        raise HostedResponseError("The hosted service sent an empty image.")
-    cleaned += "=" * (-len(cleaned) % 4)
-    try:
-        if "-" in cleaned or "_" in cleaned:
-            return base64.urlsafe_b64decode(cleaned.encode("ascii"))
-        return base64.b64decode(cleaned.encode("ascii"), validate=True)
-    except (binascii.Error, ValueError):
-        raise HostedResponseError(
-            "The hosted service sent text that is not a base64 image."
-        ) from None
-
-
-def open_image(data: bytes) -> Image:
-    """Decode image bytes into an RGB PIL image.
-
-    Raises:
-        HostedResponseError: the bytes are not a readable image (garbage, truncated ...).
-    """
-    from PIL import Image as PILImage
-    from PIL import UnidentifiedImageError
-
-    try:
-        with PILImage.open(io.BytesIO(data)) as image:
-            return _to_rgb(image)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise HostedResponseError(
-            "The hosted service sent data that is not a readable image."
-        ) from None
-
-
-def server_error_text(body: bytes, limit: int = MAX_SERVER_TEXT) -> str:
-    """Return a short, one-line server error text from an error body ("" when none).
-
-    Args:
-        body: the response body: JSON like ``{"error": "..."}`` or ``{"error": ["..."]}`` or
-            ``{"message": "..."}``, or plain text. HTML pages give "".
-        limit: longest text returned, in characters; longer text is cut with "…". Default 200.
-    """
-    data = _json_or_none(body)
-    text = ""
-    if isinstance(data, dict):
-        for key in ("error", "message", "detail", "error_description"):
-            value = data.get(key)
-            if isinstance(value, list):
-                value = "; ".join(str(item) for item in value)
-            if isinstance(value, dict):
-                value = value.get("message")
-            if isinstance(value, str) and value.strip():
-                text = value
-                break
-    elif isinstance(data, str):
-        text = data
-    elif data is None:
-        decoded = body[: limit * 4].decode("utf-8", errors="replace")
-        if "<" not in decoded.lstrip()[:1]:
-            text = decoded
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return text
-
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _to_rgb(image: Any) -> Image:
-    image.load()
-    return image.convert("RGB") if image.mode != "RGB" else image.copy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -565,7 +191,7 @@ def _send_inference_client(settings: Settings, call: _Call) -> Image:
     finally:
         client.close()
     try:
-        return _to_rgb(image)
+        return to_rgb(image)
     except (OSError, ValueError, SyntaxError):
         raise HostedResponseError(
             "The hosted service sent data that is not a readable image."
