@@ -21,6 +21,8 @@ from huatu.config import Settings, load_settings
 from huatu.errors import HuatuError
 
 BACKEND_CHOICES = click.Choice(["auto", "local", "hosted"])
+# The tutorial's four apps (huatu.ui.lessons.BUILDERS; named here so --help needs no gradio).
+LESSONS = ("basic", "advanced", "blocks", "accordion")
 
 
 def _settings() -> Settings:
@@ -51,6 +53,14 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
         return command(*args, **kwargs)
 
     return wrapper
+
+
+port_option = click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port on 127.0.0.1. [env GRADIO_SERVER_PORT; default 7860]",
+)
 
 
 def _start_service(
@@ -90,12 +100,7 @@ def main() -> None:
 
 @main.command()
 @model_options
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=None,
-    help="Port on 127.0.0.1. [env GRADIO_SERVER_PORT; default 7860]",
-)
+@port_option
 def serve(model: str | None, backend: str | None, port: int | None) -> None:
     """Start the studio on http://127.0.0.1:PORT."""
     settings = _settings()
@@ -106,14 +111,9 @@ def serve(model: str | None, backend: str | None, port: int | None) -> None:
 
 
 @main.command()
-@click.argument("name", type=click.Choice(["basic", "advanced", "blocks", "accordion"]))
+@click.argument("name", type=click.Choice(LESSONS))
 @model_options
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=None,
-    help="Port on 127.0.0.1. [env GRADIO_SERVER_PORT; default 7860]",
-)
+@port_option
 def lesson(name: str, model: str | None, backend: str | None, port: int | None) -> None:
     """Run one of the tutorial's four apps: basic, advanced, blocks or accordion."""
     settings = _settings()

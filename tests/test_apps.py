@@ -122,3 +122,10 @@ def test_studio_without_model_starts_and_explains(base_settings):
         client = Client(url, verbose=False)
         with pytest.raises(AppError, match="nobody/no-such-model"):
             client.predict(prompt="a dog", api_name="/generate")
+
+
+def test_cli_lesson_names_match_the_builders():
+    from huatu.cli import LESSONS
+    from huatu.ui.lessons import BUILDERS
+
+    assert tuple(BUILDERS) == LESSONS

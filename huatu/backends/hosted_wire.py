@@ -408,5 +408,3 @@ def to_rgb(image: Any) -> Image:
     """Load ``image`` fully and return it in RGB mode (a copy when it already is)."""
     image.load()
     return image.convert("RGB") if image.mode != "RGB" else image.copy()
-
-

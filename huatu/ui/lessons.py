@@ -26,8 +26,6 @@ EXAMPLES = [
     "a mecha robot in a favela",
 ]
 
-LESSONS = ("basic", "advanced", "blocks", "accordion")
-
 
 def _advanced_generate(service: ImageService) -> Callable[..., Image]:
     """The tutorial's ``generate(prompt, negative_prompt, steps, guidance, width, height)``."""
@@ -79,6 +77,17 @@ def _guidance_slider() -> gr.Slider:
 
 def _side_slider(label: str) -> gr.Slider:
     return gr.Slider(label=label, minimum=64, maximum=512, step=64, value=512)
+
+
+def _wire(service: ImageService, button: gr.Button, inputs: list, output: gr.Image) -> None:
+    """``button.click`` → the tutorial's advanced ``generate``, as API name ``/generate``."""
+    button.click(
+        fn=_advanced_generate(service),
+        inputs=inputs,
+        outputs=[output],
+        api_name="generate",
+        concurrency_limit=service.max_concurrency,
+    )
 
 
 def build_basic(service: ImageService) -> gr.Interface:
@@ -146,13 +155,7 @@ def build_blocks(service: ImageService) -> gr.Blocks:
                 btn = gr.Button("Submit")
             with gr.Column():
                 output = gr.Image(label="Result", format="png")
-        btn.click(
-            fn=_advanced_generate(service),
-            inputs=[prompt, negative_prompt, steps, guidance, width, height],
-            outputs=[output],
-            api_name="generate",
-            concurrency_limit=service.max_concurrency,
-        )
+        _wire(service, btn, [prompt, negative_prompt, steps, guidance, width, height], output)
     return demo
 
 
@@ -176,13 +179,7 @@ def build_accordion(service: ImageService) -> gr.Blocks:
                     width = _side_slider("宽")
                     height = _side_slider("高")
         output = gr.Image(label="结果", format="png")
-        btn.click(
-            fn=_advanced_generate(service),
-            inputs=[prompt, negative_prompt, steps, guidance, width, height],
-            outputs=[output],
-            api_name="generate",
-            concurrency_limit=service.max_concurrency,
-        )
+        _wire(service, btn, [prompt, negative_prompt, steps, guidance, width, height], output)
     return demo
 
 
@@ -195,5 +192,5 @@ BUILDERS: dict[str, Callable[[ImageService], gr.Blocks]] = {
 
 
 def build_lesson(name: str, service: ImageService) -> gr.Blocks:
-    """Build lesson ``name`` (one of :data:`LESSONS`) around ``service``."""
+    """Build lesson ``name`` (a key of :data:`BUILDERS`) around ``service``."""
     return BUILDERS[name](service)
