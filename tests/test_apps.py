@@ -94,6 +94,9 @@ def test_studio_generates_with_metadata_and_reports_seed(tiny_service, settings)
             client.predict(prompt="a dog", width=100, api_name="/generate")
         with pytest.raises(AppError, match="`prompt` must be at most 1,000 characters"):
             client.predict(prompt="x" * 5000, api_name="/generate")
+        # error texts are shown as HTML by Gradio: markup in a value arrives escaped
+        with pytest.raises(AppError, match="but is '&lt;img src=x onerror=alert"):
+            client.predict(prompt="<img src=x onerror=alert(1)>" * 50, api_name="/generate")
         path, info = client.predict(
             prompt="公园里的一只狗", steps=2, width=64, height=64, api_name="/generate"
         )

@@ -72,7 +72,7 @@ def run_generation(
 
 def user_error(message: str) -> gr.Error:
     """A ``gr.Error`` showing ``message`` as text (Gradio renders error messages as HTML)."""
-    return gr.Error(html.escape(message), print_exception=False)
+    return gr.Error(html.escape(message, quote=False), print_exception=False)
 
 
 def status_markdown(service: ImageService, language: str = "en") -> str:
