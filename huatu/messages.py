@@ -26,6 +26,10 @@ CATALOG: dict[str, dict[str, str]] = {
             "{count} of {total} images were flagged by the model's safety checker and withheld."
         ),
         "test_model": "This is the built-in test model: it draws noise, not pictures.",
+        "vae_fp32_retry": (
+            "The image came out black (the VAE overflowed in {dtype}); it was decoded again "
+            "in float32."
+        ),
         "seed_used": "Seed: {seeds}",
     },
     "zh-CN": {
@@ -37,6 +41,7 @@ CATALOG: dict[str, dict[str, str]] = {
         ),
         "safety_flagged": "{total} 张图片中有 {count} 张被模型的安全检查器标记，已不予显示。",
         "test_model": "这是内置的测试模型：它只会画出噪点，不会画出真正的图片。",
+        "vae_fp32_retry": "图片变成了黑色（VAE 在 {dtype} 下数值溢出），已改用 float32 重新解码。",
         "seed_used": "种子：{seeds}",
     },
 }

@@ -122,6 +122,7 @@ class ImageService:
         cancel: CancelToken | None = None,
         save: bool = True,
         folder: Path | None = None,
+        preview_every: int = 0,
     ) -> GenerationResult:
         """Validate ``request``, generate, and save each image with its metadata.
 
@@ -131,6 +132,7 @@ class ImageService:
             cancel: set it to stop the run at the next step.
             save: write each image as a PNG with its metadata. Default ``True``.
             folder: where to write them. Default ``settings.outputs_dir / "YYYY-MM-DD"``.
+            preview_every: ask the backend for a live preview every N steps (0: none).
 
         Raises:
             ValidationError: a bad field. BackendUnavailableError: the model did not load.
@@ -147,7 +149,10 @@ class ImageService:
             self.backend.token_count,
             getattr(self.backend, "max_tokens", None),
         )
-        output = self.backend.generate(request, progress=progress, cancel=cancel)
+        output = self.backend.generate(
+            request, progress=progress, cancel=cancel, preview_every=preview_every
+        )
+        notices += output.notices
         if output.flagged:
             total = output.flagged + len(output.images)
             flagged = Notice("safety_flagged", {"count": output.flagged, "total": total})

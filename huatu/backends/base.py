@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from huatu.messages import Notice
     from huatu.request import GenerationRequest
 
 
@@ -22,12 +23,15 @@ class ProgressEvent:
         total: steps in the run (0 when unknown, e.g. a hosted call).
         message: what is happening, for a person (e.g. "Model is loading, retrying in 5 s").
         wait_s: seconds until the next retry while waiting on a hosted service, else ``None``.
+        preview: a small approximate picture of the image forming, on the steps where the
+            caller asked for one (``preview_every``), else ``None``.
     """
 
     step: int
     total: int
     message: str = ""
     wait_s: float | None = None
+    preview: Image | None = None
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -57,13 +61,13 @@ class BackendOutput:
         images: the images, in seed order; one per requested image that was not withheld.
         seeds: the seed each returned image was made with.
         flagged: how many images the safety checker flagged and withheld.
-        notices: things the user should know (a person's sentences).
+        notices: things the user should know (rendered in their language at the edge).
     """
 
     images: list[Image]
     seeds: list[int]
     flagged: int = 0
-    notices: list[str] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
 
 
 class Backend(Protocol):
@@ -87,8 +91,13 @@ class Backend(Protocol):
         *,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        preview_every: int = 0,
     ) -> BackendOutput:
-        """Generate ``request.num_images`` images; ``request.seed`` is never -1 here."""
+        """Generate ``request.num_images`` images; ``request.seed`` is never -1 here.
+
+        ``preview_every``: attach a preview to every N-th progress event (0: never; backends
+        without intermediate results ignore it).
+        """
         ...
 
     def token_count(self, text: str) -> int | None:

@@ -254,6 +254,7 @@ class HostedBackend:
         *,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        preview_every: int = 0,
     ) -> BackendOutput:
         """Make ``request.num_images`` hosted calls, image *i* with seed ``request.seed + i``.
 
@@ -262,6 +263,7 @@ class HostedBackend:
             progress: called with a :class:`ProgressEvent` before each call and before each
                 retry wait (``wait_s`` set). Default: none.
             cancel: checked between calls, while waiting and while a call runs. Default: none.
+            preview_every: ignored: the hosted service sends no intermediate images.
 
         Returns:
             The RGB images and their seeds.

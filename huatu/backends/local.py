@@ -14,6 +14,7 @@ from huatu.backends.base import BackendOutput, CancelToken, ProgressCallback, Pr
 from huatu.config import TINY_MODEL, Settings
 from huatu.device import DevicePlan, choose_device
 from huatu.errors import GenerationCancelled, ModelLoadError
+from huatu.messages import Notice
 from huatu.request import GenerationRequest
 from huatu.schedulers import get_scheduler_spec, make_scheduler
 
@@ -67,6 +68,7 @@ class LocalBackend:
         *,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        preview_every: int = 0,
     ) -> BackendOutput:
         """Run the pipeline; image *i* uses ``torch.Generator("cpu").manual_seed(seed + i)``.
 
@@ -75,6 +77,8 @@ class LocalBackend:
             progress: called once per denoising step with the step number and total.
             cancel: checked after every step; when set, the run stops and
                 :class:`GenerationCancelled` is raised.
+            preview_every: attach a latent preview to every N-th step's progress event
+                (and the last). Default 0: no previews.
         """
         import torch
 
@@ -84,14 +88,20 @@ class LocalBackend:
             if cancel is not None and cancel.cancelled:
                 raise GenerationCancelled("Stopped.")
             if progress is not None:
-                progress(ProgressEvent(step=step + 1, total=pipe.num_timesteps))
+                done, total = step + 1, pipe.num_timesteps
+                preview = None
+                if preview_every and (done % preview_every == 0 or done == total):
+                    from huatu.preview import latents_to_preview
+
+                    preview = latents_to_preview(tensors["latents"])
+                progress(ProgressEvent(step=done, total=total, preview=preview))
             return tensors
 
         with self._lock:
             if cancel is not None and cancel.cancelled:
                 raise GenerationCancelled("Stopped.")
             self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
-            output = self.pipe(
+            latents = self.pipe(
                 prompt=request.prompt,
                 negative_prompt=request.negative_prompt or None,
                 num_inference_steps=request.num_inference_steps,
@@ -101,18 +111,43 @@ class LocalBackend:
                 num_images_per_prompt=request.num_images,
                 generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
                 callback_on_step_end=on_step_end,
-            )
-        flags = output.nsfw_content_detected or [False] * len(output.images)
+                output_type="latent",
+            ).images
+            pixels, notices = self._decode(latents)
+            pixels, flags = self.pipe.run_safety_checker(pixels, self.pipe.device, pixels.dtype)
+            images = self.pipe.image_processor.postprocess(pixels.float(), output_type="pil")
+        flags = flags or [False] * len(images)
         kept = [
             (image, seed)
-            for image, seed, flagged in zip(output.images, seeds, flags, strict=True)
-            if not flagged
+            for image, seed, flag in zip(images, seeds, flags, strict=True)
+            if not flag
         ]
         return BackendOutput(
             images=[image for image, _ in kept],
             seeds=[seed for _, seed in kept],
             flagged=sum(bool(flag) for flag in flags),
+            notices=notices,
         )
+
+    def _decode(self, latents: Any) -> tuple[Any, list[Notice]]:
+        """Decode latents with the VAE; if half precision overflows to NaN/inf (the "black
+        image" of fp16), decode once more with the VAE in fp32 and say so."""
+        import torch
+
+        vae = self.pipe.vae
+        scale = vae.config.scaling_factor
+        with torch.no_grad():
+            pixels = vae.decode(latents.to(vae.dtype) / scale, return_dict=False)[0]
+            if torch.isfinite(pixels).all() or vae.dtype == torch.float32:
+                return pixels, []
+            log.warning("VAE decode in %s gave NaN/inf; decoding again in fp32", vae.dtype)
+            half = vae.dtype
+            vae.to(torch.float32)
+            try:
+                pixels = vae.decode(latents.float() / scale, return_dict=False)[0]
+            finally:
+                vae.to(half)
+        return pixels, [Notice("vae_fp32_retry", {"dtype": str(half).removeprefix("torch.")})]
 
 
 def _load_pipeline(model: str, settings: Settings, plan: DevicePlan) -> Any:

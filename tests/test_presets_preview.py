@@ -1,0 +1,87 @@
+"""Preset and aspect tables, the latent preview, and the fp16 black-image retry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from huatu.backends.base import ProgressEvent
+from huatu.presets import ASPECT_PRESETS, QUALITY_PRESETS, aspect_by_id, matching_preset
+from huatu.preview import SD15_LATENT_RGB_FACTORS, latents_to_preview
+from huatu.request import GenerationRequest
+
+
+def test_quality_presets_are_valid_requests_and_distinct():
+    assert [p.steps for p in QUALITY_PRESETS.values()] == [30, 20, 12]
+    for preset in QUALITY_PRESETS.values():
+        request = GenerationRequest.create(
+            prompt="a", scheduler=preset.scheduler, num_inference_steps=preset.steps
+        )
+        assert matching_preset(request.scheduler, request.num_inference_steps) == preset
+    assert matching_preset("dpmpp_2m_karras", 21) is None
+    assert matching_preset("euler_a", 20) is None
+
+
+def test_aspect_presets_are_valid_sizes_labelled_with_their_ratio():
+    for aspect in ASPECT_PRESETS:
+        GenerationRequest.create(prompt="a", width=aspect.width, height=aspect.height)
+        w, h = (int(x) for x in aspect.ratio.split(":"))
+        assert abs(aspect.width / aspect.height - w / h) < 0.01, aspect
+        assert aspect.label == f"{aspect.ratio} · {aspect.width}×{aspect.height}"
+        assert aspect_by_id(aspect.id) == aspect
+    assert {a.id for a in ASPECT_PRESETS} >= {"512x512", "512x768", "768x512", "640x448", "448x640"}
+    assert aspect_by_id("13x17") is None
+
+
+def test_preview_projects_each_latent_channel_with_the_fixed_factors():
+    factors = torch.tensor(SD15_LATENT_RGB_FACTORS)
+    for channel in range(4):
+        latents = torch.zeros(1, 4, 8, 16)
+        latents[0, channel] = 1.0
+        image = latents_to_preview(latents, max_side=16)
+        assert image.size == (16, 8)
+        expected = ((factors[channel] + 1) / 2).clamp(0, 1).mul(255).round().numpy()
+        assert np.allclose(np.asarray(image)[3, 5], expected, atol=1)
+
+
+def test_preview_is_upscaled_and_clamped():
+    latents = torch.full((2, 4, 64, 96), 50.0, dtype=torch.bfloat16)
+    image = latents_to_preview(latents)
+    assert image.size == (256, 171) or image.size == (256, 170)
+    assert set(np.unique(np.asarray(image))) <= {0, 255}
+
+
+def test_previews_arrive_every_n_steps_and_at_the_end(tiny_service):
+    events: list[ProgressEvent] = []
+    request = GenerationRequest.create(
+        prompt="a dog", num_inference_steps=5, width=128, height=128, seed=1
+    )
+    tiny_service.backend.generate(request, progress=events.append, preview_every=2)
+    with_preview = [e.step for e in events if e.preview is not None]
+    assert with_preview == [2, 4, 5]
+    assert events[1].preview.size == (256, 256)
+
+
+@pytest.mark.skipif(
+    not hasattr(torch.ops.aten, "_slow_conv2d_forward"), reason="no fp16 conv on this CPU build"
+)
+def test_fp16_overflow_in_the_vae_is_decoded_again_in_fp32(settings):
+    from dataclasses import replace
+
+    from huatu.backends.local import LocalBackend
+    from huatu.backends.selection import BackendChoice
+    from huatu.service import ImageService
+
+    backend = LocalBackend("tiny", replace(settings, dtype="float16"))
+    with torch.no_grad():  # push the decoder's activations past fp16's 65504
+        backend.pipe.vae.decoder.conv_in.weight.mul_(3e4)
+    service = ImageService(settings, BackendChoice("local", "tiny", "test"), backend)
+    request = GenerationRequest.create(
+        prompt="a dog", num_inference_steps=2, width=64, height=64, seed=3
+    )
+    result = service.generate(request, save=False)
+    assert [n.key for n in result.notices] == ["vae_fp32_retry"]
+    assert result.notices[0].params["dtype"] == "float16"
+    assert backend.pipe.vae.dtype == torch.float16  # put back after the retry
+    assert np.asarray(result.images[0]).std() > 0  # not a black square
