@@ -7,7 +7,7 @@ STAMP := $(VENV)/.huatu-installed
 # Extra arguments for `huatu serve`, e.g. make run ARGS="--model tiny --port 7861"
 ARGS ?=
 
-.PHONY: install run test lint browser-deps clean
+.PHONY: install run test lint browser-deps screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: install
 
 test: install browser-deps lint
 	GRADIO_ANALYTICS_ENABLED=False $(BIN)/pytest
+
+# Re-take the README's screenshots (docs/*.png) from the browser tests.
+screenshots: install browser-deps
+	HUATU_UPDATE_SCREENSHOTS=1 GRADIO_ANALYTICS_ENABLED=False $(BIN)/pytest -m browser
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

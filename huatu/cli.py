@@ -96,6 +96,7 @@ def main() -> None:
     """画图 huatu: turn a text prompt into an image with Stable Diffusion."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 @main.command()
@@ -124,8 +125,10 @@ def lesson(name: str, model: str | None, backend: str | None, port: int | None) 
 
 
 def _launch(demo: Any, port: int) -> None:
+    from huatu.ui.common import launch
+
     click.echo(f"huatu: serving on http://127.0.0.1:{port}", err=True)
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, show_error=False)
+    launch(demo, port)
 
 
 @main.command()
@@ -195,6 +198,10 @@ def generate(
         result = service.generate(request, progress=report, folder=out)
     except HuatuError as error:
         raise click.ClickException(settings.redact(str(error))) from None
+    except OSError as error:  # e.g. --out in a folder that cannot be written
+        where = error.filename or out or settings.outputs_dir
+        message = f"Cannot write the image to {where}: {error.strerror}."
+        raise click.ClickException(message) from None
     for notice in result.notices:
         click.echo(f"notice: {render(notice)}", err=True)
     click.echo(f"seed: {', '.join(str(seed) for seed in result.seeds)}", err=True)

@@ -106,8 +106,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
         hosted_timeout_s=_positive_float("HUATU_HOSTED_TIMEOUT", timeout_text, 120.0),
         outputs_dir=Path(get("HUATU_OUTPUTS") or "outputs").expanduser(),
         cache_dir=Path(get("HUATU_CACHE") or "~/.cache/huatu").expanduser(),
-        device=get("HUATU_DEVICE"),
-        dtype=get("HUATU_DTYPE"),
+        device=_choice("HUATU_DEVICE", get("HUATU_DEVICE"), ("cuda", "mps", "cpu")),
+        dtype=_choice("HUATU_DTYPE", get("HUATU_DTYPE"), ("float16", "bfloat16", "float32")),
         port=_port(port_text),
     )
 
@@ -122,6 +122,12 @@ def _positive_float(name: str, text: str | None, default: float) -> float:
     if not value > 0:
         raise ValueError(f"{name} must be more than 0 seconds, but is {text!r}.")
     return value
+
+
+def _choice(name: str, text: str | None, allowed: tuple[str, ...]) -> str | None:
+    if text is not None and text not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, but is {text!r}.")
+    return text
 
 
 def _port(text: str | None) -> int:

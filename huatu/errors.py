@@ -21,14 +21,21 @@ class ValidationError(HuatuError, ValueError):
     Args:
         field: the request field's name, e.g. ``"num_inference_steps"``.
         value: the rejected value (shown shortened in the message).
-        reason: what the value must be, e.g. ``"must be an integer from 1 to 100"``.
+        reason: a key of :data:`huatu.messages.REASONS`, e.g. ``"integer_range"``.
+        **params: the reason's placeholders, e.g. ``low=1, high=100``.
+
+    ``str()`` gives the English sentence; :func:`huatu.messages.render_error` gives it in
+    the person's language.
     """
 
-    def __init__(self, field: str, value: Any, reason: str) -> None:
+    def __init__(self, field: str, value: Any, reason: str, **params: Any) -> None:
+        from huatu.messages import render_validation
+
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"`{field}` {reason}, but is {_short_repr(value)}.")
+        self.params = params
+        super().__init__(render_validation(self, "en"))
 
 
 class UnknownNameError(HuatuError, KeyError):
@@ -55,9 +62,29 @@ class BackendUnavailableError(HuatuError, RuntimeError):
 class GenerationCancelled(HuatuError):
     """The user stopped the run before it finished."""
 
+    key = "stopped"
+
 
 class SafetyCheckerFlagged(HuatuError):
     """Every image of the run was flagged by the model's safety checker and withheld."""
+
+
+class StorageError(HuatuError, OSError):
+    """An image or its history row could not be written (disk full, no permission …).
+
+    Args:
+        message: the English sentence.
+        key: the :data:`huatu.messages.CATALOG` key that renders it in other languages.
+        **params: the key's placeholders.
+    """
+
+    def __init__(self, message: str, *, key: str, **params: Any) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = params
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class HostedError(HuatuError, RuntimeError):
@@ -80,7 +107,7 @@ class HostedResponseError(HostedError):
     """The hosted service answered with something that is not an image."""
 
 
-def _short_repr(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
     """Return ``repr(value)`` cut to ``limit`` characters, saying how long the original was."""
     text = repr(value)
     if len(text) <= limit:

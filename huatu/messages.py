@@ -8,6 +8,10 @@ them in the person's language with :func:`render`. The language comes from the b
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from huatu.errors import ValidationError
 
 LANGUAGES = ("en", "zh-CN")
 DEFAULT_LANGUAGE = "en"
@@ -31,6 +35,34 @@ CATALOG: dict[str, dict[str, str]] = {
             "in float32."
         ),
         "seed_used": "Seed: {seeds}",
+        "session_busy": "You already have a generation running; wait for it or stop it.",
+        "stopped": "Stopped.",
+        "history_disk_full": "Could not save the image to {folder}: the disk is full.",
+        "history_save_failed": "Could not save the image to {folder}: {reason}.",
+        "session_queue_full": (
+            "You already have {limit} generations queued or running; wait for one to finish."
+        ),
+        "stopped_run": "⏹ Stopped at step {step} of {total}; nothing was saved.",
+        "step_progress": "Step {step}/{total} · about {eta} s left",
+        "step_progress_no_eta": "Step {step}/{total}",
+        "waiting": "Waiting for the hosted service… next try in {seconds} s",
+        "waiting_no_time": "Waiting for the hosted service…",
+        "queued_or_starting": "Starting…",
+        "done": "Done: {count} image(s) in {seconds} s.",
+        "status": "Backend **{backend}** · model **{model}** · {detail} — {reason}",
+        "status_not_loaded": "⚠️ The model {model} is not loaded: {error}",
+        "translation_ready": (
+            "Check the English translation (you can edit it), then press Generate again."
+        ),
+        "translation_unavailable": "Translation is not available: {reason}",
+        "translated_with": "Translated with {translator}.",
+        "native_chinese_model": "This model reads Chinese: no translation needed.",
+        "glossary_saved": "Glossary saved ({count} terms).",
+        "no_parameters": "This image carries no generation parameters.",
+        "history_deleted": "Deleted.",
+        "history_empty": "No generations yet.",
+        "history_nothing_selected": "Select an image in the history first.",
+        "info_nothing": "Drop a PNG made by huatu, AUTOMATIC1111 or Fooocus first.",
     },
     "zh-CN": {
         "non_english_prompt": (
@@ -43,12 +75,114 @@ CATALOG: dict[str, dict[str, str]] = {
         "test_model": "这是内置的测试模型：它只会画出噪点，不会画出真正的图片。",
         "vae_fp32_retry": "图片变成了黑色（VAE 在 {dtype} 下数值溢出），已改用 float32 重新解码。",
         "seed_used": "种子：{seeds}",
+        "session_busy": "你已有一个生成任务在运行；请等待它完成或先停止它。",
+        "stopped": "已停止。",
+        "history_disk_full": "无法把图片保存到 {folder}：磁盘已满。",
+        "history_save_failed": "无法把图片保存到 {folder}：{reason}。",
+        "session_queue_full": "你已有 {limit} 个生成任务在排队或运行；请等其中一个完成后再提交。",
+        "stopped_run": "⏹ 已在第 {step}/{total} 步停止；没有保存任何图片。",
+        "step_progress": "第 {step}/{total} 步 · 预计还需 {eta} 秒",
+        "step_progress_no_eta": "第 {step}/{total} 步",
+        "waiting": "正在等待托管服务…… {seconds} 秒后重试",
+        "waiting_no_time": "正在等待托管服务……",
+        "queued_or_starting": "正在开始……",
+        "done": "完成：{count} 张图片，用时 {seconds} 秒。",
+        "status": "后端 **{backend}** · 模型 **{model}** · {detail} — {reason}",
+        "status_not_loaded": "⚠️ 模型 {model} 没有加载成功：{error}",
+        "translation_ready": "请检查下面的英文翻译（可以修改），然后再次点击“生成”。",
+        "translation_unavailable": "无法翻译：{reason}",
+        "translated_with": "翻译来自 {translator}。",
+        "native_chinese_model": "该模型能直接理解中文，无需翻译。",
+        "glossary_saved": "术语表已保存（{count} 条）。",
+        "no_parameters": "这张图片没有携带生成参数。",
+        "history_deleted": "已删除。",
+        "history_empty": "还没有生成记录。",
+        "history_nothing_selected": "请先在历史记录中选择一张图片。",
+        "info_nothing": "请先拖入一张由 huatu、AUTOMATIC1111 或 Fooocus 生成的 PNG 图片。",
     },
 }
 
 FIELD_NAMES: dict[str, dict[str, str]] = {
     "en": {"prompt": "prompt", "negative_prompt": "negative prompt"},
-    "zh-CN": {"prompt": "提示", "negative_prompt": "负面提示"},
+    "zh-CN": {
+        "prompt": "提示",
+        "negative_prompt": "负面提示",
+        "num_inference_steps": "推理步数",
+        "guidance_scale": "引导强度",
+        "width": "宽",
+        "height": "高",
+        "seed": "种子",
+        "num_images": "图片数量",
+        "scheduler": "采样器",
+        "model": "模型",
+    },
+}
+
+# Why a field's value was refused: ValidationError.reason → sentence part, per language.
+REASONS: dict[str, dict[str, str]] = {
+    "en": {
+        "required": "is required",
+        "unknown_field": "is not a request field",
+        "text": "must be text",
+        "empty": "must not be empty",
+        "too_long": "must be at most {limit:,} characters",
+        "nul": "must not contain NUL characters",
+        "integer_range": "must be an integer from {low} to {high}",
+        "seed_range": "must be -1 (random) or an integer from {low} to {high}",
+        "seed_room": "must be at most {high} for {count} images (image i uses seed + i)",
+        "number_range": "must be a number from {low:g} to {high:g}",
+        "side": "must be an integer from {low} to {high} and a multiple of {multiple}",
+        "choice": "must be one of {choices}",
+        "local_only": "runs only on the local backend (use --backend local or auto)",
+    },
+    "zh-CN": {
+        "required": "是必填项",
+        "unknown_field": "不是请求中的字段",
+        "text": "必须是文本",
+        "empty": "不能为空",
+        "too_long": "最多 {limit:,} 个字符",
+        "nul": "不能包含 NUL 字符",
+        "integer_range": "必须是 {low} 到 {high} 之间的整数",
+        "seed_range": "必须是 -1（随机）或 {low} 到 {high} 之间的整数",
+        "seed_room": "生成 {count} 张图片时不能大于 {high}（第 i 张使用 种子 + i）",
+        "number_range": "必须是 {low:g} 到 {high:g} 之间的数",
+        "side": "必须是 {low} 到 {high} 之间、{multiple} 的倍数的整数",
+        "choice": "必须是以下之一：{choices}",
+        "local_only": "只能在本地后端运行（请使用 --backend local 或 auto）",
+    },
+}
+VALIDATION_SENTENCE = {
+    "en": "`{field}` {reason}, but is {value}.",
+    "zh-CN": "`{field}`{name}{reason}，但现在是 {value}。",
+}
+
+# Fixed English phrases shown inside otherwise translated lines (backend choice reasons).
+PHRASES: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "chosen with --backend hosted": "由 --backend hosted 指定",
+        "chosen with --backend local": "由 --backend local 指定",
+        "the built-in tiny model runs locally": "内置的测试模型在本地运行",
+        "the model is a local folder": "模型是本地文件夹",
+        "no Hugging Face key (HF_API_KEY) is set": "没有设置 Hugging Face 密钥（HF_API_KEY）",
+        "a GPU is available": "本机有 GPU",
+        "a Hugging Face key is set and there is no GPU": "已设置 Hugging Face 密钥且本机没有 GPU",
+    }
+}
+
+# A lead for errors whose details are English-only (hosted service texts, load failures).
+ERROR_LEADS = {
+    "zh-CN": {
+        "HostedAuthError": "Hugging Face 拒绝了请求（密钥问题）",
+        "ModelNotServedError": "Hugging Face 托管服务不提供该模型",
+        "HostedTimeoutError": "Hugging Face 托管服务在限定时间内没有返回图片",
+        "HostedResponseError": "Hugging Face 托管服务返回的不是图片",
+        "HostedError": "Hugging Face 托管服务出错",
+        "BackendUnavailableError": "模型没有加载成功",
+        "ModelLoadError": "模型无法加载",
+        "GenerationCancelled": "已停止",
+        "SafetyCheckerFlagged": "图片被安全检查器拦截",
+        "HuatuError": "出错了",
+    }
 }
 
 SCRIPT_NAMES: dict[str, dict[str, str]] = {
@@ -83,6 +217,52 @@ def language_from_header(accept_language: str | None) -> str:
         if tag.startswith("en"):
             return "en"
     return DEFAULT_LANGUAGE
+
+
+def render_validation(error: ValidationError, language: str = DEFAULT_LANGUAGE) -> str:
+    """The sentence for a :class:`~huatu.errors.ValidationError` in ``language``."""
+    from huatu.errors import short_repr
+
+    language = language if language in REASONS else DEFAULT_LANGUAGE
+    name = FIELD_NAMES[language].get(error.field, "") if language != "en" else ""
+    return VALIDATION_SENTENCE[language].format(
+        field=error.field,
+        name=f"（{name}）" if name else "",
+        reason=REASONS[language][error.reason].format(**error.params),
+        value=short_repr(error.value),
+    )
+
+
+def render_error(error: Exception, language: str = DEFAULT_LANGUAGE) -> str:
+    """A huatu error as a sentence in ``language``.
+
+    Validation errors are fully translated; other errors keep their (English) details behind
+    a translated lead, e.g. ``"模型没有加载成功：The model … could not be downloaded …"``.
+    """
+    from huatu.errors import ValidationError
+
+    if isinstance(error, ValidationError):
+        return render_validation(error, language)
+    key = getattr(error, "key", None)
+    if key and key in CATALOG.get(language, {}):
+        return CATALOG[language][key].format(**getattr(error, "params", {}))
+    leads = ERROR_LEADS.get(language)
+    if leads is None:
+        return str(error)
+    for cls in type(error).__mro__:
+        if cls.__name__ in leads:
+            return f"{leads[cls.__name__]}：{error}"
+    return str(error)
+
+
+def phrase(text: str, language: str = DEFAULT_LANGUAGE) -> str:
+    """A fixed English phrase from :data:`PHRASES` in ``language`` (unchanged if unknown)."""
+    return PHRASES.get(language, {}).get(text, text)
+
+
+def message(key: str, language: str = DEFAULT_LANGUAGE, **params: object) -> str:
+    """The catalog message ``key`` in ``language`` with ``params`` filled in."""
+    return render(Notice(key, params), language)
 
 
 def render(notice: Notice, language: str = DEFAULT_LANGUAGE) -> str:

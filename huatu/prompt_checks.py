@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable
 
@@ -30,6 +31,19 @@ def foreign_script(text: str) -> str | None:
             return "cjk"
         found = "other"
     return found
+
+
+_CLIP_PIECES = re.compile(r"[a-z]+|[0-9]|[^\sa-z0-9]", re.IGNORECASE)
+
+
+def estimate_clip_tokens(text: str) -> int:
+    """Roughly how many tokens CLIP's tokenizer makes of ``text``, without the tokenizer.
+
+    Counts words, single digits and punctuation marks the way CLIP's pre-tokenizer splits
+    them; long or rare words become several BPE tokens in reality, so this undercounts a
+    little. Used where the model's own tokenizer is not at hand (the hosted backend).
+    """
+    return len(_CLIP_PIECES.findall(text))
 
 
 def prompt_notices(

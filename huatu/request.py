@@ -73,9 +73,9 @@ class GenerationRequest:
         unknown = set(given) - set(cls.__dataclass_fields__)
         if unknown:
             name = sorted(unknown)[0]
-            raise ValidationError(name, given[name], "is not a request field")
+            raise ValidationError(name, given[name], "unknown_field")
         if "prompt" not in given:
-            raise ValidationError("prompt", None, "is required")
+            raise ValidationError("prompt", None, "required")
         return cls(**given).validate()
 
     def validate(self) -> GenerationRequest:
@@ -94,11 +94,15 @@ class GenerationRequest:
         height = _side("height", self.height)
         seed = self.seed
         if not (_is_integral(seed) and int(seed) == RANDOM_SEED):
-            seed = _integer("seed", seed, 0, MAX_SEED, extra="-1 (random) or ")
+            seed = _integer("seed", seed, 0, MAX_SEED, reason="seed_range")
         num_images = _integer("num_images", self.num_images, MIN_IMAGES, MAX_IMAGES)
+        if seed != RANDOM_SEED and seed + num_images - 1 > MAX_SEED:
+            raise ValidationError(
+                "seed", self.seed, "seed_room", high=MAX_SEED - num_images + 1, count=num_images
+            )
         if self.scheduler not in scheduler_ids():
             raise ValidationError(
-                "scheduler", self.scheduler, f"must be one of {', '.join(scheduler_ids())}"
+                "scheduler", self.scheduler, "choice", choices=", ".join(scheduler_ids())
             )
         return replace(
             self,
@@ -131,39 +135,35 @@ def _is_integral(value: Any) -> bool:
 
 def _text(field: str, value: Any, *, required: bool) -> str:
     if not isinstance(value, str):
-        raise ValidationError(field, value, "must be text")
+        raise ValidationError(field, value, "text")
     if required and not value.strip():
-        raise ValidationError(field, value, "must not be empty")
+        raise ValidationError(field, value, "empty")
     if len(value) > MAX_PROMPT_CHARS:
-        raise ValidationError(field, value, f"must be at most {MAX_PROMPT_CHARS:,} characters")
+        raise ValidationError(field, value, "too_long", limit=MAX_PROMPT_CHARS)
     if "\x00" in value:
-        raise ValidationError(field, value, "must not contain NUL characters")
+        raise ValidationError(field, value, "nul")
     return value
 
 
-def _integer(field: str, value: Any, low: int, high: int, *, extra: str = "") -> int:
-    if not _is_integral(value):
-        raise ValidationError(field, value, f"must be {extra}an integer from {low} to {high}")
-    number = int(value)
-    if not low <= number <= high:
-        raise ValidationError(field, value, f"must be {extra}an integer from {low} to {high}")
-    return number
+def _integer(field: str, value: Any, low: int, high: int, *, reason: str = "integer_range") -> int:
+    if not _is_integral(value) or not low <= int(value) <= high:
+        raise ValidationError(field, value, reason, low=low, high=high)
+    return int(value)
 
 
 def _number(field: str, value: Any, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValidationError(field, value, f"must be a number from {low:g} to {high:g}")
+        raise ValidationError(field, value, "number_range", low=low, high=high)
     number = float(value)
     if not (math.isfinite(number) and low <= number <= high):
-        raise ValidationError(field, value, f"must be a number from {low:g} to {high:g}")
+        raise ValidationError(field, value, "number_range", low=low, high=high)
     return number
 
 
 def _side(field: str, value: Any) -> int:
-    rule = f"must be an integer from {MIN_SIDE} to {MAX_SIDE} and a multiple of {SIDE_MULTIPLE}"
-    if not _is_integral(value):
-        raise ValidationError(field, value, rule)
-    number = int(value)
-    if not MIN_SIDE <= number <= MAX_SIDE or number % SIDE_MULTIPLE:
-        raise ValidationError(field, value, rule)
+    number = int(value) if _is_integral(value) else None
+    if number is None or not MIN_SIDE <= number <= MAX_SIDE or number % SIDE_MULTIPLE:
+        raise ValidationError(
+            field, value, "side", low=MIN_SIDE, high=MAX_SIDE, multiple=SIDE_MULTIPLE
+        )
     return number

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -19,11 +20,14 @@ from huatu.config import Settings
 from huatu.errors import BackendUnavailableError, ModelLoadError, SafetyCheckerFlagged
 from huatu.messages import Notice, render
 from huatu.metadata import format_parameters, write_png
+from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices
 from huatu.request import MAX_SEED, RANDOM_SEED, GenerationRequest
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+
+    from huatu.history import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,8 @@ class ImageService:
         choice: the backend choice (which backend, which model, why).
         backend: the loaded backend, or ``None`` if loading failed.
         load_error: one sentence on why loading failed, when it did.
+        history: where saved images are recorded (:class:`huatu.history.HistoryStore`);
+            ``None`` saves plain PNGs without a history row. Default ``None``.
     """
 
     def __init__(
@@ -69,15 +75,22 @@ class ImageService:
         choice: BackendChoice,
         backend: Backend | None,
         load_error: str | None = None,
+        history: HistoryStore | None = None,
     ) -> None:
         self.settings = settings
         self.choice = choice
         self.backend = backend
         self.load_error = load_error
+        self.history = history
 
     @classmethod
     def start(
-        cls, settings: Settings, *, model: str | None = None, backend: str | None = None
+        cls,
+        settings: Settings,
+        *,
+        model: str | None = None,
+        backend: str | None = None,
+        keep_history: bool = True,
     ) -> ImageService:
         """Choose and load the backend for ``model``.
 
@@ -85,17 +98,26 @@ class ImageService:
             settings: huatu settings.
             model: model id, folder or ``tiny``. Default ``settings.model``.
             backend: ``auto``, ``local`` or ``hosted``. Default ``settings.backend``.
+            keep_history: record every saved image in the SQLite history under
+                ``settings.outputs_dir``. Default ``True``.
 
         Raises:
             UnknownNameError / ValidationError: a bad ``backend``/``model`` combination
                 (a usage error, reported before anything starts).
         """
         choice = choose_backend(settings, model=model, backend=backend)
+        if model is not None:  # an explicit --model also names the hosted model
+            settings = replace(settings, hosted_model=None)
+        history = None
+        if keep_history:
+            from huatu.history import HistoryStore
+
+            history = HistoryStore(settings.outputs_dir)
         try:
             loaded = _create_backend(choice, settings)
         except ModelLoadError as error:
-            return cls(settings, choice, None, settings.redact(str(error)))
-        return cls(settings, choice, loaded)
+            return cls(settings, choice, None, settings.redact(str(error)), history)
+        return cls(settings, choice, loaded, history=history)
 
     @property
     def is_test_model(self) -> bool:
@@ -123,6 +145,7 @@ class ImageService:
         save: bool = True,
         folder: Path | None = None,
         preview_every: int = 0,
+        extra: Mapping[str, str] | None = None,
     ) -> GenerationResult:
         """Validate ``request``, generate, and save each image with its metadata.
 
@@ -133,6 +156,7 @@ class ImageService:
             save: write each image as a PNG with its metadata. Default ``True``.
             folder: where to write them. Default ``settings.outputs_dir / "YYYY-MM-DD"``.
             preview_every: ask the backend for a live preview every N steps (0: none).
+            extra: more metadata fields for the PNG, e.g. ``{"Original prompt": "…"}``.
 
         Raises:
             ValidationError: a bad field. BackendUnavailableError: the model did not load.
@@ -160,13 +184,19 @@ class ImageService:
                 raise SafetyCheckerFlagged(render(flagged))
             notices.append(flagged)
         sampler = self.backend.sampler_label(request)
+        fields = dict(extra or {})
+        preset = matching_preset(request.scheduler, request.num_inference_steps)
+        if preset is not None and self.backend.id == "local":
+            fields["Preset"] = preset.label
         parameters = [
-            format_parameters(request, seed=seed, sampler=sampler, model=self.choice.model)
+            format_parameters(
+                request, seed=seed, sampler=sampler, model=self.backend.model, extra=fields
+            )
             for seed in output.seeds
         ]
         paths = (
             [
-                self._save(image, text, seed, folder)
+                self._save(image, text, request.with_seed(seed), fields, folder)
                 for image, text, seed in zip(output.images, parameters, output.seeds, strict=True)
             ]
             if save
@@ -181,10 +211,30 @@ class ImageService:
             notices=notices,
         )
 
-    def _save(self, image: Image, parameters: str, seed: int, folder: Path | None) -> Path:
+    def _save(
+        self,
+        image: Image,
+        parameters: str,
+        request: GenerationRequest,
+        extra: Mapping[str, str],
+        folder: Path | None,
+    ) -> Path:
+        """Write one image (with its history row when there is a history)."""
+        if self.history is not None:
+            entry = self.history.save(
+                image,
+                parameters,
+                request=request,
+                seed=request.seed,
+                model=self.backend.model,
+                backend=self.backend.id,
+                extra=extra,
+                folder=folder,
+            )
+            return entry.path
         now = datetime.now()
         folder = folder or self.settings.outputs_dir / now.strftime("%Y-%m-%d")
-        return write_png(image, folder / f"{now:%H%M%S-%f}-{seed}.png", parameters)
+        return write_png(image, folder / f"{now:%H%M%S-%f}-{request.seed}.png", parameters)
 
 
 def _create_backend(choice: BackendChoice, settings: Settings) -> Backend:

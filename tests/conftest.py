@@ -8,6 +8,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing downloads at test time
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +64,45 @@ def hub_reaches_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
 
 
+@pytest.fixture
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where browser tests save screenshots: ``docs/`` under ``make screenshots``
+    (HUATU_UPDATE_SCREENSHOTS=1), else the test's temp folder, so ``make test`` leaves the
+    checkout clean."""
+    if os.environ.get("HUATU_UPDATE_SCREENSHOTS") == "1":
+        docs = Path(__file__).resolve().parent.parent / "docs"
+        docs.mkdir(exist_ok=True)
+        return docs
+    return tmp_path
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Flags for a closed network: without the background-networking ones Chromium keeps trying
+# to reach Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's headless Chromium, driven by Playwright (its own browser download is not used)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now."""
     with socket.socket() as sock:
@@ -73,12 +113,9 @@ def free_port() -> int:
 @contextmanager
 def serving(demo) -> Iterator[str]:
     """Launch a Gradio app for real on 127.0.0.1 and a free port; yield its URL."""
-    demo.queue().launch(
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        prevent_thread_lock=True,
-        quiet=True,
-    )
+    from huatu.ui.common import launch
+
+    launch(demo, free_port(), block=False, quiet=True)
     try:
         yield demo.local_url
     finally:

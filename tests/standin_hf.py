@@ -6,7 +6,11 @@ huatu's hosted backend speaks:
 * the router: ``POST /hf-inference/models/{owner}/{name}`` with
   ``{"inputs": ..., "parameters": {...}}`` -> raw PNG bytes, ``Content-Type: image/png``
   (also ``POST /models/...``, the shape of a dedicated Inference Endpoint URL);
-* the tutorial's endpoint: ``POST /tti`` -> a JSON body that is a bare base64 string of a PNG.
+* the tutorial's endpoint: ``POST /tti`` -> a JSON body that is a bare base64 string of a PNG;
+* a zh->en translation model (:data:`TRANSLATION_MODELS`, e.g.
+  ``POST /hf-inference/models/Helsinki-NLP/opus-mt-zh-en``) with ``{"inputs": text}`` ->
+  ``[{"translation_text": ...}]`` as HF's translation task answers, translated with the small
+  phrase table :data:`PHRASES` (see :func:`standin_translate`).
 
 The PNG is a solid image of the requested ``width`` x ``height`` (default 512 x 512) whose
 colour is :func:`seed_colour` of the requested ``seed``, so tests can check size and seed.
@@ -24,7 +28,10 @@ Usage::
 
 Behaviours are consumed one per request, first in first out; when the queue is empty the
 ``default`` behaviour answers (normally :func:`image`; set ``hf.default = loading()`` for
-"503 forever"). Every request is recorded in :attr:`StandInHF.requests`.
+"503 forever"). On a translation model's path the default :func:`image` behaviour answers with
+the translation instead of a PNG, so the same queue scripts translation failures
+(``unauthorized()``, ``loading()``, ``garbage()`` ...). Every request is recorded in
+:attr:`StandInHF.requests`.
 """
 
 from __future__ import annotations
@@ -44,6 +51,31 @@ from typing import Any
 
 DEFAULT_SIDE = 512
 MAX_SIDE = 2048
+#: Models whose router (or endpoint) path answers as HF's translation task does.
+TRANSLATION_MODELS = frozenset({"Helsinki-NLP/opus-mt-zh-en"})
+#: The stand-in's zh->en phrase table; the longest phrase matching at a position wins.
+PHRASES: dict[str, str] = {
+    "城市里的一只狗": "a dog in the city",
+    "一只狗": "a dog",
+    "一只猫": "a cat",
+    "只猫": "cats",
+    "一个女孩": "a girl",
+    "在公园里": "in a park",
+    "公园": "park",
+    "城市": "city",
+    "夜晚": "at night",
+    "雨夜": "rainy night",
+    "街道": "street",
+    "山": "mountains",
+    "湖": "lake",
+    "日落": "sunset",
+    "美丽的": "beautiful",
+    "穿着": "wearing",
+    "风格": "style",
+    "和": "and",
+    "的": "",
+}
+_PUNCTUATION = {"，": ",", "、": ",", "。": ".", "；": ";", "：": ":", "！": "!", "？": "?"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,6 +228,67 @@ def make_png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
     return buffer.getvalue()
 
 
+def standin_translate(text: str) -> str:
+    """Translate ``text`` the stand-in's way, shaped like opus-mt's output.
+
+    Phrases of :data:`PHRASES` are replaced (longest first at each position), Chinese
+    punctuation becomes ASCII, anything else (unknown characters, English) passes through;
+    words are joined by single spaces, the first letter is capitalised and a final ``.`` added
+    when the text does not end with punctuation, as a real MT model does: ``"一只狗在公园里"``
+    -> ``"A dog in a park."``.
+    """
+    words: list[str] = []
+    passing = False  # whether words[-1] is unknown text passing through, still growing
+    index = 0
+    longest = max(len(phrase) for phrase in PHRASES)
+    while index < len(text):
+        for size in range(min(longest, len(text) - index), 0, -1):
+            piece = text[index : index + size]
+            if piece in PHRASES:
+                if PHRASES[piece]:
+                    words.append(PHRASES[piece])
+                index += size
+                passing = False
+                break
+        else:
+            char = text[index]
+            index += 1
+            if char in _PUNCTUATION or not (char.isalnum() or char.isspace()):
+                mark = _PUNCTUATION.get(char, char)
+                if words:
+                    words[-1] += mark
+                else:
+                    words.append(mark)
+                passing = False
+            elif char.isspace():
+                passing = False
+            elif passing:
+                words[-1] += char  # unknown text passes through whole: "赛博朋克", "neon"
+            else:
+                words.append(char)
+                passing = True
+    result = " ".join(word for word in words if word)
+    if not result:
+        return result
+    result = result[0].upper() + result[1:]
+    if result[-1] not in ".!?":
+        result += "."
+    return result
+
+
+def translation_model_of(path: str) -> str | None:
+    """The :data:`TRANSLATION_MODELS` entry a request path is for, or ``None``."""
+    for prefix in ("/hf-inference/models/", "/models/"):
+        if path.startswith(prefix) and path[len(prefix) :].strip("/") in TRANSLATION_MODELS:
+            return path[len(prefix) :].strip("/")
+    return None
+
+
+def translation(text: str) -> Behaviour:
+    """Answer a translation request with ``[{"translation_text": text}]`` whatever was sent."""
+    return reply(200, [{"translation_text": text}])
+
+
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on (for "connection refused")."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -239,6 +332,11 @@ class RecordedRequest:
     def seed(self) -> int | None:
         """The ``parameters.seed`` sent, or ``None``."""
         return self.parameters.get("seed")
+
+    @property
+    def inputs(self) -> Any:
+        """The JSON ``inputs`` sent (the prompt, or the text to translate), or ``None``."""
+        return self.json.get("inputs") if isinstance(self.json, dict) else None
 
     @property
     def bearer(self) -> str | None:
@@ -300,7 +398,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(unauthorized())
             return
         behaviour = stand_in._next_behaviour()
-        if behaviour.kind == "image":
+        if behaviour.kind == "image" and translation_model_of(recorded.path) is not None:
+            self._translation(recorded)
+        elif behaviour.kind == "image":
             self._image(recorded, behaviour.encoding)
         elif behaviour.kind == "reply":
             self._reply(behaviour)
@@ -340,6 +440,16 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:  # pragma: no cover - a typo in a test
             raise ValueError(f"unknown image encoding {encoding!r}")
+
+    def _translation(self, recorded: RecordedRequest) -> None:
+        if recorded.method != "POST":
+            self._reply(http_error(405, "Method Not Allowed"))
+            return
+        text = recorded.inputs
+        if not isinstance(text, str):
+            self._reply(http_error(400, "inputs must be a string"))
+            return
+        self._reply(translation(standin_translate(text)))
 
     def _reply(self, behaviour: Behaviour) -> None:
         self.send_response(behaviour.status)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 from gradio_client import Client
-from gradio_client.exceptions import AppError
+from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image
 
 from huatu.metadata import parse_parameters, read_parameters
@@ -35,6 +35,7 @@ def test_basic_lesson_generates_through_api(tiny_service):
         assert image.size == (512, 512)
         with pytest.raises(AppError, match="`prompt` must not be empty"):
             client.predict("", api_name="/generate")
+        assert open_png(client.predict("a cat", api_name="/generate")).size == (512, 512)
 
 
 @pytest.mark.parametrize("name", ["advanced", "blocks", "accordion"])
@@ -61,11 +62,19 @@ def test_advanced_lessons_validate_and_keep_serving(tiny_service, name):
         assert open_png(client.predict(*ADVANCED_ARGS, api_name="/generate")).size == (128, 192)
 
 
+def studio_images(result) -> list[str]:
+    """The PNG paths in the studio's gallery output (gradio_client's form)."""
+    progress, preview, gallery, info, english = result
+    return [item["image"] for item in gallery]
+
+
 def test_studio_generates_with_metadata_and_reports_seed(tiny_service, settings):
     service = ImageService(settings, tiny_service.choice, tiny_service.backend)
     with serving(build_studio(service)) as url:
         client = Client(url, verbose=False)
-        path, info = client.predict(
+        endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert set(endpoints) == {"/generate", "/stop", "/translate", "/image_info"}
+        result = client.predict(
             prompt="a dog in a park",
             negative_prompt="rain",
             steps=4,
@@ -73,13 +82,14 @@ def test_studio_generates_with_metadata_and_reports_seed(tiny_service, settings)
             width=192,
             height=128,
             seed=99,
+            num_images=2,
             scheduler="euler_a",
             api_name="/generate",
         )
-        image = open_png(path)
-        assert image.size == (192, 128)
-        assert "Seed: 99" in info
-        fields = parse_parameters(read_parameters(path)).to_request_fields()
+        paths = studio_images(result)
+        assert [open_png(path).size for path in paths] == [(192, 128), (192, 128)]
+        assert "Seed: 99, 100" in result[3] and result[0].startswith("Done: 2 image(s)")
+        fields = parse_parameters(read_parameters(paths[1])).to_request_fields()
         assert fields == {
             "prompt": "a dog in a park",
             "negative_prompt": "rain",
@@ -87,32 +97,66 @@ def test_studio_generates_with_metadata_and_reports_seed(tiny_service, settings)
             "guidance_scale": 6.5,
             "width": 192,
             "height": 128,
-            "seed": 99,
+            "seed": 100,
             "scheduler": "euler_a",
         }
-        with pytest.raises(AppError, match=r"`width` must be an integer .* multiple of 8.*100"):
+        # bad fields are refused before queueing, each shown on its own input
+        with pytest.raises(
+            ValidationError, match=r"- width: `width` must be an integer .* multiple of 8.*100"
+        ):
             client.predict(prompt="a dog", width=100, api_name="/generate")
-        with pytest.raises(AppError, match="`prompt` must be at most 1,000 characters"):
+        with pytest.raises(ValidationError, match="- steps: `num_inference_steps` must be"):
+            client.predict(prompt="a dog", steps=10.5, api_name="/generate")
+        with pytest.raises(ValidationError, match="`prompt` must be at most 1,000 characters"):
             client.predict(prompt="x" * 5000, api_name="/generate")
-        # error texts are shown as HTML by Gradio: markup in a value arrives escaped
-        with pytest.raises(AppError, match="but is '&lt;img src=x onerror=alert"):
-            client.predict(prompt="<img src=x onerror=alert(1)>" * 50, api_name="/generate")
-        path, info = client.predict(
-            prompt="公园里的一只狗", steps=2, width=64, height=64, api_name="/generate"
+        # no key, no local translator: a Chinese prompt is explained, not drawn as noise
+        with pytest.raises(AppError, match="Translation is not available"):
+            client.predict(prompt="公园里的一只狗", steps=2, api_name="/generate")
+        # with the English given, it is drawn and the original is kept in the metadata
+        result = client.predict(
+            prompt="公园里的一只狗",
+            english_prompt="a dog in a park",
+            steps=2,
+            width=64,
+            height=64,
+            api_name="/generate",
         )
-        assert open_png(path).size == (64, 64) and "English" in info
+        (path,) = studio_images(result)
+        parsed = parse_parameters(read_parameters(path))
+        assert parsed.prompt == "a dog in a park"
+        assert parsed.settings["Original prompt"] == "公园里的一只狗"
 
 
-def test_page_config_never_contains_the_key(tiny_service, settings):
-    secret = "hf_test_SECRET_page_9876"
-    keyed = ImageService(
-        replace(settings, hf_api_key=secret), tiny_service.choice, tiny_service.backend
-    )
-    for demo in (build_studio(keyed), build_lesson("accordion", keyed)):
-        with serving(demo) as url:
-            for page in ("", "config", "gradio_api/info"):
-                with urllib.request.urlopen(f"{url}{page}") as response:
-                    assert secret not in response.read().decode("utf-8", "replace")
+def test_studio_errors_follow_the_browser_language(tiny_service, settings):
+    service = ImageService(settings, tiny_service.choice, tiny_service.backend)
+    with serving(build_studio(service)) as url:
+        client = Client(url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+        with pytest.raises(
+            ValidationError, match="`num_inference_steps`（推理步数）必须是 1 到 100"
+        ):
+            client.predict(prompt="a dog", steps=10.5, api_name="/generate")
+
+
+def test_one_session_cannot_flood_the_queue(tiny_service, settings):
+    service = ImageService(settings, tiny_service.choice, tiny_service.backend)
+    with serving(build_studio(service)) as url:
+        client = Client(url, verbose=False)  # one client is one session
+        jobs = [
+            client.submit(prompt=f"job {i}", steps=30, width=256, height=256, api_name="/generate")
+            for i in range(5)
+        ]
+        outcomes = []
+        for job in jobs:
+            try:
+                outcomes.append(job.result(timeout=120))
+            except ValidationError as error:
+                outcomes.append(str(error))
+        refused = [o for o in outcomes if isinstance(o, str)]
+        served = [o for o in outcomes if not isinstance(o, str)]
+        assert served and refused, (len(outcomes), refused)
+        assert all("queued or running" in text for text in refused), refused
+        # the queue drained: the same session is served again
+        assert studio_images(client.predict(prompt="after", steps=2, api_name="/generate"))
 
 
 def test_studio_without_model_starts_and_explains(base_settings):

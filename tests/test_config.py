@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,23 @@ def test_language_from_accept_language():
     assert language_from_header("en-US,en;q=0.9") == "en"
     assert language_from_header(None) == "en"
     assert render(Notice("seed_used", {"seeds": "5"}), "fr") == "Seed: 5"
+
+
+def test_clip_token_estimate_splits_like_clip_pre_tokenizer():
+    from huatu.prompt_checks import estimate_clip_tokens
+
+    assert estimate_clip_tokens("a dog in a park") == 5
+    assert estimate_clip_tokens("masterpiece, (best quality:1.2), 4k") == 13
+    assert estimate_clip_tokens("") == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HUATU_DEVICE": "tpu"}, "HUATU_DEVICE must be one of cuda, mps, cpu, but is 'tpu'."),
+        ({"HUATU_DTYPE": "float64"}, "HUATU_DTYPE must be one of float16, bfloat16, float32"),
+    ],
+)
+def test_bad_device_or_dtype_is_named(env, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_settings(env, dotenv=False)

@@ -38,9 +38,10 @@ def test_studio_on_hosted_backend_retries_and_keeps_the_key_hidden(stand_in, set
     stand_in.enqueue(rate_limited("1"), image())
     with serving(build_studio(service)) as url:
         client = Client(url, verbose=False)
-        path, info = client.predict(
+        _, _, gallery, info, _ = client.predict(
             prompt="a dog in a park", width=256, height=128, seed=5, api_name="/generate"
         )
+        path = gallery[0]["image"]
         picture = Image.open(path)
         assert picture.size == (256, 128)
         assert picture.convert("RGB").getpixel((0, 0)) == seed_colour(5)

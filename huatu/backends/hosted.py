@@ -240,9 +240,14 @@ class HostedBackend:
     def __repr__(self) -> str:
         return f"HostedBackend({self.description!r})"
 
+    #: Content tokens of SD 1.x's CLIP text encoder; the hosted models huatu targets use it.
+    max_tokens = 75
+
     def token_count(self, text: str) -> int | None:
-        """Always ``None``: the hosted service's tokenizer is unknown here."""
-        return None
+        """An estimate (the hosted model's tokenizer is not at hand here)."""
+        from huatu.prompt_checks import estimate_clip_tokens
+
+        return estimate_clip_tokens(text)
 
     def sampler_label(self, request: GenerationRequest) -> str:
         """Always ``"Hosted default"``: the hosted service picks its own scheduler."""

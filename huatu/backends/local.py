@@ -41,7 +41,10 @@ class LocalBackend:
 
     def __init__(self, model: str, settings: Settings) -> None:
         self.model = model
-        self.plan: DevicePlan = choose_device(settings.device, settings.dtype)
+        try:
+            self.plan: DevicePlan = choose_device(settings.device, settings.dtype)
+        except ValueError as error:  # e.g. HUATU_DEVICE=cuda on a machine without CUDA
+            raise ModelLoadError(f"{error} Unset HUATU_DEVICE to choose automatically.") from None
         self.pipe = _load_pipeline(model, settings, self.plan)
         self._base_scheduler_config = self.pipe.scheduler.config
         self._lock = threading.Lock()

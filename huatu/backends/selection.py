@@ -57,9 +57,7 @@ def choose_backend(
     runs_only_locally = model == TINY_MODEL or Path(model).expanduser().exists()
     if backend == "hosted":
         if runs_only_locally:
-            raise ValidationError(
-                "model", model, "runs only on the local backend (use --backend local or auto)"
-            )
+            raise ValidationError("model", model, "local_only")
         return BackendChoice("hosted", model, "chosen with --backend hosted")
     if backend == "local":
         return BackendChoice("local", model, "chosen with --backend local")

@@ -13,7 +13,7 @@ import gradio as gr
 
 from huatu.backends.base import ProgressEvent
 from huatu.errors import HuatuError
-from huatu.messages import language_from_header, render
+from huatu.messages import language_from_header, render, render_error
 from huatu.request import GenerationRequest
 from huatu.service import GenerationResult, ImageService
 
@@ -61,7 +61,7 @@ def run_generation(
     try:
         result = service.generate(GenerationRequest.create(**fields), progress=report, save=save)
     except HuatuError as error:
-        raise user_error(service.settings.redact(str(error))) from None
+        raise user_error(service.settings.redact(render_error(error, language))) from None
     except Exception:  # the edge: log the details, show a sentence
         log.exception("generation failed")
         raise user_error(INTERNAL_ERROR) from None
@@ -85,3 +85,26 @@ def status_markdown(service: ImageService, language: str = "en") -> str:
 
         line += f"  \n⚠️ {render(Notice('test_model'), language)}"
     return line
+
+
+def launch(demo: gr.Blocks, port: int, *, block: bool = True, quiet: bool = False) -> gr.Blocks:
+    """Queue and launch ``demo`` on 127.0.0.1:``port`` with huatu's translations.
+
+    Args:
+        demo: the app.
+        port: TCP port on 127.0.0.1.
+        block: keep the calling thread serving (the CLI) or return at once (tests).
+            Default ``True``.
+        quiet: suppress Gradio's start-up lines. Default ``False``.
+    """
+    from huatu.ui.i18n import I18N
+
+    demo.queue().launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=not block,
+        quiet=quiet,
+        show_error=False,
+        i18n=I18N,
+    )
+    return demo

@@ -40,6 +40,8 @@ def _advanced_generate(service: ImageService) -> Callable[..., Image]:
         request: gr.Request = None,
         progress: gr.Progress = gr.Progress(),
     ) -> Image:
+        """Draw `prompt` avoiding `negative_prompt`, with `steps` denoising steps, guidance
+        `guidance` (1-20) and a `width` x `height` size (64-512, multiples of 64)."""
         result = run_generation(
             service,
             {
@@ -96,6 +98,7 @@ def build_basic(service: ImageService) -> gr.Interface:
     def generate(
         prompt: str, request: gr.Request = None, progress: gr.Progress = gr.Progress()
     ) -> Image:
+        """Draw `prompt` (English) with Stable Diffusion; returns a 512x512 PNG."""
         result = run_generation(
             service,
             {"prompt": prompt},
