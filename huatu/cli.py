@@ -173,16 +173,8 @@ def generate(
 
     settings = _settings()
     try:
-        request = GenerationRequest.create(
-            prompt=prompt,
-            negative_prompt=negative_prompt,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            width=width,
-            height=height,
-            seed=seed,
-            num_images=num_images,
-            scheduler=scheduler,
+        request = GenerationRequest.from_form(
+            prompt, negative_prompt, steps, guidance, width, height, seed, num_images, scheduler
         )
     except HuatuError as error:
         raise click.UsageError(str(error)) from None

@@ -78,6 +78,33 @@ class GenerationRequest:
             raise ValidationError("prompt", None, "required")
         return cls(**given).validate()
 
+    @classmethod
+    def from_form(
+        cls,
+        prompt: Any,
+        negative_prompt: Any = None,
+        steps: Any = None,
+        guidance: Any = None,
+        width: Any = None,
+        height: Any = None,
+        seed: Any = None,
+        num_images: Any = None,
+        scheduler: Any = None,
+    ) -> GenerationRequest:
+        """:meth:`create` from the short names the studio form, its API and the CLI use
+        (``steps`` → ``num_inference_steps``, ``guidance`` → ``guidance_scale``)."""
+        return cls.create(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            width=width,
+            height=height,
+            seed=seed,
+            num_images=num_images,
+            scheduler=scheduler,
+        )
+
     def validate(self) -> GenerationRequest:
         """Check every field; return a copy with normalised types (``int``/``float``).
 

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from huatu.backends.hosted_wire import (
+    StatusFailure,
     backoff_delay,
     host_of,
     is_url,
@@ -516,16 +517,6 @@ class Translator(Protocol):
         ...
 
 
-class _StatusFailure(Exception):
-    """An HTTP error status (internal)."""
-
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        super().__init__(status)
-        self.status = status
-        self.headers = {str(k).lower(): str(v) for k, v in headers.items()}
-        self.body = body
-
-
 class HostedTranslator:
     """Translate through Hugging Face's ``hf-inference`` provider (``InferenceClient``).
 
@@ -591,7 +582,7 @@ class HostedTranslator:
         for attempt in range(2):
             try:
                 return self._send(text)
-            except _StatusFailure as failure:
+            except StatusFailure as failure:
                 if failure.status not in _RETRY_STATUSES or attempt > 0:
                     raise self._status_error(failure) from None
                 time.sleep(self._retry_wait(failure))
@@ -602,7 +593,7 @@ class HostedTranslator:
     def _error(self, cls: type[HostedTranslationError], text: str) -> HostedTranslationError:
         return cls(self.settings.redact(text))
 
-    def _retry_wait(self, failure: _StatusFailure) -> float:
+    def _retry_wait(self, failure: StatusFailure) -> float:
         wait = backoff_delay(
             0,
             retry_after=parse_retry_after(failure.headers.get("retry-after")),
@@ -632,7 +623,7 @@ class HostedTranslator:
                 body = response.content
             except Exception:  # an unread stream: fall back to what huggingface_hub kept
                 body = (error.server_message or "").encode()
-            raise _StatusFailure(response.status_code, response.headers, body) from None
+            raise StatusFailure(response.status_code, response.headers, body) from None
         except InferenceTimeoutError:
             raise self._error(
                 HostedTranslationError,
@@ -685,7 +676,7 @@ class HostedTranslator:
             f"try again, {_ENGLISH_FALLBACK}.",
         )
 
-    def _status_error(self, failure: _StatusFailure) -> HostedTranslationError:
+    def _status_error(self, failure: StatusFailure) -> HostedTranslationError:
         status = failure.status
         if status in (401, 403):
             return self._error(

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from huatu.backends.base import BackendOutput, CancelToken, ProgressCallback, ProgressEvent
 from huatu.backends.hosted_wire import (
     MAX_SERVER_TEXT,
+    StatusFailure,
     backoff_delay,
     build_client_kwargs,
     build_tti_payload,
@@ -76,16 +77,6 @@ _T = TypeVar("_T")
 # --------------------------------------------------------------------------------------------
 # Sending: internal failures, normalised across httpx / huggingface_hub
 # --------------------------------------------------------------------------------------------
-
-
-class _StatusFailure(Exception):
-    """An HTTP error status from either path (internal; never leaves this module)."""
-
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        super().__init__(status)
-        self.status = status
-        self.headers = {str(k).lower(): str(v) for k, v in headers.items()}
-        self.body = body
 
 
 class _TransportFailure(Exception):
@@ -141,7 +132,7 @@ def _send_tutorial(settings: Settings, call: _Call) -> Image:
     except (OSError, ValueError):  # e.g. a URL httpx cannot even parse
         raise _TransportFailure("url") from None
     if response.status_code >= 400:
-        raise _StatusFailure(response.status_code, response.headers, response.content)
+        raise StatusFailure(response.status_code, response.headers, response.content)
     data = decode_image_body(response.content, response.headers.get("content-type"))
     return open_image(data)
 
@@ -175,7 +166,7 @@ def _send_inference_client(settings: Settings, call: _Call) -> Image:
             body = response.content
         except Exception:  # an unread stream: fall back to what huggingface_hub kept
             body = (error.server_message or "").encode()
-        raise _StatusFailure(response.status_code, response.headers, body) from None
+        raise StatusFailure(response.status_code, response.headers, body) from None
     except InferenceTimeoutError:
         raise _TransportFailure("timeout") from None
     except OfflineModeIsEnabled:
@@ -333,7 +324,7 @@ class HostedBackend:
     ) -> Image:
         """Get one image, retrying 429/503 until it arrives or the deadline/attempts run out."""
         started = time.monotonic()
-        last: _StatusFailure | None = None
+        last: StatusFailure | None = None
         for attempt in range(MAX_ATTEMPTS):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -345,7 +336,7 @@ class HostedBackend:
                 )
             except _TransportFailure as failure:
                 raise self._transport_error(failure.kind) from None
-            except _StatusFailure as failure:
+            except StatusFailure as failure:
                 if failure.status not in RETRY_STATUSES:
                     raise self._status_error(failure) from None
                 last = failure
@@ -466,7 +457,7 @@ class HostedBackend:
             "or generate locally with `--backend local`.",
         )
 
-    def _status_error(self, failure: _StatusFailure) -> HostedError:
+    def _status_error(self, failure: StatusFailure) -> HostedError:
         status = failure.status
         if status in (401, 403):
             return self._make(

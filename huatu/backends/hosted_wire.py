@@ -14,6 +14,7 @@ import io
 import json
 import math
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -408,3 +409,14 @@ def to_rgb(image: Any) -> Image:
     """Load ``image`` fully and return it in RGB mode (a copy when it already is)."""
     image.load()
     return image.convert("RGB") if image.mode != "RGB" else image.copy()
+
+
+class StatusFailure(Exception):
+    """An HTTP error status from a hosted call (internal to the hosted modules; callers turn it
+    into a :class:`~huatu.errors.HostedError` with a sentence for people)."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        super().__init__(status)
+        self.status = status
+        self.headers = {str(k).lower(): str(v) for k, v in headers.items()}
+        self.body = body

@@ -159,16 +159,8 @@ class StudioHandlers:
             extra["Original prompt"] = prompt
             prompt = english_prompt
         try:
-            run_request = GenerationRequest.create(
-                prompt=prompt,
-                negative_prompt=negative_prompt,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                width=width,
-                height=height,
-                seed=seed,
-                num_images=num_images,
-                scheduler=scheduler,
+            run_request = GenerationRequest.from_form(
+                prompt, negative_prompt, steps, guidance, width, height, seed, num_images, scheduler
             )
             session = session_of(request)
             cancel = self.runs.start(session)
@@ -281,16 +273,16 @@ class StudioHandlers:
         verdicts = [gr.validate(True, "") for _ in GENERATE_FIELDS]
         prompt_field = "english_prompt" if (english_prompt or "").strip() else "prompt"
         try:
-            GenerationRequest.create(
-                prompt=english_prompt if prompt_field == "english_prompt" else prompt,
-                negative_prompt=negative_prompt,
-                num_inference_steps=steps,
-                guidance_scale=guidance,
-                width=width,
-                height=height,
-                seed=seed,
-                num_images=num_images,
-                scheduler=scheduler,
+            GenerationRequest.from_form(
+                english_prompt if prompt_field == "english_prompt" else prompt,
+                negative_prompt,
+                steps,
+                guidance,
+                width,
+                height,
+                seed,
+                num_images,
+                scheduler,
             )
         except ValidationError as error:
             field = prompt_field if error.field == "prompt" else error.field
