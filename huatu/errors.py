@@ -66,7 +66,19 @@ class GenerationCancelled(HuatuError):
 
 
 class SafetyCheckerFlagged(HuatuError):
-    """Every image of the run was flagged by the model's safety checker and withheld."""
+    """Every image of the run was flagged by the model's safety checker and withheld.
+
+    Args:
+        count: images flagged. total: images made.
+    """
+
+    key = "safety_flagged"
+
+    def __init__(self, count: int, total: int) -> None:
+        from huatu.messages import message
+
+        self.params = {"count": count, "total": total}
+        super().__init__(message(self.key, "en", **self.params))
 
 
 class StorageError(HuatuError, OSError):

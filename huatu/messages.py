@@ -54,7 +54,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "translation_ready": (
             "Check the English translation (you can edit it), then press Generate again."
         ),
-        "translation_unavailable": "Translation is not available: {reason}",
+        "translation_unavailable": (
+            "Translation is not available ({reason}). You can type the English prompt yourself "
+            "in the box below the prompt."
+        ),
         "translated_with": "Translated with {translator}.",
         "native_chinese_model": "This model reads Chinese: no translation needed.",
         "glossary_saved": "Glossary saved ({count} terms).",
@@ -63,6 +66,10 @@ CATALOG: dict[str, dict[str, str]] = {
         "history_empty": "No generations yet.",
         "history_nothing_selected": "Select an image in the history first.",
         "info_nothing": "Drop a PNG made by huatu, AUTOMATIC1111 or Fooocus first.",
+        "info_fields_skipped": "Left out values huatu cannot use here: {fields}.",
+        "internal_error": (
+            "Generation failed because of an internal error; the server log has the details."
+        ),
     },
     "zh-CN": {
         "non_english_prompt": (
@@ -90,7 +97,9 @@ CATALOG: dict[str, dict[str, str]] = {
         "status": "后端 **{backend}** · 模型 **{model}** · {detail} — {reason}",
         "status_not_loaded": "⚠️ 模型 {model} 没有加载成功：{error}",
         "translation_ready": "请检查下面的英文翻译（可以修改），然后再次点击“生成”。",
-        "translation_unavailable": "无法翻译：{reason}",
+        "translation_unavailable": (
+            "无法翻译（{reason}）。你也可以在提示下方的输入框里自己填写英文提示。"
+        ),
         "translated_with": "翻译来自 {translator}。",
         "native_chinese_model": "该模型能直接理解中文，无需翻译。",
         "glossary_saved": "术语表已保存（{count} 条）。",
@@ -99,6 +108,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "history_empty": "还没有生成记录。",
         "history_nothing_selected": "请先在历史记录中选择一张图片。",
         "info_nothing": "请先拖入一张由 huatu、AUTOMATIC1111 或 Fooocus 生成的 PNG 图片。",
+        "info_fields_skipped": "以下数值在这里无法使用，已略过：{fields}。",
+        "internal_error": "由于内部错误，生成失败；详情见服务器日志。",
     },
 }
 

@@ -415,11 +415,56 @@ def _decode_user_comment(raw: object) -> str | None:
     return text or None
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Most bytes a compressed text chunk may inflate to (a parameters text is a few KB).
+_MAX_TEXT_BYTES = 1 << 20
+
+
+def _png_parameters(handle: IO[bytes]) -> str | None:
+    """The ``parameters`` text of a PNG read chunk by chunk, without decoding any pixels.
+
+    Image data is skipped with ``seek``, so a small file that claims a huge size costs
+    nothing; compressed text is inflated to at most 1 MiB.
+
+    Raises:
+        ValueError: the chunk stream is broken (truncated file, bad length).
+    """
+    import zlib
+
+    handle.seek(len(_PNG_SIGNATURE))
+    while True:
+        header = handle.read(8)
+        if len(header) < 8:
+            raise ValueError("truncated PNG")
+        length, kind = struct.unpack(">I4s", header)
+        if kind in (b"tEXt", b"zTXt", b"iTXt") and length <= 4 * _MAX_TEXT_BYTES:
+            data = handle.read(length)
+            if len(data) < length:
+                raise ValueError("truncated PNG")
+            handle.seek(4, io.SEEK_CUR)
+            key, _, rest = data.partition(b"\0")
+            if key != PARAMETERS_KEY.encode("latin-1"):
+                continue
+            if kind == b"tEXt":
+                return rest.decode("latin-1")
+            if kind == b"zTXt":
+                return zlib.decompressobj().decompress(rest[1:], _MAX_TEXT_BYTES).decode("latin-1")
+            compressed, rest = rest[0], rest[2:]
+            _, _, rest = rest.partition(b"\0")  # language tag
+            _, _, text = rest.partition(b"\0")  # translated keyword
+            if compressed:
+                text = zlib.decompressobj().decompress(text, _MAX_TEXT_BYTES)
+            return text.decode("utf-8")
+        if kind == b"IEND":
+            return None
+        handle.seek(length + 4, io.SEEK_CUR)
+
+
 def _parameters_of(image: Image.Image) -> str | None:
     value = image.info.get(PARAMETERS_KEY)
-    if value is None and isinstance(image, PngImagePlugin.PngImageFile):
-        # Text chunks after the image data show up only once the file is read to its end.
-        value = image.text.get(PARAMETERS_KEY)
+    if value is None and isinstance(image, PngImagePlugin.PngImageFile) and image.fp:
+        # A chunk after the image data is not in ``info`` yet: walk the file's chunks.
+        value = _png_parameters(image.fp)
     if value is not None:
         return str(value)
     if image.format in ("JPEG", "WEBP", "MPO", "TIFF") or "exif" in image.info:
@@ -458,7 +503,11 @@ def read_parameters(source: str | Path | bytes | Image.Image) -> str | None:
             reason = exc.strerror or type(exc).__name__
             raise HuatuError(f"{name} cannot be opened: {reason}.") from exc
     try:
-        with handle, Image.open(handle) as image:
-            return _parameters_of(image)
-    except _UNREADABLE as exc:
+        with handle:
+            if handle.read(len(_PNG_SIGNATURE)) == _PNG_SIGNATURE:
+                return _png_parameters(handle)
+            handle.seek(0)
+            with Image.open(handle) as image:
+                return _parameters_of(image)
+    except (*_UNREADABLE, ValueError, UnicodeDecodeError) as exc:
         raise HuatuError(f"{name} is not a PNG/JPEG/WebP image huatu can read.") from exc

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from huatu.backends.base import CancelToken, ProgressEvent
-from huatu.errors import GenerationCancelled, HuatuError
+from huatu.errors import GenerationCancelled
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -26,12 +26,8 @@ if TYPE_CHECKING:
 
 #: How often a waiting stream re-yields (for countdowns), in seconds.
 TICK_S = 0.5
-
-
-class SessionBusyError(HuatuError):
-    """The session already has a generation running (one at a time per session)."""
-
-    key = "session_busy"
+#: Seconds after an admission before the queue is trusted to show the admitted run.
+SETTLE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -61,50 +57,89 @@ class RunUpdate:
 
 
 class RunRegistry:
-    """Which sessions have a run going, with the token that stops it."""
+    """Each session's admitted and running generations, with the tokens that stop them.
+
+    A session is *admitted* a run before Gradio queues it (:meth:`admit`, which enforces the
+    per-session cap atomically) and *releases* it when the run ends, whatever the outcome.
+    Stop cancels the session's running runs and also the ones still waiting in the queue:
+    those end as "stopped" as soon as they start.
+    """
 
     def __init__(self) -> None:
-        self._tokens: dict[str, CancelToken] = {}
+        self._tokens: dict[str, list[CancelToken]] = {}
+        self._admitted: dict[str, int] = {}
+        self._stop_pending: dict[str, int] = {}
+        self._last_admit: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def start(self, session: str) -> CancelToken:
-        """Register a run for ``session`` and return its cancel token.
+    def admit(self, session: str, limit: int, *, actual: int | None = None) -> bool:
+        """Reserve a place for one more run of ``session`` if it has fewer than ``limit``.
 
-        Raises:
-            SessionBusyError: ``session`` already has a run going.
+        Args:
+            session: the browser (or API client) session.
+            limit: the most runs a session may have queued or running.
+            actual: how many the queue really holds for the session right now, if known;
+                used to repair the count when a queued run vanished without starting
+                (e.g. its browser tab was closed) — only once the session's last admission
+                is :data:`SETTLE_S` old, since an admitted run reaches the queue a moment
+                after its admission.
+        """
+        now = time.monotonic()
+        with self._lock:
+            count = self._admitted.get(session, 0)
+            settled = now - self._last_admit.get(session, 0.0) > SETTLE_S
+            if count >= limit and settled and actual is not None and actual < count:
+                count = actual  # a queued run vanished without starting
+            if count >= limit:
+                self._admitted[session] = count
+                return False
+            self._admitted[session] = count + 1
+            self._last_admit[session] = now
+            return True
+
+    def start(self, session: str) -> CancelToken:
+        """Register a starting run of ``session`` and return its cancel token (already
+        cancelled when Stop was pressed while it waited in the queue)."""
+        token = CancelToken()
+        with self._lock:
+            if self._stop_pending.get(session, 0) > 0:
+                self._stop_pending[session] -= 1
+                token.cancel()
+            self._tokens.setdefault(session, []).append(token)
+        return token
+
+    def stop(self, session: str, *, queued: int = 0) -> bool:
+        """Stop ``session``'s running runs and the ``queued`` ones still waiting to start.
+
+        Returns whether anything was running or waiting.
         """
         with self._lock:
-            if session in self._tokens:
-                raise SessionBusyError(
-                    "You already have a generation running; wait for it or stop it."
-                )
-            token = self._tokens[session] = CancelToken()
-            return token
-
-    def stop(self, session: str) -> bool:
-        """Ask ``session``'s run to stop; ``False`` when it has none."""
-        with self._lock:
-            token = self._tokens.get(session)
-        if token is None:
-            return False
-        token.cancel()
-        return True
+            tokens = list(self._tokens.get(session, []))
+            if queued:
+                self._stop_pending[session] = queued
+        for token in tokens:
+            token.cancel()
+        return bool(tokens or queued)
 
     def finish(self, session: str, token: CancelToken) -> None:
-        """Forget ``session``'s run (only if ``token`` is still the registered one)."""
+        """Forget a run that ended and give its place back."""
         with self._lock:
-            if self._tokens.get(session) is token:
-                del self._tokens[session]
+            tokens = self._tokens.get(session, [])
+            if token in tokens:
+                tokens.remove(token)
+            if not tokens:
+                self._tokens.pop(session, None)
+            if self._admitted.get(session, 0) > 0:
+                self._admitted[session] -= 1
+            if not self._tokens.get(session) and not self._admitted.get(session):
+                self._admitted.pop(session, None)
+                self._stop_pending.pop(session, None)
+                self._last_admit.pop(session, None)
 
-    def is_running(self, session: str) -> bool:
-        """Whether ``session`` has a run going."""
+    def running(self, session: str) -> int:
+        """How many runs of ``session`` are going now."""
         with self._lock:
-            return session in self._tokens
-
-    def running(self) -> int:
-        """How many sessions have a run going."""
-        with self._lock:
-            return len(self._tokens)
+            return len(self._tokens.get(session, []))
 
 
 def stream_generation(

@@ -18,7 +18,7 @@ from huatu.backends.base import Backend, CancelToken, ProgressCallback
 from huatu.backends.selection import BackendChoice, choose_backend
 from huatu.config import Settings
 from huatu.errors import BackendUnavailableError, ModelLoadError, SafetyCheckerFlagged
-from huatu.messages import Notice, render
+from huatu.messages import Notice
 from huatu.metadata import format_parameters, write_png
 from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices
@@ -181,7 +181,7 @@ class ImageService:
             total = output.flagged + len(output.images)
             flagged = Notice("safety_flagged", {"count": output.flagged, "total": total})
             if not output.images:
-                raise SafetyCheckerFlagged(render(flagged))
+                raise SafetyCheckerFlagged(output.flagged, total)
             notices.append(flagged)
         sampler = self.backend.sampler_label(request)
         fields = dict(extra or {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from dataclasses import replace
 
@@ -138,25 +139,49 @@ def test_studio_errors_follow_the_browser_language(tiny_service, settings):
 
 
 def test_one_session_cannot_flood_the_queue(tiny_service, settings):
+    from huatu.ui.handlers import MAX_PER_SESSION
+
     service = ImageService(settings, tiny_service.choice, tiny_service.backend)
     with serving(build_studio(service)) as url:
         client = Client(url, verbose=False)  # one client is one session
         jobs = [
-            client.submit(prompt=f"job {i}", steps=30, width=256, height=256, api_name="/generate")
+            client.submit(prompt=f"job {i}", steps=100, width=256, height=256, api_name="/generate")
             for i in range(5)
         ]
         outcomes = []
         for job in jobs:
             try:
-                outcomes.append(job.result(timeout=120))
+                outcomes.append(job.result(timeout=300))
             except ValidationError as error:
                 outcomes.append(str(error))
         refused = [o for o in outcomes if isinstance(o, str)]
         served = [o for o in outcomes if not isinstance(o, str)]
-        assert served and refused, (len(outcomes), refused)
+        assert len(served) == MAX_PER_SESSION and len(refused) == 5 - MAX_PER_SESSION, refused
         assert all("queued or running" in text for text in refused), refused
-        # the queue drained: the same session is served again
+        # the places are given back: the same session is served again
         assert studio_images(client.predict(prompt="after", steps=2, api_name="/generate"))
+
+
+def test_stop_also_stops_a_run_still_waiting_in_the_queue(tiny_service, settings):
+    service = ImageService(settings, tiny_service.choice, tiny_service.backend)
+    with serving(build_studio(service)) as url:
+        first, second = Client(url, verbose=False), Client(url, verbose=False)
+        running = first.submit(
+            prompt="long", steps=100, width=512, height=512, api_name="/generate"
+        )
+        deadline = time.monotonic() + 60
+        while not any("Step" in str(out[0]) for out in running.outputs()):
+            assert time.monotonic() < deadline, "the first run never started"
+            time.sleep(0.1)
+        waiting = second.submit(prompt="queued", steps=2, api_name="/generate")
+        time.sleep(1.0)  # let it reach Gradio's queue behind the running one
+        second.predict(api_name="/stop")
+        first.predict(api_name="/stop")
+        assert running.result(timeout=60)[0].startswith("⏹ Stopped at step")
+        assert waiting.result(timeout=60)[0] == "Stopped."
+        assert list(settings.outputs_dir.rglob("*.png")) == []
+        # and the next run of that session is not stopped
+        assert studio_images(second.predict(prompt="next", steps=2, api_name="/generate"))
 
 
 def test_studio_without_model_starts_and_explains(base_settings):

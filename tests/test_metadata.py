@@ -760,3 +760,24 @@ def test_read_parameters_on_broken_open_image_raises() -> None:
     broken = Image.open(io.BytesIO(data[: len(data) - 100]))
     with broken, pytest.raises(HuatuError, match="^The given image is not one huatu can read"):
         read_parameters(broken)
+
+
+def test_reading_parameters_never_decodes_the_pixels(tmp_path: Path) -> None:
+    """A small PNG that claims 12000×12000 pixels is read by its chunks alone: a fresh
+    process reading it stays far below the 432 MB that decoding would need."""
+    import subprocess
+    import sys
+
+    path = write_png(Image.new("RGB", (12000, 12000)), tmp_path / "huge.png", "a huge canvas")
+    assert path.stat().st_size < 2_000_000
+    probe = (  # VmHWM: this process's own peak (ru_maxrss would count the forked parent)
+        "import re, sys; from pathlib import Path; "
+        "from huatu.metadata import read_parameters; p = Path(sys.argv[1]); "
+        "assert read_parameters(p) == read_parameters(p.read_bytes()) == 'a huge canvas'; "
+        "print(re.search(r'VmHWM:\\s+(\\d+)', Path('/proc/self/status').read_text())[1])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 200_000  # KiB; decoding alone would take 432 MB

@@ -19,6 +19,8 @@ from huatu.service import GenerationResult, ImageService
 
 log = logging.getLogger(__name__)
 
+#: Largest upload accepted (image info): a PNG with its parameters is far smaller.
+MAX_UPLOAD = "20mb"
 INTERNAL_ERROR = "Generation failed because of an internal error; the server log has the details."
 
 
@@ -106,5 +108,6 @@ def launch(demo: gr.Blocks, port: int, *, block: bool = True, quiet: bool = Fals
         quiet=quiet,
         show_error=False,
         i18n=I18N,
+        max_file_size=MAX_UPLOAD,
     )
     return demo

@@ -7,6 +7,7 @@ or ``gr.update`` objects. The layout itself is in :mod:`huatu.ui.studio`.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Iterator
@@ -16,16 +17,21 @@ from typing import Any
 
 import gradio as gr
 
+from huatu.backends.base import CancelToken
 from huatu.errors import HuatuError, ValidationError
 from huatu.messages import message, phrase, render
 from huatu.presets import QUALITY_PRESETS, aspect_by_id
 from huatu.prompt_checks import foreign_script
 from huatu.request import MAX_SEED, RANDOM_SEED, GenerationRequest
-from huatu.runs import RunRegistry, stream_generation
+from huatu.runs import RunRegistry, RunUpdate, stream_generation
 from huatu.service import ImageService
 from huatu.ui.common import request_language, user_error
 
+log = logging.getLogger(__name__)
+
 PREVIEW_EVERY = 2
+#: Updates a "fill the form" handler returns: tabs, 8 form fields, english prompt.
+FORM_UPDATES = 10
 #: The request field behind each input of the generate event, in order (the validator
 #: answers one verdict per input, so a refusal is shown on the input it concerns).
 GENERATE_FIELDS = (
@@ -105,11 +111,13 @@ class StudioHandlers:
         """Show the English-translation box only while the prompt needs one."""
         return gr.update(visible=self.needs_translation(prompt))
 
-    def translate(self, prompt: str, request: gr.Request | None = None) -> str:
+    def translate(
+        self, prompt: str, request: gr.Request | None = None, *, language: str | None = None
+    ) -> str:
         """Glossary first, then the translator: the English prompt for the person to check."""
         from huatu.translation import choose_translator, load_glossary, translate_prompt
 
-        language = request_language(request)
+        language = language or request_language(request)
         glossary = load_glossary(self.glossary_path) if self.glossary_path else {}
         translator, reason = choose_translator(
             self.service.settings, model=self.service.choice.model
@@ -120,7 +128,7 @@ class StudioHandlers:
             )
         except HuatuError as error:
             raise user_error(
-                message("translation_unavailable", language, reason=str(error))
+                message("translation_unavailable", language, reason=str(error).rstrip("."))
             ) from None
         if result.needed:
             gr.Info(message("translated_with", language, translator=result.translator))
@@ -139,107 +147,96 @@ class StudioHandlers:
         scheduler: str,
         english_prompt: str,
         request: gr.Request | None,
+        progress: gr.Progress = gr.Progress(),
     ) -> Iterator[tuple]:
-        """Stream one run: yields (progress, preview, gallery, info, last seeds, english prompt)."""
+        """Stream one run: yields (progress line, preview, gallery, info, last seeds, english
+        prompt). The place :meth:`admit` reserved is given back however the run ends."""
         language = request_language(request)
+        session = session_of(request)
+        cancel = self.runs.start(session)
+        try:
+            yield from self._run(
+                prompt,
+                GenerationRequest.from_form,
+                (negative_prompt, steps, guidance, width, height, seed, num_images, scheduler),
+                english_prompt,
+                cancel,
+                language,
+                progress,
+            )
+        except HuatuError as error:
+            raise self._error(error, language) from None
+        except gr.Error:
+            raise
+        except Exception:  # the edge: log the details, show a translated sentence
+            log.exception("generation failed")
+            raise user_error(message("internal_error", language)) from None
+        finally:
+            self.runs.finish(session, cancel)
+
+    def _run(
+        self,
+        prompt: str,
+        make_request: Any,
+        form: tuple,
+        english_prompt: str,
+        cancel: CancelToken,
+        language: str,
+        progress: gr.Progress | None,
+    ) -> Iterator[tuple]:
+        skip = gr.skip()
         extra: dict[str, str] = {}
         if self.needs_translation(prompt):
             if not (english_prompt or "").strip():
-                english = self.translate(prompt, request)
+                english = self.translate(prompt, None, language=language)
                 gr.Info(message("translation_ready", language))
-                yield (
-                    message("translation_ready", language),
-                    None,
-                    gr.skip(),
-                    gr.skip(),
-                    gr.skip(),
-                    english,
-                )
+                yield (message("translation_ready", language), None, skip, skip, skip, english)
                 return
             extra["Original prompt"] = prompt
             prompt = english_prompt
-        try:
-            run_request = GenerationRequest.from_form(
-                prompt, negative_prompt, steps, guidance, width, height, seed, num_images, scheduler
-            )
-            session = session_of(request)
-            cancel = self.runs.start(session)
-        except HuatuError as error:
-            raise self._error(error, language) from None
+        run_request = make_request(prompt, *form)
         started = time.monotonic()
-        last_step = (0, run_request.num_inference_steps)
-        try:
-            yield (
-                message("queued_or_starting", language),
-                None,
-                gr.skip(),
-                gr.skip(),
-                gr.skip(),
-                gr.skip(),
-            )
-            for update in stream_generation(
-                self.service, run_request, cancel=cancel, preview_every=PREVIEW_EVERY, extra=extra
-            ):
-                if update.kind == "step":
-                    line = (
-                        message(
-                            "step_progress",
-                            language,
-                            step=update.step,
-                            total=update.total,
-                            eta=round(update.eta_s),
-                        )
-                        if update.eta_s is not None
-                        else message(
-                            "step_progress_no_eta", language, step=update.step, total=update.total
-                        )
+        last_step = 0
+        yield (message("queued_or_starting", language), None, skip, skip, skip, skip)
+        for update in stream_generation(
+            self.service, run_request, cancel=cancel, preview_every=PREVIEW_EVERY, extra=extra
+        ):
+            if update.kind == "step":
+                last_step = update.step
+                if progress is not None:
+                    progress((update.step, update.total), unit="steps")
+                line = step_line(update, language)
+                preview = update.preview if update.preview is not None else skip
+                yield (line, preview, skip, skip, skip, skip)
+            elif update.kind == "waiting":
+                yield (waiting_line(update, language), skip, skip, skip, skip, skip)
+            elif update.kind == "stopped":
+                line = (
+                    message(
+                        "stopped_run",
+                        language,
+                        step=last_step,
+                        total=run_request.num_inference_steps,
                     )
-                    preview = update.preview if update.preview is not None else gr.skip()
-                    yield (line, preview, gr.skip(), gr.skip(), gr.skip(), gr.skip())
-                    last_step = (update.step, update.total)
-                elif update.kind == "waiting":
-                    line = (
-                        message("waiting", language, seconds=round(update.wait_s))
-                        if update.wait_s is not None
-                        else message("waiting_no_time", language)
-                    )
-                    yield (line, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
-                elif update.kind == "stopped":
-                    step, total = last_step
-                    yield (
-                        message("stopped_run", language, step=step, total=total),
-                        None,
-                        gr.skip(),
-                        gr.skip(),
-                        gr.skip(),
-                        gr.skip(),
-                    )
-                    return
-                elif update.kind == "done":
-                    result = update.result
-                    seconds = round(time.monotonic() - started, 1)
-                    captions = [render_seed(seed, language) for seed in result.seeds]
-                    gallery = [
-                        (str(path), caption)
-                        for path, caption in zip(result.paths, captions, strict=True)
-                    ]
-                    seeds = ", ".join(str(seed) for seed in result.seeds)
-                    lines = [message("seed_used", language, seeds=seeds)]
-                    lines += [f"⚠️ {render(notice, language)}" for notice in result.notices]
-                    for notice in result.notices:
-                        gr.Warning(render(notice, language))
-                    yield (
-                        message("done", language, count=len(result.images), seconds=seconds),
-                        None,
-                        gallery,
-                        "  \n".join(lines),
-                        result.seeds,
-                        english_prompt,
-                    )
-        except HuatuError as error:
-            raise self._error(error, language) from None
-        finally:
-            self.runs.finish(session, cancel)
+                    if last_step
+                    else message("stopped", language)
+                )
+                yield (line, None, skip, skip, skip, skip)
+                return
+            else:
+                result = update.result
+                seconds = round(time.monotonic() - started, 1)
+                gallery = [
+                    (str(path), render_seed(seed, language))
+                    for path, seed in zip(result.paths, result.seeds, strict=True)
+                ]
+                seeds = ", ".join(str(seed) for seed in result.seeds)
+                lines = [message("seed_used", language, seeds=seeds)]
+                lines += [f"⚠️ {render(notice, language)}" for notice in result.notices]
+                for notice in result.notices:
+                    gr.Warning(render(notice, language))
+                done = message("done", language, count=len(result.images), seconds=seconds)
+                yield (done, None, gallery, "  \n".join(lines), result.seeds, english_prompt)
 
     def _error_text(self, error: HuatuError, language: str) -> str:
         from huatu.messages import render_error
@@ -290,15 +287,16 @@ class StudioHandlers:
             verdicts[index] = gr.validate(False, self._error_text(error, language))
             return tuple(verdicts)
         session = session_of(request)
-        busy = self.queued(session) + (1 if self.runs.is_running(session) else 0)
-        if busy >= MAX_PER_SESSION:
+        actual = self.queued(session) + self.runs.running(session)
+        if not self.runs.admit(session, MAX_PER_SESSION, actual=actual):
             text = message("session_queue_full", language, limit=MAX_PER_SESSION)
             verdicts[0] = gr.validate(False, text)
         return tuple(verdicts)
 
     def stop(self, request: gr.Request | None = None) -> None:
         """Stop this session's run (within one denoising step)."""
-        self.runs.stop(session_of(request))
+        session = session_of(request)
+        self.runs.stop(session, queued=self.queued(session))
 
     def glossary_text(self) -> str:
         """The glossary as editable text."""
@@ -357,18 +355,24 @@ class StudioHandlers:
         """Like :func:`send_to_generate`, from a history entry."""
         entry = self.history.get(entry_id) if self.history is not None and entry_id else None
         if entry is None:
-            raise user_error(message("history_nothing_selected", request_language(request)))
+            gr.Warning(message("history_nothing_selected", request_language(request)))
+            return tuple(gr.skip() for _ in range(FORM_UPDATES))
         return send_to_generate(entry.request_fields(), request)
 
     def delete_history(
         self, entry_id: int | None, query: str, request: gr.Request | None = None
-    ) -> tuple[list, list[int], None, str]:
+    ) -> tuple:
         """Delete an entry (row and file); return the refreshed gallery, ids, selection, details."""
         language = request_language(request)
         if self.history is None or entry_id is None:
-            raise user_error(message("history_nothing_selected", language))
-        self.history.delete(entry_id)
-        gr.Info(message("history_deleted", language))
+            gr.Warning(message("history_nothing_selected", language))
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            deleted = self.history.delete(entry_id)
+        except HuatuError as error:
+            raise self._error(error, language) from None
+        if deleted:
+            gr.Info(message("history_deleted", language))
         items, ids = self.history_items(query)
         return items, ids, None, ""
 
@@ -376,6 +380,22 @@ class StudioHandlers:
 def session_of(request: gr.Request | None) -> str:
     """A key for the person's browser session (API callers without one share "api")."""
     return getattr(request, "session_hash", None) or "api"
+
+
+def step_line(update: RunUpdate, language: str) -> str:
+    """``"Step 3/20 · about 12 s left"`` in ``language``."""
+    if update.eta_s is None:
+        return message("step_progress_no_eta", language, step=update.step, total=update.total)
+    return message(
+        "step_progress", language, step=update.step, total=update.total, eta=round(update.eta_s)
+    )
+
+
+def waiting_line(update: RunUpdate, language: str) -> str:
+    """The hosted-wait countdown line in ``language``."""
+    if update.wait_s is None:
+        return message("waiting_no_time", language)
+    return message("waiting", language, seconds=round(update.wait_s))
 
 
 def render_seed(seed: int, language: str) -> str:
@@ -415,21 +435,43 @@ def apply_aspect(aspect_id: str) -> tuple[Any, Any]:
 def send_to_generate(fields: dict | None, request: gr.Request | None = None) -> tuple:
     """Fill the generator's form from parsed parameters; switch to the Generate tab.
 
+    Values the generator would refuse (an SDXL image's 1216×832, 150 steps …) are left out
+    and named in a warning, so the form never holds what the sliders reject.
+
     Returns updates for: tabs, prompt, negative prompt, steps, guidance, width, height, seed,
     scheduler, english prompt.
     """
+    language = request_language(request)
     if not fields:
-        raise user_error(message("info_nothing", request_language(request)))
+        gr.Warning(message("info_nothing", language))
+        return tuple(gr.skip() for _ in range(FORM_UPDATES))
+    usable, refused = usable_fields(fields)
+    if refused:
+        gr.Warning(message("info_fields_skipped", language, fields=", ".join(refused)))
     keep = gr.skip()
-    return (
-        gr.update(selected="generate"),
-        fields.get("prompt", keep),
-        fields.get("negative_prompt", keep),
-        fields.get("num_inference_steps", keep),
-        fields.get("guidance_scale", keep),
-        fields.get("width", keep),
-        fields.get("height", keep),
-        fields.get("seed", keep),
-        fields.get("scheduler", keep),
-        "",
+    order = (
+        "prompt",
+        "negative_prompt",
+        "num_inference_steps",
+        "guidance_scale",
+        "width",
+        "height",
+        "seed",
+        "scheduler",
     )
+    return (gr.update(selected="generate"), *(usable.get(name, keep) for name in order), "")
+
+
+def usable_fields(fields: dict) -> tuple[dict, list[str]]:
+    """Split parsed request fields into those the validator accepts and the names of the rest."""
+    usable: dict = {}
+    refused: list[str] = []
+    for name, value in fields.items():
+        probe = {"prompt": "probe", name: value} if name != "prompt" else {name: value}
+        try:
+            GenerationRequest.create(**probe)
+        except ValidationError:
+            refused.append(name)
+        else:
+            usable[name] = value
+    return usable, refused

@@ -77,7 +77,7 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "advanced": "高级选项",
         "negative_prompt": "负面提示",
         "negative_prompt_info": "不希望出现在图片中的内容",
-        "steps": "推理步长（Inference Steps）",
+        "steps": "推理步数（Inference Steps）",
         "steps_info": "去噪器将分几步对图像进行去噪？",
         "guidance": "文字的引导程度",
         "guidance_info": "控制文字提示对结果的影响程度",
@@ -105,7 +105,8 @@ UI_TEXT: dict[str, dict[str, str]] = {
     },
 }
 
-I18N = gr.I18n(**UI_TEXT)
+# Any Chinese browser locale gets the Simplified Chinese text (as huatu.messages does).
+I18N = gr.I18n(**UI_TEXT, **{tag: UI_TEXT["zh-CN"] for tag in ("zh", "zh-TW", "zh-HK")})
 
 
 def t(key: str) -> gr.i18n.I18nData:
