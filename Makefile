@@ -7,7 +7,7 @@ STAMP := $(VENV)/.huatu-installed
 # Extra arguments for `huatu serve`, e.g. make run ARGS="--model tiny --port 7861"
 ARGS ?=
 
-.PHONY: install run test lint browser-deps screenshots clean
+.PHONY: install run test lint browser-deps screenshots clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: install browser-deps lint
 # Re-take the README's screenshots (docs/*.png) from the browser tests.
 screenshots: install browser-deps
 	HUATU_UPDATE_SCREENSHOTS=1 GRADIO_ANALYTICS_ENABLED=False $(BIN)/pytest -m browser
+
+# SD 1.5 architecture with random weights: baseline vs huatu; writes bench/results/latest.json.
+# make bench QUICK=1 is the short run (under 10 minutes).
+bench: install
+	$(BIN)/python -m huatu.bench $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

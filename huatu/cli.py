@@ -227,5 +227,27 @@ def info(file: Path, as_json: bool) -> None:
     click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
 
 
+@main.command()
+@click.option("--quick", is_flag=True, help="The short run (under 10 minutes).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("bench/results/latest.json"),
+    show_default=True,
+    help="Where the results JSON goes.",
+)
+@click.option(
+    "--compile/--no-compile",
+    "compile_unet",
+    default=None,
+    help="Include the torch.compile case. [default: full runs only]",
+)
+def bench(quick: bool, out: Path, compile_unet: bool | None) -> None:
+    """Benchmark SD 1.5 (random weights, nothing downloaded): plain diffusers vs huatu."""
+    from huatu.bench.run import main as run_benchmark
+
+    run_benchmark(quick, out, compile_unet)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -179,7 +179,18 @@ def _load_pipeline(model: str, settings: Settings, plan: DevicePlan) -> Any:
         raise ModelLoadError(_load_failure_message(model, error)) from None
     pipe = pipe.to(plan.device)
     pipe.set_progress_bar_config(disable=True)
+    tune_layout(pipe, plan)
     return pipe
+
+
+def tune_layout(pipe: Any, plan: DevicePlan) -> None:
+    """Put the VAE in ``channels_last`` for bf16 on the CPU: its convolutions then take
+    oneDNN's fast path (``make bench``: decode 5.14 → 3.67 s on 2 AVX512-BF16 cores). The
+    UNet stays as it is: channels_last gained only 1.07× there and raised peak memory."""
+    import torch
+
+    if plan.device == "cpu" and plan.dtype == "bfloat16":
+        pipe.vae.to(memory_format=torch.channels_last)
 
 
 def _load_failure_message(model: str, error: Exception) -> str:

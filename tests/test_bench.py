@@ -1,0 +1,229 @@
+"""The benchmark's builders and report, and the quality guard of huatu's default precision.
+
+No timing is asserted here: timings belong to ``make bench``, never to CI.
+
+Quality measure used throughout: relative L2 error, ‖x − x_fp32‖₂ / ‖x_fp32‖₂, of one UNet
+forward (noise prediction) against the fp32 result on the same inputs. The issue's guard is
+at most 2% on the benchmark model; the tiny model is held to the same bound.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from huatu.bench import architecture, run  # noqa: E402
+
+UNET_REL_L2_MAX = 0.02  # the issue's bound; the tiny model measures 0.012
+# Images from the full default path (20 steps, CFG, VAE decode) drift further than one step:
+# mean absolute pixel difference on the [0, 1] scale, bf16 vs fp32, tiny model.
+IMAGE_MEAN_ABS_MAX = 0.01  # measured 0.002 (torch 2.13, AVX512-BF16)
+
+
+def test_meta_components_have_sd15_sizes() -> None:
+    components = architecture.meta_components()
+    architecture.check_param_counts(components)  # within 1% of SD 1.5's
+    counts = {name: architecture.count_params(module) for name, module in components.items()}
+    assert abs(counts["unet"] - 859.5e6) < 0.01 * 859.5e6
+    assert abs(counts["vae"] - 83.7e6) < 0.01 * 83.7e6
+    assert abs(counts["text_encoder"] - 123.1e6) < 0.01 * 123.1e6
+    assert counts["taesd"] < 3e6  # TAESD: about 2.4M
+    unet = components["unet"]
+    assert tuple(unet.config.block_out_channels) == (320, 640, 1280, 1280)
+    assert unet.config.cross_attention_dim == 768
+    assert components["vae"].config.scaling_factor == pytest.approx(0.18215)
+    assert components["text_encoder"].config.hidden_act == "quick_gelu"
+    assert all(param.is_meta for param in unet.parameters())
+
+
+def test_check_param_counts_rejects_a_wrong_architecture() -> None:
+    components = architecture.meta_components()
+    components["unet"] = components["taesd"]
+    with pytest.raises(AssertionError, match="unet"):
+        architecture.check_param_counts(components)
+
+
+def test_tokenizer_pads_to_77_with_ids_inside_the_vocabulary(tmp_path: Path) -> None:
+    tokenizer = architecture.build_tokenizer(tmp_path)
+    assert len(tokenizer) == architecture.TEXT_CONFIG["vocab_size"]
+    ids = tokenizer(
+        ["a cat", "画一只猫 " * 40], padding="max_length", max_length=77, truncation=True
+    ).input_ids
+    assert [len(row) for row in ids] == [77, 77]
+    assert max(max(row) for row in ids) < architecture.TEXT_CONFIG["vocab_size"]
+    assert ids[0][0] == tokenizer.bos_token_id == 49406
+    assert tokenizer.eos_token_id == 49407
+
+
+def test_materialize_is_seeded_and_bf16_is_fp32_rounded() -> None:
+    from accelerate import init_empty_weights
+
+    def make(dtype: torch.dtype, seed: int) -> torch.nn.Module:
+        with init_empty_weights():
+            module = torch.nn.Sequential(
+                torch.nn.Linear(64, 32), torch.nn.LayerNorm(32), torch.nn.Conv2d(4, 8, 3)
+            )
+        return architecture.materialize(module, dtype, seed)
+
+    first, again, other = make(torch.float32, 1), make(torch.float32, 1), make(torch.float32, 2)
+    half = make(torch.bfloat16, 1)
+    for a, b, c, h in zip(
+        first.parameters(), again.parameters(), other.parameters(), half.parameters(), strict=True
+    ):
+        assert torch.equal(a, b)
+        assert torch.equal(a.bfloat16(), h)
+        if a.ndim >= 2:
+            assert not torch.equal(a, c)
+            assert a.std().item() == pytest.approx(a[0].numel() ** -0.5, rel=0.2)
+    assert torch.equal(first[1].weight, torch.ones(32))
+    assert torch.equal(first[0].bias, torch.zeros(32))
+    assert not any(param.requires_grad for param in first.parameters())
+
+
+FAKE_RESULT = {
+    "machine": {"cpu": "Test CPU", "cores": 2},
+    "cases": [
+        {
+            "name": "baseline",
+            "unet_cfg_step_s": 7.0,
+            "vae_decode_s": 10.0,
+            "text_encode_s": 0.2,
+            "image_20_steps_s": 150.2,
+            "peak_rss_gib": 4.05,
+            "estimated": True,
+            "estimated_fields": ["image_20_steps_s"],
+        },
+        {
+            "name": "huatu-default",
+            "unet_cfg_step_s": 1.4,
+            "vae_decode_s": 2.0,
+            "image_20_steps_s": 30.04,
+            "peak_rss_gib": 3.1,
+            "unet_rel_l2_vs_fp32": 0.0081,
+        },
+        {"name": "huatu-fast", "unet_step_s": 0.7, "vae_decode_s": 0.1, "image_s": 3.2},
+    ],
+}
+
+
+def test_speedups_are_baseline_over_default() -> None:
+    assert run.speedups(FAKE_RESULT["cases"]) == {"unet_cfg_step": 5.0, "image_20_steps": 5.0}
+    assert run.speedups([{"name": "baseline", "unet_cfg_step_s": 1.0}]) == {
+        "unet_cfg_step": None,
+        "image_20_steps": None,
+    }
+
+
+def test_table_and_json_writer(tmp_path: Path) -> None:
+    result = {**FAKE_RESULT, "speedup": run.speedups(FAKE_RESULT["cases"])}
+    table = run.format_table(result)
+    lines = table.splitlines()
+    assert lines[0].startswith("| case | UNet step+CFG s |")
+    assert "| baseline | 7.00 |" in table
+    assert "~150.20" in table  # estimated values are marked
+    assert "0.0081" in table
+    assert "| huatu-fast | — | 0.70 | 0.10 |" in table
+    assert "unet_cfg_step 5.0×" in table
+    assert "compile s" not in table  # columns nobody filled are left out
+    out = run.write_result(result, tmp_path / "results" / "latest.json")
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    assert saved == result
+    assert [case["name"] for case in saved["cases"]][:2] == ["baseline", "huatu-default"]
+
+
+def test_case_specs_name_the_issue_cases() -> None:
+    names = [spec.name for spec in run.case_specs(compile_unet=True)]
+    assert names[:2] == ["baseline", "huatu-default"]
+    assert {"bf16+channels_last", "bf16+channels_last+compile", "huatu-fast"} <= set(names)
+    assert "bf16+channels_last+compile" not in [s.name for s in run.case_specs(False)]
+    assert run.case_specs(False)[0].dtype == "float32"
+
+
+def _unet_step(unet, latents, embeddings):
+    with torch.inference_mode():
+        return unet(
+            latents, torch.tensor(981), encoder_hidden_states=embeddings, return_dict=False
+        )[0].float()
+
+
+@pytest.fixture(scope="module")
+def tiny_pipes(tmp_path_factory: pytest.TempPathFactory):
+    from diffusers import StableDiffusionPipeline
+
+    from huatu.backends.tiny import ensure_tiny_model
+
+    folder = ensure_tiny_model(tmp_path_factory.mktemp("tiny"))
+    fp32 = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
+    bf16 = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.bfloat16)
+    for pipe in (fp32, bf16):
+        pipe.set_progress_bar_config(disable=True)
+    return fp32, bf16
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["bf16", "bf16+channels_last"])
+def test_tiny_unet_step_bf16_close_to_fp32(tiny_pipes, channels_last: bool) -> None:
+    fp32, bf16 = tiny_pipes
+    generator = torch.Generator("cpu").manual_seed(0)
+    latents = torch.randn(2, 4, 64, 64, generator=generator)
+    embeddings = torch.randn(2, 77, fp32.unet.config.cross_attention_dim, generator=generator)
+    reference = _unet_step(fp32.unet, latents, embeddings)
+    unet, half_latents = bf16.unet, latents.bfloat16()
+    if channels_last:
+        unet = unet.to(memory_format=torch.channels_last)
+        half_latents = half_latents.to(memory_format=torch.channels_last)
+    try:
+        got = _unet_step(unet, half_latents, embeddings.bfloat16())
+    finally:
+        unet.to(memory_format=torch.contiguous_format)
+    assert run.relative_l2(got, reference) <= UNET_REL_L2_MAX
+
+
+def test_tiny_image_bf16_close_to_fp32(tiny_pipes) -> None:
+    import numpy as np
+
+    images = []
+    for pipe in tiny_pipes:
+        images.append(
+            pipe(
+                "a lighthouse",
+                num_inference_steps=20,
+                guidance_scale=7.0,
+                height=64,
+                width=64,
+                generator=torch.Generator("cpu").manual_seed(0),
+                output_type="np",
+            ).images[0]
+        )
+    reference, got = (np.asarray(image, dtype=np.float32) for image in images)
+    assert float(np.abs(got - reference).mean()) <= IMAGE_MEAN_ABS_MAX
+
+
+@pytest.mark.skipif(
+    not os.environ.get("HUATU_SLOW_TESTS"),
+    reason="builds the 860M-parameter UNet twice (30-60 s, 5 GiB); set HUATU_SLOW_TESTS=1",
+)
+def test_sd15_unet_step_bf16_close_to_fp32_at_8x8() -> None:
+    """The issue's guard on the benchmark architecture, at 8×8 latents (64×64 pixels) so it
+    runs in seconds; ``make bench`` reports the same measure at 64×64 latents."""
+    from diffusers import UNet2DConditionModel
+
+    unets = []
+    for dtype in (torch.float32, torch.bfloat16):
+        from accelerate import init_empty_weights
+
+        with init_empty_weights():
+            unet = UNet2DConditionModel(**architecture.UNET_CONFIG)
+        unets.append(architecture.materialize(unet, dtype, architecture.BENCH_SEED))
+    generator = torch.Generator("cpu").manual_seed(0)
+    latents = torch.randn(2, 4, 8, 8, generator=generator)
+    embeddings = torch.randn(2, 77, 768, generator=generator)
+    reference = _unet_step(unets[0], latents, embeddings)
+    del unets[0]
+    unet = unets[0].to(memory_format=torch.channels_last)
+    got = _unet_step(unet, latents.bfloat16(), embeddings.bfloat16())
+    assert run.relative_l2(got, reference) <= UNET_REL_L2_MAX
