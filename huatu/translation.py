@@ -618,12 +618,7 @@ class HostedTranslator:
         try:
             output = client.translation(text, model=url)
         except HfHubHTTPError as error:
-            response = error.response
-            try:
-                body = response.content
-            except Exception:  # an unread stream: fall back to what huggingface_hub kept
-                body = (error.server_message or "").encode()
-            raise StatusFailure(response.status_code, response.headers, body) from None
+            raise StatusFailure.from_hub_error(error) from None
         except InferenceTimeoutError:
             raise self._error(
                 HostedTranslationError,

@@ -161,12 +161,7 @@ def _send_inference_client(settings: Settings, call: _Call) -> Image:
             call.request.prompt, **build_client_kwargs(call.request, call.seed, model)
         )
     except HfHubHTTPError as error:
-        response = error.response
-        try:
-            body = response.content
-        except Exception:  # an unread stream: fall back to what huggingface_hub kept
-            body = (error.server_message or "").encode()
-        raise StatusFailure(response.status_code, response.headers, body) from None
+        raise StatusFailure.from_hub_error(error) from None
     except InferenceTimeoutError:
         raise _TransportFailure("timeout") from None
     except OfflineModeIsEnabled:

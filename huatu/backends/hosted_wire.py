@@ -420,3 +420,13 @@ class StatusFailure(Exception):
         self.status = status
         self.headers = {str(k).lower(): str(v) for k, v in headers.items()}
         self.body = body
+
+    @classmethod
+    def from_hub_error(cls, error: Any) -> StatusFailure:
+        """From a ``huggingface_hub`` ``HfHubHTTPError`` (status, headers and body kept)."""
+        response = error.response
+        try:
+            body = response.content
+        except Exception:  # an unread stream: fall back to what huggingface_hub kept
+            body = (error.server_message or "").encode()
+        return cls(response.status_code, response.headers, body)

@@ -64,7 +64,7 @@ def build_tiny_pipeline(tokenizer_dir: Path):  # -> StableDiffusionPipeline
     )
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    tokenizer = _build_tokenizer(tokenizer_dir)
+    tokenizer = build_offline_tokenizer(tokenizer_dir)
 
     torch.manual_seed(TINY_SEED)
     unet = UNet2DConditionModel(
@@ -143,17 +143,26 @@ def _byte_to_unicode() -> list[str]:
     return [chr(code) for code in codes]
 
 
-def _build_tokenizer(folder: Path):  # -> CLIPTokenizer
+def build_offline_tokenizer(folder: Path, *, vocab_size: int | None = None):  # -> CLIPTokenizer
     """Write a character-level CLIP vocabulary and an empty merges file; load them.
 
     Every byte's character and its end-of-word form (``x</w>``) is a token, so any text
     tokenizes (one token per byte), and the standard CLIP special tokens exist.
+
+    Args:
+        folder: where ``vocab.json`` and ``merges.txt`` are written.
+        vocab_size: pad the vocabulary with unused tokens to this size (e.g. CLIP-L's 49408,
+            so ids line up with a full-size text encoder). Default: no padding (514 tokens).
     """
     from transformers import CLIPTokenizer
 
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     chars = _byte_to_unicode()
-    tokens = chars + [f"{char}</w>" for char in chars] + ["<|startoftext|>", "<|endoftext|>"]
+    tokens = chars + [f"{char}</w>" for char in chars]
+    if vocab_size is not None:
+        tokens += [f"<|unused{index}|>" for index in range(vocab_size - 2 - len(tokens))]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
     vocab = {token: index for index, token in enumerate(tokens)}
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")

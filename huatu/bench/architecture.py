@@ -9,7 +9,6 @@ scaled normal noise: fast, deterministic, and with activations of sane magnitude
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -176,26 +175,9 @@ def build_tokenizer(folder: Path) -> Any:
     are tokens, plus padding entries up to 49408 and CLIP's special tokens at CLIP's ids
     (start 49406, end 49407), so ids stay within the text encoder's embedding table.
     """
-    from transformers import CLIPTokenizer
+    from huatu.backends.tiny import build_offline_tokenizer
 
-    from huatu.backends.tiny import _byte_to_unicode
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    chars = _byte_to_unicode()
-    tokens = chars + [f"{char}</w>" for char in chars]
-    size = TEXT_CONFIG["vocab_size"]
-    tokens += [f"<|unused{index}|>" for index in range(size - 2 - len(tokens))]
-    tokens += ["<|startoftext|>", "<|endoftext|>"]
-    vocab = {token: index for index, token in enumerate(tokens)}
-    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
-    return CLIPTokenizer(
-        str(folder / "vocab.json"),
-        str(folder / "merges.txt"),
-        model_max_length=77,
-        pad_token="<|endoftext|>",
-    )
+    return build_offline_tokenizer(folder, vocab_size=TEXT_CONFIG["vocab_size"])
 
 
 def build_components(dtype: Any = None, *, seed: int = BENCH_SEED) -> dict[str, Any]:

@@ -8,7 +8,6 @@ or ``gr.update`` objects. The layout itself is in :mod:`huatu.ui.studio`.
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from huatu.errors import HuatuError, ValidationError
 from huatu.messages import message, phrase, render
 from huatu.presets import QUALITY_PRESETS, aspect_by_id
 from huatu.prompt_checks import foreign_script
-from huatu.request import MAX_SEED, RANDOM_SEED, GenerationRequest
+from huatu.request import RANDOM_SEED, GenerationRequest
 from huatu.runs import RunRegistry, RunUpdate, stream_generation
 from huatu.service import ImageService
 from huatu.ui.common import request_language, user_error
@@ -157,7 +156,6 @@ class StudioHandlers:
         try:
             yield from self._run(
                 prompt,
-                GenerationRequest.from_form,
                 (negative_prompt, steps, guidance, width, height, seed, num_images, scheduler),
                 english_prompt,
                 cancel,
@@ -177,13 +175,14 @@ class StudioHandlers:
     def _run(
         self,
         prompt: str,
-        make_request: Any,
         form: tuple,
         english_prompt: str,
         cancel: CancelToken,
         language: str,
         progress: gr.Progress | None,
     ) -> Iterator[tuple]:
+        """The run itself: translate first if needed (and stop there so the person can check
+        the English), then stream steps, waits, and the result or the stop."""
         skip = gr.skip()
         extra: dict[str, str] = {}
         if self.needs_translation(prompt):
@@ -194,7 +193,7 @@ class StudioHandlers:
                 return
             extra["Original prompt"] = prompt
             prompt = english_prompt
-        run_request = make_request(prompt, *form)
+        run_request = GenerationRequest.from_form(prompt, *form)
         started = time.monotonic()
         last_step = 0
         yield (message("queued_or_starting", language), None, skip, skip, skip, skip)
@@ -411,11 +410,6 @@ def new_random_seed() -> int:
 def reuse_seed(last_seeds: list[int] | None) -> int:
     """The recycle button: the first seed of the last run, or random when there was none."""
     return last_seeds[0] if last_seeds else RANDOM_SEED
-
-
-def pick_seed() -> int:
-    """A concrete random seed (used by tests and APIs that want one up front)."""
-    return secrets.randbelow(MAX_SEED + 1)
 
 
 def apply_preset(preset_id: str) -> tuple[int, str]:
