@@ -102,13 +102,70 @@ def main() -> None:
 @main.command()
 @model_options
 @port_option
-def serve(model: str | None, backend: str | None, port: int | None) -> None:
-    """Start the studio on http://127.0.0.1:PORT."""
-    settings = _settings()
-    service = _start_service(settings, model, backend)
-    from huatu.ui.studio import build_studio
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback needs --auth or HUATU_API_KEY.",
+)
+@click.option("--listen", is_flag=True, help="Listen on every interface (--host 0.0.0.0).")
+@click.option(
+    "--auth",
+    default=None,
+    metavar="USER:PASSWORD",
+    help="Ask every request for HTTP Basic credentials (comma-separate several pairs). "
+    "[env HUATU_AUTH]",
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    help="Listen beyond loopback without credentials (anyone on the network can use it).",
+)
+@click.option("--mcp", is_flag=True, help="Also serve generate as an MCP tool (/gradio_api/mcp/).")
+def serve(
+    model: str | None,
+    backend: str | None,
+    port: int | None,
+    host: str,
+    listen: bool,
+    auth: str | None,
+    insecure_no_auth: bool,
+    mcp: bool,
+) -> None:
+    """Start the studio and the HTTP APIs on http://127.0.0.1:PORT.
 
-    _launch(build_studio(service), _port(port, settings))
+    Credentials: HUATU_API_KEY (sent as "Authorization: Bearer KEY") and/or --auth
+    user:password (HTTP Basic); when either is set, every page and API asks for it.
+    """
+    from huatu.server import Access, build_app, is_loopback
+    from huatu.server import serve as run_server
+
+    settings = _settings()
+    host = "0.0.0.0" if listen else host
+    try:
+        access = Access.from_settings(settings, auth)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    if not is_loopback(host) and not access.required:
+        if not insecure_no_auth:
+            raise click.UsageError(
+                f"Refusing to listen on {host} without credentials: anyone who can reach it "
+                "could use this machine. Set HUATU_API_KEY or pass --auth user:password "
+                "(or --insecure-no-auth if you really mean it)."
+            )
+        click.echo(
+            f"huatu: WARNING: listening on {host} without credentials; anyone on the "
+            "network can generate images and read them.",
+            err=True,
+        )
+    service = _start_service(settings, model, backend)
+    port = _port(port, settings)
+    app = build_app(service, access=access, mcp=mcp, host=host, port=port)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"huatu: serving on http://{shown}:{port}", err=True)
+    if mcp:
+        click.echo(f"huatu: MCP server at http://{shown}:{port}/gradio_api/mcp/", err=True)
+    run_server(app, host, port)
 
 
 @main.command()

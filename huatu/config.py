@@ -44,6 +44,11 @@ class Settings:
         dtype: force a dtype (``HUATU_DTYPE``: ``float16``, ``bfloat16``, ``float32``).
             Default auto.
         port: server port (``GRADIO_SERVER_PORT``). Default 7860.
+        api_key: huatu's own API key (``HUATU_API_KEY``); when set, every endpoint wants
+            ``Authorization: Bearer <key>``. Default: none.
+        auth: ``user:password`` pairs for huatu itself (``HUATU_AUTH``, comma-separated, or
+            ``--auth``); when set, every endpoint wants HTTP Basic with one of them.
+            Default: none.
     """
 
     hf_api_key: str | None = field(default=None, repr=False)
@@ -59,16 +64,26 @@ class Settings:
     device: str | None = None
     dtype: str | None = None
     port: int = DEFAULT_PORT
+    api_key: str | None = field(default=None, repr=False)
+    auth: str | None = field(default=None, repr=False)
 
     @property
     def effective_hosted_model(self) -> str:
         """The model hosted calls ask for: ``hosted_model`` if set, else ``model``."""
         return self.hosted_model or self.model
 
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold (keys and passwords), longest first."""
+        found = [self.hf_api_key, self.api_key]
+        for pair in (self.auth or "").split(","):
+            found.append(pair.partition(":")[2].strip() or None)
+        return sorted({value for value in found if value}, key=len, reverse=True)
+
     def redact(self, text: str) -> str:
-        """Return ``text`` with the Hugging Face key replaced by ``***``."""
-        if self.hf_api_key and self.hf_api_key in text:
-            return text.replace(self.hf_api_key, "***")
+        """Return ``text`` with every secret (Hugging Face key, huatu's API key, passwords)
+        replaced by ``***``."""
+        for secret in self.secret_values():
+            text = text.replace(secret, "***")
         return text
 
 
@@ -109,6 +124,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
         device=_choice("HUATU_DEVICE", get("HUATU_DEVICE"), ("cuda", "mps", "cpu")),
         dtype=_choice("HUATU_DTYPE", get("HUATU_DTYPE"), ("float16", "bfloat16", "float32")),
         port=_port(port_text),
+        api_key=get("HUATU_API_KEY"),
+        auth=get("HUATU_AUTH"),
     )
 
 

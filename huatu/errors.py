@@ -81,6 +81,22 @@ class SafetyCheckerFlagged(HuatuError):
         super().__init__(message(self.key, "en", **self.params))
 
 
+class QueueFullError(HuatuError, RuntimeError):
+    """Too many requests are already waiting; the client should try again later.
+
+    Args:
+        waiting: how many requests wait or run now.
+    """
+
+    key = "queue_full"
+
+    def __init__(self, waiting: int) -> None:
+        self.params = {"waiting": waiting}
+        super().__init__(
+            f"The server is busy: {waiting} requests are already waiting. Try again in a minute."
+        )
+
+
 class StorageError(HuatuError, OSError):
     """An image or its history row could not be written (disk full, no permission …).
 

@@ -36,6 +36,9 @@ CATALOG: dict[str, dict[str, str]] = {
         ),
         "seed_used": "Seed: {seeds}",
         "stopped": "Stopped.",
+        "queue_full": (
+            "The server is busy: {waiting} requests are already waiting. Try again in a minute."
+        ),
         "history_disk_full": "Could not save the image to {folder}: the disk is full.",
         "history_save_failed": "Could not save the image to {folder}: {reason}.",
         "session_queue_full": (
@@ -80,6 +83,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "vae_fp32_retry": "图片变成了黑色（VAE 在 {dtype} 下数值溢出），已改用 float32 重新解码。",
         "seed_used": "种子：{seeds}",
         "stopped": "已停止。",
+        "queue_full": "服务器正忙：已有 {waiting} 个请求在等待。请稍后再试。",
         "history_disk_full": "无法把图片保存到 {folder}：磁盘已满。",
         "history_save_failed": "无法把图片保存到 {folder}：{reason}。",
         "session_queue_full": "你已有 {limit} 个生成任务在排队或运行；请等其中一个完成后再提交。",

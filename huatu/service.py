@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -17,7 +18,12 @@ from typing import TYPE_CHECKING
 from huatu.backends.base import Backend, CancelToken, ProgressCallback
 from huatu.backends.selection import BackendChoice, choose_backend
 from huatu.config import Settings
-from huatu.errors import BackendUnavailableError, ModelLoadError, SafetyCheckerFlagged
+from huatu.errors import (
+    BackendUnavailableError,
+    GenerationCancelled,
+    ModelLoadError,
+    SafetyCheckerFlagged,
+)
 from huatu.messages import Notice
 from huatu.metadata import format_parameters, write_png
 from huatu.presets import matching_preset
@@ -82,6 +88,9 @@ class ImageService:
         self.backend = backend
         self.load_error = load_error
         self.history = history
+        # Every edge (studio, lessons, HTTP APIs) shares these: a local pipeline runs one
+        # generation at a time whoever asks.
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
 
     @classmethod
     def start(
@@ -173,9 +182,13 @@ class ImageService:
             self.backend.token_count,
             getattr(self.backend, "max_tokens", None),
         )
-        output = self.backend.generate(
-            request, progress=progress, cancel=cancel, preview_every=preview_every
-        )
+        self._wait_for_slot(cancel)
+        try:
+            output = self.backend.generate(
+                request, progress=progress, cancel=cancel, preview_every=preview_every
+            )
+        finally:
+            self._slots.release()
         notices += output.notices
         if output.flagged:
             total = output.flagged + len(output.images)
@@ -210,6 +223,13 @@ class ImageService:
             paths=paths,
             notices=notices,
         )
+
+    def _wait_for_slot(self, cancel: CancelToken | None) -> None:
+        """Wait until the backend may take one more generation (a stop while waiting ends
+        the wait with :class:`GenerationCancelled`)."""
+        while not self._slots.acquire(timeout=0.1):
+            if cancel is not None and cancel.cancelled:
+                raise GenerationCancelled("Stopped.")
 
     def _save(
         self,

@@ -120,3 +120,23 @@ def serving(demo) -> Iterator[str]:
         yield demo.local_url
     finally:
         demo.close()
+
+
+@contextmanager
+def serving_app(service, **options) -> Iterator[str]:
+    """Serve :func:`huatu.server.build_app` (studio + HTTP APIs) for real with uvicorn on
+    127.0.0.1 and a free port; yield its base URL.
+
+    Args:
+        service: the ImageService every edge calls.
+        **options: passed to ``build_app`` (``access=``, ``mcp=`` …).
+    """
+    from huatu.server import ServerThread, build_app
+
+    port = free_port()
+    app = build_app(service, port=port, **options)
+    server = ServerThread(app, "127.0.0.1", port).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()

@@ -1,0 +1,300 @@
+"""One FastAPI app on one port: the studio, the HTTP APIs, saved images, and access control.
+
+:func:`build_app` mounts the Gradio studio at ``/`` (with its ``/gradio_api`` and, when asked,
+its MCP server), includes the AUTOMATIC1111 (``/sdapi/v1``) and OpenAI (``/v1``) routers, and
+serves saved images under ``/outputs``. When huatu has users (``--auth``/``HUATU_AUTH``) or an
+API key (``HUATU_API_KEY``), :class:`AccessMiddleware` asks every request for them, whatever
+the route — the page, the Gradio API, MCP, the HTTP APIs and the images alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import ipaddress
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from huatu.config import Settings
+    from huatu.service import ImageService
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+#: Where saved images are served (OpenAI ``url`` answers point here).
+OUTPUTS_ROUTE = "/outputs"
+LOOPBACK_NAMES = {"localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or address to listen on) only reaches this machine."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_users(text: str | None) -> tuple[tuple[str, str], ...]:
+    """``user:password`` pairs from ``--auth``/``HUATU_AUTH`` (comma-separated).
+
+    Raises:
+        ValueError: a pair without a user or a password (the message never shows a password).
+    """
+    users = []
+    for index, pair in enumerate((text or "").split(","), start=1):
+        if not pair.strip():
+            continue
+        user, colon, password = pair.strip().partition(":")
+        if not colon or not user or not password:
+            raise ValueError(
+                f"--auth/HUATU_AUTH entry {index} must look like user:password "
+                f"(got {'user ' + repr(user) if user else 'no user name'} "
+                f"{'and a password' if password else 'and no password'})."
+            )
+        users.append((user, password))
+    return tuple(users)
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may use the server.
+
+    Attributes:
+        users: ``(user, password)`` pairs accepted as HTTP Basic credentials. Default none.
+        api_key: a key accepted as ``Authorization: Bearer <key>``. Default none.
+    """
+
+    users: tuple[tuple[str, str], ...] = ()
+    api_key: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, auth: str | None = None) -> Access:
+        """Access from ``auth`` (``--auth``; default ``settings.auth``) and
+        ``settings.api_key``."""
+        return cls(users=parse_users(auth or settings.auth), api_key=settings.api_key)
+
+    @property
+    def required(self) -> bool:
+        """Whether requests must carry credentials."""
+        return bool(self.users or self.api_key)
+
+    def allows(self, authorization: str | None) -> bool:
+        """Whether an ``Authorization`` header value carries valid credentials
+        (compared in constant time)."""
+        if not self.required:
+            return True
+        scheme, _, value = (authorization or "").strip().partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer" and self.api_key:
+            return hmac.compare_digest(value.encode(), self.api_key.encode())
+        if scheme.lower() == "basic" and self.users:
+            try:
+                user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+            matches = [
+                hmac.compare_digest(user.encode(), known_user.encode())
+                & hmac.compare_digest(password.encode(), known_password.encode())
+                for known_user, known_password in self.users
+            ]
+            return any(matches)
+        return False
+
+
+class AccessMiddleware:
+    """Refuse every HTTP or WebSocket request without valid credentials (when any are set).
+
+    The refusal is a 401 in the shape the caller's API uses: OpenAI's error object under
+    ``/v1``, ``{"detail": …}`` elsewhere (as FastAPI and AUTOMATIC1111 answer). With users
+    configured it also asks browsers for HTTP Basic credentials.
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], access: Access):
+        self.app = app
+        self.access = access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not self.access.required:
+            await self.app(scope, receive, send)
+            return
+        headers = {key.decode("latin-1").lower(): val for key, val in scope.get("headers", [])}
+        authorization = headers.get("authorization", b"").decode("latin-1")
+        if self.access.allows(authorization):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await send_unauthorized(scope, send, basic=bool(self.access.users))
+
+
+UNAUTHORIZED = "This huatu server needs credentials: HTTP Basic user:password or a Bearer key."
+
+
+async def send_unauthorized(scope: Scope, send: Send, *, basic: bool) -> None:
+    """Answer 401 in the error shape of the API ``scope``'s path belongs to."""
+    path = scope.get("path", "")
+    if path == "/v1" or path.startswith("/v1/"):
+        body: dict[str, Any] = {
+            "error": {
+                "message": UNAUTHORIZED,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_api_key",
+            }
+        }
+    else:
+        body = {"detail": UNAUTHORIZED}
+    headers = [(b"content-type", b"application/json")]
+    if basic:
+        headers.append((b"www-authenticate", b'Basic realm="huatu", charset="UTF-8"'))
+    await send({"type": "http.response.start", "status": 401, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+
+def build_app(
+    service: ImageService,
+    *,
+    access: Access | None = None,
+    mcp: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+) -> FastAPI:
+    """The whole server: studio at ``/``, the HTTP APIs, saved images, access control.
+
+    Args:
+        service: the one service every edge calls.
+        access: who may use it. Default: anyone who can reach the port (loopback only is
+            enforced by :func:`serve`).
+        mcp: also serve the studio's generate function as an MCP tool at
+            ``/gradio_api/mcp/``. Default ``False``.
+        host: the address served on (for Gradio's idea of its own URL). Default 127.0.0.1.
+        port: the port served on. Default 7860.
+    """
+    import gradio as gr
+    from fastapi import FastAPI
+
+    from huatu import __version__
+    from huatu.api.gate import ApiGate
+    from huatu.ui.common import MAX_UPLOAD
+    from huatu.ui.i18n import I18N
+    from huatu.ui.studio import build_studio
+
+    app = FastAPI(title="huatu", version=__version__)
+    gate = ApiGate()
+    for router in _api_routers(service, gate):
+        app.include_router(router)
+    app.add_api_route(
+        OUTPUTS_ROUTE + "/{path:path}",
+        _outputs_endpoint(service.settings.outputs_dir),
+        methods=["GET"],
+        include_in_schema=False,
+    )
+    demo = build_studio(service).queue()
+    app = gr.mount_gradio_app(
+        app,
+        demo,
+        path="/",
+        server_name=host,
+        server_port=port,
+        show_error=False,
+        max_file_size=MAX_UPLOAD,
+        i18n=I18N,
+        mcp_server=mcp,
+    )
+    app.state.huatu_demo = demo
+    app.state.huatu_gate = gate
+    if access is not None and access.required:
+        app.add_middleware(AccessMiddleware, access=access)
+    return app
+
+
+def _api_routers(service: ImageService, gate: Any) -> list[Any]:
+    """The HTTP API routers that exist (each module builds its own)."""
+    import importlib
+
+    routers = []
+    for name in ("huatu.api.a1111", "huatu.api.openai_images"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue
+        routers.append(module.create_router(service, gate))
+    return routers
+
+
+def _outputs_endpoint(outputs_dir: Path) -> Callable[[str], Any]:
+    """A GET handler serving PNGs from ``outputs_dir`` only (no path tricks, no other files)."""
+    from fastapi import HTTPException
+    from fastapi.responses import FileResponse
+
+    root = outputs_dir.resolve()
+
+    def saved_image(path: str) -> FileResponse:
+        target = (root / path).resolve()
+        inside = target.is_relative_to(root) and target != root
+        if not inside or target.suffix.lower() != ".png" or not target.is_file():
+            raise HTTPException(status_code=404, detail="No such image.")
+        return FileResponse(target, media_type="image/png")
+
+    return saved_image
+
+
+def output_url(base_url: str, outputs_dir: Path, path: Path) -> str:
+    """The URL under :data:`OUTPUTS_ROUTE` at which a saved image ``path`` is served."""
+    from urllib.parse import quote
+
+    relative = path.resolve().relative_to(outputs_dir.resolve()).as_posix()
+    return f"{base_url.rstrip('/')}{OUTPUTS_ROUTE}/{quote(relative)}"
+
+
+class ServerThread:
+    """Serve an app with uvicorn in a background thread (tests, embedding).
+
+    Args:
+        app: the ASGI app. host: the address. port: the port.
+    """
+
+    def __init__(self, app: Any, host: str, port: int) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="huatu-server", daemon=True)
+        self.url = f"http://{host}:{port}"
+
+    def start(self, timeout_s: float = 30.0) -> ServerThread:
+        """Start serving; return once the server accepts connections."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start on {self.url}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def serve(app: Any, host: str, port: int) -> None:
+    """Serve ``app`` on ``host:port`` until interrupted."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning")
