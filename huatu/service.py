@@ -128,6 +128,38 @@ class ImageService:
             return cls(settings, choice, None, settings.redact(str(error)), history)
         return cls(settings, choice, loaded, history=history)
 
+    def switch_model(self, model: str, *, backend: str | None = None) -> None:
+        """Load ``model`` and make it the one every edge uses from the next generation on.
+
+        The new model is loaded first; the swap waits for running generations to finish.
+        If loading fails, the current model stays.
+
+        Args:
+            model: model id, folder or ``tiny``.
+            backend: ``auto``, ``local`` or ``hosted``. Default: the current backend's kind.
+
+        Raises:
+            ModelLoadError: the model cannot be loaded (the message says what to do).
+            UnknownNameError / ValidationError: a bad ``backend``/``model`` combination.
+        """
+        if self.backend is not None and model == self.choice.model:
+            return
+        choice = choose_backend(self.settings, model=model, backend=backend or self.choice.backend)
+        loaded = _create_backend(choice, replace(self.settings, hosted_model=None))
+        held = 0
+        try:
+            for _ in range(self.max_concurrency):  # wait for every running generation
+                self._slots.acquire()
+                held += 1
+            old_slots = self.max_concurrency
+            self.choice, self.backend, self.load_error = choice, loaded, None
+            if self.max_concurrency != old_slots:
+                self._slots = threading.BoundedSemaphore(self.max_concurrency)
+                held = 0  # the old semaphore is dropped with its places
+        finally:
+            for _ in range(held):
+                self._slots.release()
+
     @property
     def is_test_model(self) -> bool:
         """Whether the loaded model is the built-in tiny test model."""
