@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 #: How often a waiting stream re-yields (for countdowns), in seconds.
 TICK_S = 0.5
+#: Least time between two step updates of a stream, in seconds.
+MIN_UPDATE_INTERVAL_S = 0.25
 #: Seconds after an admission before the queue is trusted to show the admitted run.
 SETTLE_S = 5.0
 
@@ -35,9 +37,10 @@ class RunUpdate:
     """One thing to show while a run goes on.
 
     Attributes:
-        kind: ``"step"`` (a denoising step finished), ``"waiting"`` (a hosted service asked
+        kind: ``"started"`` (the run began), ``"step"`` (a denoising step finished),
+            ``"waiting"`` (a hosted service asked
             us to wait; ``wait_s`` counts down), ``"done"`` (``result`` is set) or
-            ``"stopped"`` (the user stopped the run).
+            ``"stopped"`` (the user stopped the run; ``step`` is the last one reached).
         step: steps done. total: steps in the run (0 when unknown).
         eta_s: estimated seconds left, once known.
         preview: the latest latent preview, when one arrived with this step.
@@ -149,8 +152,15 @@ def stream_generation(
     cancel: CancelToken,
     preview_every: int = 2,
     extra: Mapping[str, str] | None = None,
+    min_interval_s: float = MIN_UPDATE_INTERVAL_S,
 ) -> Iterator[RunUpdate]:
     """Generate in a worker thread and yield updates until the result (or a stop).
+
+    The first update is ``"started"`` (the worker is already running). Step updates come at
+    most every ``min_interval_s``: a step that arrives sooner is held back and replaced by the
+    next one (keeping the latest preview), and shown once the interval is over if nothing newer
+    came — so a fast pipeline is not slowed down by the page redrawing each step, while a
+    slow one (seconds per step) shows every step.
 
     Args:
         service: does the work.
@@ -159,10 +169,11 @@ def stream_generation(
             (e.g. the browser went away), so the worker is freed.
         preview_every: a latent preview every N steps. Default 2.
         extra: extra metadata fields for the saved PNGs (e.g. ``Original prompt``).
+        min_interval_s: least time between two step updates. Default 0.25 s.
 
     Raises:
         HuatuError: whatever the service raised, except a stop, which ends the stream with
-            a ``"stopped"`` update instead.
+            a ``"stopped"`` update (its ``step`` is the last step reached) instead.
     """
     events: queue.Queue = queue.Queue()
 
@@ -184,17 +195,29 @@ def stream_generation(
     started = time.monotonic()
     wait_until: float | None = None
     last_message = ""
+    last_shown = 0.0
+    held: RunUpdate | None = None  # a step update waiting for its interval
+    reached = RunUpdate("step")  # the latest step, shown or not
     worker.start()
     try:
+        yield RunUpdate("started")
         while True:
+            timeout = (
+                TICK_S if held is None else max(0.0, last_shown + min_interval_s - time.monotonic())
+            )
             try:
-                item = events.get(timeout=TICK_S)
+                items = _drain(events, timeout=timeout)
             except queue.Empty:
-                if wait_until is not None:
+                if held is not None:
+                    yield held
+                    held, last_shown = None, time.monotonic()
+                elif wait_until is not None:
                     left = max(0.0, wait_until - time.monotonic())
                     yield RunUpdate("waiting", wait_s=left, message=last_message)
                 continue
-            if isinstance(item, ProgressEvent):
+            for item in items:
+                if not isinstance(item, ProgressEvent):
+                    break
                 last_message = item.message or last_message
                 if item.wait_s is not None:
                     wait_until = time.monotonic() + item.wait_s
@@ -203,19 +226,44 @@ def stream_generation(
                     wait_until = None
                     elapsed = time.monotonic() - started
                     eta = elapsed / item.step * (item.total - item.step) if item.step else None
-                    yield RunUpdate(
-                        "step", step=item.step, total=item.total, eta_s=eta, preview=item.preview
+                    preview = item.preview if item.preview is not None else None
+                    if preview is None and held is not None:
+                        preview = held.preview  # not shown yet: keep it for the next update
+                    held = RunUpdate(
+                        "step", step=item.step, total=item.total, eta_s=eta, preview=preview
                     )
+                    reached = held
                 else:
                     yield RunUpdate("waiting", message=last_message)
+            final = items[-1]
+            if isinstance(final, ProgressEvent):
+                if held is not None and time.monotonic() - last_shown >= min_interval_s:
+                    yield held
+                    held, last_shown = None, time.monotonic()
                 continue
-            if isinstance(item, GenerationCancelled):
-                yield RunUpdate("stopped")
+            if isinstance(final, GenerationCancelled):
+                yield RunUpdate("stopped", step=reached.step, total=reached.total)
                 return
-            if isinstance(item, BaseException):
-                raise item
-            yield RunUpdate("done", result=item[1])
+            if isinstance(final, BaseException):
+                raise final
+            yield RunUpdate("done", result=final[1])
             return
     finally:
         if worker.is_alive():  # the consumer went away mid-run: free the worker
             cancel.cancel()
+
+
+def _drain(events: queue.Queue, timeout: float) -> list:
+    """The next item of ``events`` (waiting up to ``timeout``) and every item already
+    behind it, up to and including the run's final item (result or exception).
+
+    Raises:
+        queue.Empty: nothing arrived within ``timeout``.
+    """
+    items = [events.get(timeout=timeout)]
+    while isinstance(items[-1], ProgressEvent):
+        try:
+            items.append(events.get_nowait())
+        except queue.Empty:
+            break
+    return items

@@ -195,13 +195,12 @@ class StudioHandlers:
             prompt = english_prompt
         run_request = GenerationRequest.from_form(prompt, *form)
         started = time.monotonic()
-        last_step = 0
-        yield (message("queued_or_starting", language), None, skip, skip, skip, skip)
         for update in stream_generation(
             self.service, run_request, cancel=cancel, preview_every=PREVIEW_EVERY, extra=extra
         ):
-            if update.kind == "step":
-                last_step = update.step
+            if update.kind == "started":
+                yield (message("queued_or_starting", language), None, skip, skip, skip, skip)
+            elif update.kind == "step":
                 if progress is not None:
                     progress((update.step, update.total), unit="steps")
                 line = step_line(update, language)
@@ -214,10 +213,10 @@ class StudioHandlers:
                     message(
                         "stopped_run",
                         language,
-                        step=last_step,
+                        step=update.step,
                         total=run_request.num_inference_steps,
                     )
-                    if last_step
+                    if update.step
                     else message("stopped", language)
                 )
                 yield (line, None, skip, skip, skip, skip)
