@@ -44,6 +44,11 @@ class Settings:
         dtype: force a dtype (``HUATU_DTYPE``: ``float16``, ``bfloat16``, ``float32``).
             Default auto.
         port: server port (``GRADIO_SERVER_PORT``). Default 7860.
+        compile: compile the UNet with ``torch.compile`` at load (``HUATU_COMPILE=1`` or
+            ``--compile``); the compiled code is cached under ``cache_dir/inductor``.
+            Default off.
+        low_memory: save memory (``HUATU_LOW_MEMORY=1`` or ``--low-memory``): model CPU
+            offload on CUDA, VAE tiling above 512×512 everywhere. Default off.
         api_key: huatu's own API key (``HUATU_API_KEY``); when set, every endpoint wants
             ``Authorization: Bearer <key>``. Default: none.
         auth: ``user:password`` pairs for huatu itself (``HUATU_AUTH``, comma-separated, or
@@ -64,6 +69,8 @@ class Settings:
     device: str | None = None
     dtype: str | None = None
     port: int = DEFAULT_PORT
+    compile: bool = False
+    low_memory: bool = False
     api_key: str | None = field(default=None, repr=False)
     auth: str | None = field(default=None, repr=False)
 
@@ -124,6 +131,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
         device=_choice("HUATU_DEVICE", get("HUATU_DEVICE"), ("cuda", "mps", "cpu")),
         dtype=_choice("HUATU_DTYPE", get("HUATU_DTYPE"), ("float16", "bfloat16", "float32")),
         port=_port(port_text),
+        compile=_flag("HUATU_COMPILE", get("HUATU_COMPILE")),
+        low_memory=_flag("HUATU_LOW_MEMORY", get("HUATU_LOW_MEMORY")),
         api_key=get("HUATU_API_KEY"),
         auth=get("HUATU_AUTH"),
     )
@@ -139,6 +148,16 @@ def _positive_float(name: str, text: str | None, default: float) -> float:
     if not value > 0:
         raise ValueError(f"{name} must be more than 0 seconds, but is {text!r}.")
     return value
+
+
+def _flag(name: str, text: str | None) -> bool:
+    if text is None:
+        return False
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (true/false), but is {text!r}.")
 
 
 def _choice(name: str, text: str | None, allowed: tuple[str, ...]) -> str | None:

@@ -49,8 +49,14 @@ class LocalBackend:
         self._base_scheduler_config = self.pipe.scheduler.config
         self._lock = threading.Lock()
         self.is_test_model = model == TINY_MODEL
+        options = []
+        if settings.low_memory:
+            options.append(save_memory(self.pipe, self.plan))
+        if settings.compile:
+            options.append(compile_unet(self.pipe, self.plan, settings.cache_dir))
         label = "tiny (test model: random weights, draws noise)" if self.is_test_model else model
-        self.description = f"local · {label} · {self.plan.short} ({self.plan.reason})"
+        extras = "".join(f", {option}" for option in options)
+        self.description = f"local · {label} · {self.plan.short}{extras} ({self.plan.reason})"
 
     def token_count(self, text: str) -> int | None:
         """Content tokens CLIP sees for ``text`` (without start/end tokens)."""
@@ -177,7 +183,8 @@ def _load_pipeline(model: str, settings: Settings, plan: DevicePlan) -> Any:
     except Exception as error:  # an edge: many libraries' errors become one sentence
         log.info("loading %s failed", model, exc_info=True)
         raise ModelLoadError(_load_failure_message(model, error)) from None
-    pipe = pipe.to(plan.device)
+    if not (settings.low_memory and plan.device == "cuda"):  # offload places it itself
+        pipe = pipe.to(plan.device)
     pipe.set_progress_bar_config(disable=True)
     tune_layout(pipe, plan)
     return pipe
@@ -191,6 +198,60 @@ def tune_layout(pipe: Any, plan: DevicePlan) -> None:
 
     if plan.device == "cpu" and plan.dtype == "bfloat16":
         pipe.vae.to(memory_format=torch.channels_last)
+
+
+def save_memory(pipe: Any, plan: DevicePlan) -> str:
+    """``--low-memory``: on CUDA, keep each model on the CPU until the pipeline needs it
+    (model CPU offload); everywhere, decode images larger than 512×512 tile by tile.
+
+    Returns a short label for the status line.
+    """
+    if plan.device == "cuda":
+        pipe.enable_model_cpu_offload()
+    pipe.vae.enable_tiling()
+    return "low memory" + (" (CPU offload, VAE tiling)" if plan.device == "cuda" else "")
+
+
+#: Size of the warm-up run that compiles the UNet at load (the studio's default size).
+COMPILE_WARMUP_SIDE = 512
+
+
+def compile_unet(
+    pipe: Any, plan: DevicePlan, cache_dir: Path, side: int = COMPILE_WARMUP_SIDE
+) -> str:
+    """``--compile``: ``torch.compile`` the UNet and compile it now, at load, with one
+    denoising step at ``side``×``side`` with guidance (other sizes compile on first use).
+
+    Compiled kernels go to ``cache_dir/inductor`` (unless ``TORCHINDUCTOR_CACHE_DIR`` is set),
+    so the next start with the same model, size and torch finds them there.
+
+    Args:
+        pipe: the loaded pipeline (its UNet is replaced by the compiled one).
+        plan: device and dtype.
+        cache_dir: huatu's cache folder.
+        side: image side of the warm-up run. Default 512.
+
+    Returns a short label for the status line.
+    """
+    import os
+    import time
+
+    import torch
+
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir / "inductor"))
+    started = time.monotonic()
+    pipe.unet = torch.compile(pipe.unet)
+    pipe(
+        "",
+        num_inference_steps=1,
+        guidance_scale=7.0,
+        width=side,
+        height=side,
+        output_type="latent",
+    )
+    seconds = time.monotonic() - started
+    log.info("compiled the UNet on %s in %.0f s", plan.short, seconds)
+    return f"compiled in {seconds:.0f} s"
 
 
 def _load_failure_message(model: str, error: Exception) -> str:
