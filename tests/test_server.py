@@ -1,0 +1,137 @@
+"""One server for everything: access control on every route, saved images only, loopback
+unless credentials are set."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+
+import httpx
+import pytest
+from gradio_client import Client
+
+from huatu.server import Access, is_loopback, parse_users
+from tests.conftest import serving_app
+
+KEY = "hk-test-key-0123456789"
+USER, PASSWORD = "ann", "s3cret-pass"
+BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+# (method, path, JSON body): one route of each kind the server has.
+ROUTES = [
+    ("GET", "/", None),
+    ("GET", "/config", None),
+    ("GET", "/gradio_api/info", None),
+    ("GET", "/sdapi/v1/sd-models", None),
+    ("GET", "/v1/models", None),
+    ("POST", "/v1/images/generations", {"prompt": "x", "size": "64x64"}),
+    ("GET", "/outputs/nothing.png", None),
+    ("GET", "/gradio_api/mcp/schema", None),
+    ("GET", "/docs", None),
+]
+
+
+@pytest.fixture(scope="module")
+def locked(tiny_service):
+    access = Access(users=((USER, PASSWORD),), api_key=KEY)
+    with serving_app(tiny_service, access=access, mcp=True) as url:
+        yield url
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
+def test_every_route_wants_credentials(locked, method, path, body):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic Zm9vOmJhcg=="}):
+        answer = httpx.request(method, locked + path, json=body, headers=headers)
+        assert answer.status_code == 401, (path, headers, answer.text[:200])
+        assert KEY not in answer.text and PASSWORD not in answer.text
+        if path.startswith("/v1/"):  # OpenAI's error shape, which its clients read
+            assert answer.json()["error"]["code"] == "invalid_api_key"
+        else:
+            assert "credentials" in answer.json()["detail"]
+        # browsers get asked for a user name and password
+        assert answer.headers["www-authenticate"].startswith("Basic")
+    for good in (f"Bearer {KEY}", BASIC):
+        answer = httpx.request(method, locked + path, json=body, headers={"Authorization": good})
+        assert answer.status_code != 401, (path, good[:6], answer.text[:200])
+
+
+def test_the_gradio_client_works_with_a_key_and_is_refused_without(locked):
+    client = Client(locked, headers={"Authorization": f"Bearer {KEY}"}, verbose=False)
+    result = client.predict(
+        prompt="a fox", steps=2, width=64, height=64, seed=4, api_name="/generate"
+    )
+    assert "Seed: 4" in str(result[2])
+    from gradio_client.exceptions import AuthenticationError
+
+    with pytest.raises(AuthenticationError):
+        Client(locked, verbose=False)
+
+
+def test_without_credentials_configured_everything_is_open(tiny_service):
+    with serving_app(tiny_service) as url:
+        assert httpx.get(url + "/v1/models").status_code == 200
+        assert httpx.get(url + "/sdapi/v1/sd-models").status_code == 200
+        assert httpx.get(url + "/config").status_code == 200
+
+
+def test_only_saved_pngs_are_served(tiny_service):
+    from huatu.request import GenerationRequest
+    from huatu.server import output_url
+
+    result = tiny_service.generate(
+        GenerationRequest.create(prompt="a fox", num_inference_steps=2, width=64, height=64)
+    )
+    outputs = tiny_service.settings.outputs_dir
+    with serving_app(tiny_service) as url:
+        image = httpx.get(output_url(url, outputs, result.paths[0]))
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+        for trick in (
+            "/outputs/../pyproject.toml",
+            "/outputs/%2e%2e/%2e%2e/etc/passwd",
+            "/outputs/..%2f..%2fetc%2fpasswd",
+            "/outputs//etc/passwd",
+            "/outputs/history.sqlite3",
+            "/outputs/",
+        ):
+            answer = httpx.get(url + trick)
+            assert answer.status_code == 404, (trick, answer.status_code)
+            assert b"root:" not in answer.content and b"SQLite" not in answer.content
+
+
+def test_access_rules():
+    access = Access(users=((USER, PASSWORD),), api_key=KEY)
+    assert access.allows(f"Bearer {KEY}") and access.allows(BASIC)
+    assert not access.allows(None) and not access.allows("Bearer ") and not access.allows("Basic !")
+    assert not access.allows("Basic " + base64.b64encode(f"{USER}:nope".encode()).decode())
+    assert Access().allows(None)  # nothing configured: open (loopback only, see serve)
+    assert parse_users("a:b, c:d:e") == (("a", "b"), ("c", "d:e"))
+    with pytest.raises(ValueError, match="entry 2 must look like user:password") as error:
+        parse_users("a:b,c")
+    assert "b" not in str(error.value).split("(")[1]  # no password in the message
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for name in ("HUATU_API_KEY", "HUATU_AUTH"):
+        env.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "huatu.cli", "serve", "--model", "tiny", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_serve_refuses_to_listen_beyond_loopback_without_credentials():
+    for args in (["--listen"], ["--host", "0.0.0.0"], ["--host", "192.168.7.7"]):
+        finished = _serve(*args)
+        assert finished.returncode == 2, finished.stderr
+        assert "Refusing to listen on" in finished.stderr
+        assert "HUATU_API_KEY" in finished.stderr and "Traceback" not in finished.stderr
+    finished = _serve("--auth", "nopassword")
+    assert finished.returncode == 2 and "user:password" in finished.stderr
