@@ -227,3 +227,47 @@ def test_sd15_unet_step_bf16_close_to_fp32_at_8x8() -> None:
     unet = unets[0].to(memory_format=torch.channels_last)
     got = _unet_step(unet, latents.bfloat16(), embeddings.bfloat16())
     assert run.relative_l2(got, reference) <= UNET_REL_L2_MAX
+
+
+def test_table_reports_batching_and_the_app_cost() -> None:
+    batching = {
+        "case": "huatu-default",
+        "images": 4,
+        "unet_cfg_step_per_image_one_by_one_s": 4.1,
+        "unet_cfg_step_per_image_batched_s": 3.9,
+        "images_per_minute_gain": 1.05,
+    }
+    app = {
+        "overhead_ms": 21.0,
+        "pipeline_direct_ms": 30.0,
+        "through_app_ms": 51.0,
+        "first_request_s": 4.2,
+    }
+    table = run.format_table({**FAKE_RESULT, "batching": batching, "app": app})
+    assert "4.10 s one by one, 3.90 s batched → 1.05× images per minute" in table
+    assert "21 ms per request over the bare pipeline (30 → 51 ms); first image 4.2 s" in table
+
+
+def test_batching_measure_runs_on_a_real_unet(tiny_pipes) -> None:
+    """The measurement itself (no timing threshold: only that it measures what it says)."""
+    pipe = tiny_pipes[1]
+    spec = run.CaseSpec("huatu-default", "bfloat16")
+    width = pipe.unet.config.cross_attention_dim
+    runner = run.CaseRunner(spec, pipe, torch.zeros(2, 77, width))
+    batched = runner.unet_step_batched(3)
+    assert batched.shape[0] == 6  # 3 images, each with its unconditional twin
+    result = run.measure_batching(runner, repeats=2, images=3)
+    assert result["images"] == 3 and result["case"] == "huatu-default"
+    assert result["unet_cfg_step_per_image_one_by_one_s"] >= 0
+    assert result["images_per_minute_gain"] > 0
+
+
+def test_app_overhead_measure_serves_and_calls_for_real(base_settings, monkeypatch) -> None:
+    from huatu.bench.app import measure_overhead
+
+    monkeypatch.setenv("HUATU_CACHE", str(base_settings.cache_dir))
+    result = measure_overhead(repeats=2, warmup=1)
+    assert result["through_app_ms"] > 0 and result["pipeline_direct_ms"] > 0
+    assert result["overhead_ms"] == round(
+        result["through_app_ms"] - result["pipeline_direct_ms"], 1
+    )

@@ -176,6 +176,17 @@ class CaseRunner:
                 return_dict=False,
             )[0]
 
+    def unet_step_batched(self, images: int) -> Any:
+        """One UNet forward with CFG for ``images`` images at once (UNet batch 2×images)."""
+        import torch
+
+        latents = self.latents.repeat(images, 1, 1, 1)
+        embeddings = self.embeddings.repeat_interleave(images, dim=0)
+        with torch.inference_mode():
+            return self.pipe.unet(
+                latents, self.timestep, encoder_hidden_states=embeddings, return_dict=False
+            )[0]
+
     def decode(self) -> Any:
         """Latents (1×4×64×64) to pixels (1×3×512×512): TAESD for the fast case, else the VAE."""
         import torch
@@ -289,6 +300,29 @@ def measure_peak_rss(name: str, timeout_s: float = 1200) -> float | None:
 # --------------------------------------------------------------------------- results
 
 
+def measure_batching(runner: CaseRunner, repeats: int, images: int = 4) -> dict[str, Any]:
+    """Would batching ``images`` queued requests raise throughput? Median UNet step (with
+    CFG) per image, run one image at a time vs ``images`` at once, interleaved.
+
+    Denoising is nearly all of an image's time (text encoding and decoding are per image
+    either way), so ``images_per_minute_gain`` ≈ the throughput gain of batching.
+    """
+    runner.unet_step_batched(images)  # warm-up of the larger shapes
+    single: list[float] = []
+    batched: list[float] = []
+    for _ in range(max(2, repeats)):
+        single.append(timed(runner.unet_step)[0])
+        batched.append(timed(lambda: runner.unet_step_batched(images))[0] / images)
+    one, many = statistics.median(single), statistics.median(batched)
+    return {
+        "case": runner.spec.name,
+        "images": images,
+        "unet_cfg_step_per_image_one_by_one_s": round(one, 3),
+        "unet_cfg_step_per_image_batched_s": round(many, 3),
+        "images_per_minute_gain": round(one / many, 2),
+    }
+
+
 def machine_info(quick: bool) -> dict[str, Any]:
     """CPU model, cores, library versions, date: what the numbers depend on."""
     import diffusers
@@ -361,6 +395,22 @@ def format_table(result: dict[str, Any]) -> str:
     )
     if any(case.get("estimated") for case in cases):
         lines.append("~ estimated: text encode + 20 × UNet step + decode (quick mode)")
+    batching = result.get("batching")
+    if batching:
+        lines.append(
+            f"batching {batching['images']} queued images ({batching['case']}): UNet step per "
+            f"image {batching['unet_cfg_step_per_image_one_by_one_s']:.2f} s one by one, "
+            f"{batching['unet_cfg_step_per_image_batched_s']:.2f} s batched → "
+            f"{batching['images_per_minute_gain']}× images per minute"
+        )
+    app = result.get("app")
+    if app:
+        lines.append(
+            f"app (tiny model, through gradio_client): {app['overhead_ms']:.0f} ms per request "
+            f"over the bare pipeline ({app['pipeline_direct_ms']:.0f} → "
+            f"{app['through_app_ms']:.0f} ms); first image {app['first_request_s']:.1f} s "
+            "after `huatu serve` starts"
+        )
     return "\n".join(lines)
 
 
@@ -456,7 +506,11 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
         if spec.fast:
             row.update(steps=FAST_STEPS, guidance_scale=1.0, decoder="AutoencoderTiny (TAESD)")
 
-    # 5. End-to-end images, interleaved; in quick mode only where short, else estimated.
+    # 5. Batching queued requests: 4 images' UNet step at once vs one at a time.
+    batching = measure_batching(runners["huatu-default"], repeats)
+    print(f"  batching: {batching}", flush=True)
+
+    # 6. End-to-end images, interleaved; in quick mode only where short, else estimated.
     for spec in specs:
         row = rows[spec.name]
         if spec.fast:
@@ -484,6 +538,11 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
         row["peak_rss_gib"] = None if peak[spec.name] is None else round(peak[spec.name], 2)
 
     cases = [rows[spec.name] for spec in specs]
+    # 7. The app's own cost (tiny model): overhead per request and time to first image.
+    from huatu.bench.app import measure_app
+
+    app = measure_app(repeats=10 if quick else 30)
+    print(f"  app: {app}", flush=True)
     machine["total_s"] = round(time.perf_counter() - started, 1)
     # Other processes' load distorts timings; a high value here says to re-run.
     machine["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
@@ -500,6 +559,8 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
         },
         "cases": cases,
         "speedup": speedups(cases),
+        "batching": batching,
+        "app": app,
     }
     write_result(result, out)
     print(format_table(result))
