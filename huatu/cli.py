@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,12 @@ def _start_service(
     from huatu.service import ImageService
 
     click.echo(f"huatu: loading {model or settings.model} …", err=True)
+    if settings.compile:
+        click.echo(
+            "huatu: compiling the UNet for this machine — a minute or more the first time, "
+            f"seconds once cached in {settings.cache_dir / 'inductor'} …",
+            err=True,
+        )
     try:
         service = ImageService.start(settings, model=model, backend=backend)
     except HuatuError as error:
@@ -122,6 +129,17 @@ def main() -> None:
     help="Listen beyond loopback without credentials (anyone on the network can use it).",
 )
 @click.option("--mcp", is_flag=True, help="Also serve generate as an MCP tool (/gradio_api/mcp/).")
+@click.option(
+    "--compile/--no-compile",
+    "compile_unet",
+    default=None,
+    help="torch.compile the UNet at start (slow first start, cached after). [env HUATU_COMPILE]",
+)
+@click.option(
+    "--low-memory/--no-low-memory",
+    default=None,
+    help="CUDA: model CPU offload; all: VAE tiling above 512x512. [env HUATU_LOW_MEMORY]",
+)
 def serve(
     model: str | None,
     backend: str | None,
@@ -131,6 +149,8 @@ def serve(
     auth: str | None,
     insecure_no_auth: bool,
     mcp: bool,
+    compile_unet: bool | None,
+    low_memory: bool | None,
 ) -> None:
     """Start the studio and the HTTP APIs on http://127.0.0.1:PORT.
 
@@ -141,6 +161,12 @@ def serve(
     from huatu.server import serve as run_server
 
     settings = _settings()
+    if compile_unet is not None or low_memory is not None:
+        settings = replace(
+            settings,
+            compile=settings.compile if compile_unet is None else compile_unet,
+            low_memory=settings.low_memory if low_memory is None else low_memory,
+        )
     host = "0.0.0.0" if listen else host
     try:
         access = Access.from_settings(settings, auth)
@@ -189,8 +215,22 @@ def _launch(demo: Any, port: int) -> None:
 
 
 @main.command()
-@click.argument("prompt")
+@click.argument("prompt", required=False)
 @model_options
+@click.option(
+    "--from-file",
+    "from_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Generate for every prompt in FILE instead of PROMPT: plain text (one prompt a "
+    "line; blank lines and # comments skipped) or JSON Lines (a .jsonl file, or one whose "
+    'first line is a JSON object: {"prompt": …, "width": …, "seed": …}). The other '
+    "options are the defaults for each line. Every line is checked before anything is "
+    "generated. With --out, a rerun skips the lines whose images are all in that folder "
+    "already (resume; known from a batch key in each PNG's metadata); without --out, "
+    "every run makes everything again.",
+)
 @click.option("--negative-prompt", default="", help="What to avoid. [default: none]")
 @click.option("--steps", type=int, default=None, help="Denoising steps, 1-100. [default 25]")
 @click.option("--guidance", type=float, default=None, help="Guidance scale, 0-20. [default 7]")
@@ -210,9 +250,10 @@ def _launch(demo: Any, port: int) -> None:
     help="Folder for the PNGs. [env HUATU_OUTPUTS; default ./outputs/DATE]",
 )
 def generate(
-    prompt: str,
+    prompt: str | None,
     model: str | None,
     backend: str | None,
+    from_file: Path | None,
     negative_prompt: str,
     steps: int | None,
     guidance: float | None,
@@ -223,39 +264,135 @@ def generate(
     scheduler: str | None,
     out: Path | None,
 ) -> None:
-    """Generate images for PROMPT; print each PNG's path on its own line."""
-    from huatu.backends.base import ProgressEvent
-    from huatu.messages import render
+    """Generate images for PROMPT (or each prompt of --from-file FILE); print each PNG's
+    path on its own line.
+
+    \b
+    With --from-file, stdout lists the PNGs of every line in file order, those made
+    earlier (skipped on resume) included; progress goes to stderr. A line that fails
+    while generating is reported on stderr with its line number and the others go on;
+    the exit status is then 1.
+    """
     from huatu.request import GenerationRequest
 
     settings = _settings()
+    if (prompt is None) == (from_file is None):
+        raise click.UsageError("Give either a PROMPT or --from-file FILE (not both).")
+    options = {
+        "negative_prompt": negative_prompt,
+        "num_inference_steps": steps,
+        "guidance_scale": guidance,
+        "width": width,
+        "height": height,
+        "seed": seed,
+        "num_images": num_images,
+        "scheduler": scheduler,
+    }
     try:
-        request = GenerationRequest.from_form(
-            prompt, negative_prompt, steps, guidance, width, height, seed, num_images, scheduler
-        )
+        # with --from-file the options are checked on their own first (as defaults)
+        request = GenerationRequest.create(prompt="-" if prompt is None else prompt, **options)
     except HuatuError as error:
         raise click.UsageError(str(error)) from None
+    if from_file is not None:
+        _generate_batch(settings, from_file, options, model, backend, out)
+        return
     service = _start_service(settings, model, backend, required=True)
+    try:
+        result = _generate_one(settings, service, request, out)
+    except HuatuError as error:
+        raise click.ClickException(settings.redact(str(error))) from None
+    click.echo(f"seed: {', '.join(str(seed) for seed in result.seeds)}", err=True)
+    for path in result.paths:
+        click.echo(str(path))
 
-    def report(event: ProgressEvent) -> None:
+
+def _step_reporter() -> Callable[[Any], None]:
+    """A progress callback writing ``step i/n`` (and hosted waits) to stderr."""
+
+    def report(event: Any) -> None:  # a huatu.backends.base.ProgressEvent
         if event.total:
             click.echo(f"\rstep {event.step}/{event.total}", nl=event.step == event.total, err=True)
         elif event.message:
             click.echo(event.message, err=True)
 
+    return report
+
+
+def _generate_one(
+    settings: Settings,
+    service: Any,
+    request: Any,
+    out: Path | None,
+    extra: dict[str, str] | None = None,
+):  # -> GenerationResult
+    """Generate one request with step progress on stderr; print its notices.
+
+    Raises:
+        HuatuError: the generation failed (the message is for people, not yet redacted).
+        click.ClickException: the image could not be written (``OSError``).
+    """
+    from huatu.messages import render
+
     try:
-        result = service.generate(request, progress=report, folder=out)
-    except HuatuError as error:
-        raise click.ClickException(settings.redact(str(error))) from None
+        result = service.generate(request, progress=_step_reporter(), folder=out, extra=extra)
     except OSError as error:  # e.g. --out in a folder that cannot be written
         where = error.filename or out or settings.outputs_dir
         message = f"Cannot write the image to {where}: {error.strerror}."
         raise click.ClickException(message) from None
     for notice in result.notices:
         click.echo(f"notice: {render(notice)}", err=True)
-    click.echo(f"seed: {', '.join(str(seed) for seed in result.seeds)}", err=True)
-    for path in result.paths:
-        click.echo(str(path))
+    return result
+
+
+def _generate_batch(
+    settings: Settings,
+    path: Path,
+    options: dict[str, Any],
+    model: str | None,
+    backend: str | None,
+    out: Path | None,
+) -> None:
+    """``generate --from-file``: validate every line, skip what --out already holds, make
+    the rest (a failing line is reported and the others go on; exit status 1 then)."""
+    from huatu import batch
+
+    model_name = model or settings.model
+    try:
+        items = batch.read_batch(path, options, model=model_name)
+    except HuatuError as error:
+        raise click.UsageError(str(error)) from None
+    done = batch.find_done(out, items) if out is not None else {}
+    todo = [item for item in items if item.key not in done]
+    click.echo(f"huatu: {len(items)} prompt(s) in {path}", err=True)
+    if done:
+        skipped = len(items) - len(todo)
+        click.echo(f"huatu: skipping {skipped} already done (their images are in {out})", err=True)
+    service = _start_service(settings, model, backend, required=True) if todo else None
+    failed: list[int] = []
+    position = 0
+    for item in items:
+        if item.key in done:
+            for made in done[item.key]:
+                click.echo(str(made))
+            continue
+        position += 1
+        shown = " ".join(item.request.prompt.split())
+        shown = shown if len(shown) <= 60 else shown[:59] + "…"
+        click.echo(f"[{position}/{len(todo)}] line {item.line}: {shown}", err=True)
+        extra = batch.batch_metadata(item.key, batch.new_run())
+        try:
+            result = _generate_one(settings, service, item.request, out, extra)
+        except HuatuError as error:
+            failed.append(item.line)
+            message = settings.redact(str(error))
+            click.echo(f"huatu: line {item.line} failed: {message}", err=True)
+            continue
+        click.echo(f"seed: {', '.join(str(seed) for seed in result.seeds)}", err=True)
+        for made in result.paths:
+            click.echo(str(made))
+    if failed:
+        lines = ", ".join(str(line) for line in failed)
+        raise click.ClickException(f"{len(failed)} of {len(todo)} prompt(s) failed (line {lines}).")
 
 
 @main.command()

@@ -297,4 +297,4 @@ def serve(app: Any, host: str, port: int) -> None:
     """Serve ``app`` on ``host:port`` until interrupted."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
