@@ -128,7 +128,9 @@ def main() -> None:
     is_flag=True,
     help="Listen beyond loopback without credentials (anyone on the network can use it).",
 )
-@click.option("--mcp", is_flag=True, help="Also serve generate as an MCP tool (/gradio_api/mcp/).")
+@click.option(
+    "--mcp", is_flag=True, help="Also serve the generate_image MCP tool at /gradio_api/mcp/."
+)
 @click.option(
     "--compile/--no-compile",
     "compile_unet",

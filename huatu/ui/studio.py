@@ -29,6 +29,7 @@ from huatu.schedulers import SCHEDULERS
 from huatu.service import ImageService
 from huatu.ui import handlers
 from huatu.ui.i18n import t
+from huatu.ui.mcp_tool import McpToolsBlocks, add_generate_image
 
 TITLE = "画图 huatu"
 
@@ -45,7 +46,8 @@ def build_studio(service: ImageService, *, history=None, glossary_path=None) -> 
 
     The main function is API name ``/generate`` with named parameters (prompt,
     negative_prompt, steps, guidance, width, height, seed, num_images, scheduler,
-    english_prompt).
+    english_prompt). When served with an MCP server, the one MCP tool is ``generate_image``
+    (:mod:`huatu.ui.mcp_tool`; also callable, undocumented, as ``/generate_image``).
     """
     state = handlers.StudioHandlers(
         service=service,
@@ -54,7 +56,7 @@ def build_studio(service: ImageService, *, history=None, glossary_path=None) -> 
     )
     preset = QUALITY_PRESETS[DEFAULT_PRESET]
 
-    with gr.Blocks(title=TITLE) as demo:
+    with McpToolsBlocks(title=TITLE) as demo:
         gr.Markdown(t("title"))
         status = gr.Markdown(
             state.status_line(), elem_id="status"
@@ -349,4 +351,6 @@ def build_studio(service: ImageService, *, history=None, glossary_path=None) -> 
             outputs=[*history_outputs, selected, details],
             api_visibility="private",
         )
+        # the agent's entry point: MCP tool (and undocumented API) `generate_image`
+        add_generate_image(service)
     return demo
