@@ -31,6 +31,7 @@ import sys
 
 SPACE_HOST = "0.0.0.0"
 LOCAL_HOST = "127.0.0.1"
+SPACE_FRAME_ANCESTORS = ("https://huggingface.co",)
 
 
 def on_space(environ: dict[str, str] | None = None) -> bool:
@@ -61,7 +62,9 @@ def main() -> int:
         return 2
     host = SPACE_HOST if on_space() else LOCAL_HOST
     print(f"huatu: {service.status}", file=sys.stderr)
-    app = build_app(service, access=access, host=host, port=settings.port)
+    # a Space shows the app inside a frame on huggingface.co
+    frames = SPACE_FRAME_ANCESTORS if on_space() else ()
+    app = build_app(service, access=access, host=host, port=settings.port, frame_ancestors=frames)
     print(f"huatu: serving on http://{host}:{settings.port}", file=sys.stderr, flush=True)
     serve(app, host, settings.port)
     return 0

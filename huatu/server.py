@@ -171,6 +171,7 @@ def build_app(
     mcp: bool = False,
     host: str = "127.0.0.1",
     port: int = 7860,
+    frame_ancestors: tuple[str, ...] = (),
 ) -> FastAPI:
     """The whole server: studio at ``/``, the HTTP APIs, saved images, access control.
 
@@ -182,6 +183,11 @@ def build_app(
             ``/gradio_api/mcp/``. Default ``False``.
         host: the address served on (for Gradio's idea of its own URL). Default 127.0.0.1.
         port: the port served on. Default 7860.
+        frame_ancestors: other origins allowed to show the app in a frame (Hugging Face
+            Spaces). Default none.
+
+    While ``host`` is loopback, requests naming another ``Host`` are refused (DNS
+    rebinding); cross-site writes are always refused (:mod:`huatu.security`).
     """
     import gradio as gr
     from fastapi import FastAPI
@@ -218,6 +224,11 @@ def build_app(
     app.state.huatu_gate = gate
     if access is not None and access.required:
         app.add_middleware(AccessMiddleware, access=access)
+    from huatu.security import ExposureMiddleware
+
+    app.add_middleware(  # outermost: runs before the access check
+        ExposureMiddleware, check_host=is_loopback(host), frame_ancestors=frame_ancestors
+    )
     return app
 
 
