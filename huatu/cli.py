@@ -93,6 +93,22 @@ def _start_service(
     return service
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail early, before loading a model, when ``host:port`` cannot be listened on."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.UsageError(
+                f"Cannot listen on {host}:{port} ({error.strerror}): another program (maybe "
+                "another huatu) uses it. Stop it or pass --port with a free port."
+            ) from None
+
+
 def _port(port: int | None, settings: Settings) -> int:
     return port if port is not None else settings.port
 
@@ -129,6 +145,12 @@ def main() -> None:
     help="Listen beyond loopback without credentials (anyone on the network can use it).",
 )
 @click.option(
+    "--share",
+    is_flag=True,
+    help="Also open a public *.gradio.live link through Gradio's share server (needs "
+    "credentials, like --listen).",
+)
+@click.option(
     "--mcp", is_flag=True, help="Also serve the generate_image MCP tool at /gradio_api/mcp/."
 )
 @click.option(
@@ -150,6 +172,7 @@ def serve(
     listen: bool,
     auth: str | None,
     insecure_no_auth: bool,
+    share: bool,
     mcp: bool,
     compile_unet: bool | None,
     low_memory: bool | None,
@@ -174,26 +197,49 @@ def serve(
         access = Access.from_settings(settings, auth)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    if not is_loopback(host) and not access.required:
+    exposed = [
+        what
+        for what, on in ((f"listen on {host}", not is_loopback(host)), ("open a share link", share))
+        if on
+    ]
+    if exposed and not access.required:
         if not insecure_no_auth:
             raise click.UsageError(
-                f"Refusing to listen on {host} without credentials: anyone who can reach it "
-                "could use this machine. Set HUATU_API_KEY or pass --auth user:password "
-                "(or --insecure-no-auth if you really mean it)."
+                f"Refusing to {' and '.join(exposed)} without credentials: anyone who can "
+                "reach it could use this machine. Set HUATU_API_KEY or pass --auth "
+                "user:password (or --insecure-no-auth if you really mean it)."
             )
         click.echo(
-            f"huatu: WARNING: listening on {host} without credentials; anyone on the "
-            "network can generate images and read them.",
+            f"huatu: WARNING: going to {' and '.join(exposed)} without credentials; anyone "
+            "who can reach it can generate images and read them.",
             err=True,
         )
-    service = _start_service(settings, model, backend)
     port = _port(port, settings)
-    app = build_app(service, access=access, mcp=mcp, host=host, port=port)
+    _check_port_free(host, port)
+    service = _start_service(settings, model, backend)
+    # through a share link requests name the link's host, so the Host check is off then
+    app = build_app(service, access=access, mcp=mcp, host=host, port=port, check_host=not share)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     click.echo(f"huatu: serving on http://{shown}:{port}", err=True)
     if mcp:
         click.echo(f"huatu: MCP server at http://{shown}:{port}/gradio_api/mcp/", err=True)
-    run_server(app, host, port)
+    if not share:
+        run_server(app, host, port)
+        return
+    from huatu.server import ServerThread, open_share_link
+
+    try:
+        server = ServerThread(app, host, port).start()
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        click.echo(f"huatu: public link {open_share_link(shown, port)}", err=True)
+    except OSError as error:
+        click.echo(f"huatu: could not open a share link ({error}); serving locally only", err=True)
+    try:
+        server.thread.join()
+    except KeyboardInterrupt:
+        server.stop()
 
 
 @main.command()

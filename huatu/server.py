@@ -172,6 +172,7 @@ def build_app(
     host: str = "127.0.0.1",
     port: int = 7860,
     frame_ancestors: tuple[str, ...] = (),
+    check_host: bool | None = None,
 ) -> FastAPI:
     """The whole server: studio at ``/``, the HTTP APIs, saved images, access control.
 
@@ -185,6 +186,8 @@ def build_app(
         port: the port served on. Default 7860.
         frame_ancestors: other origins allowed to show the app in a frame (Hugging Face
             Spaces). Default none.
+        check_host: refuse requests naming a foreign ``Host``. Default: while ``host`` is
+            loopback.
 
     While ``host`` is loopback, requests naming another ``Host`` are refused (DNS
     rebinding); cross-site writes are always refused (:mod:`huatu.security`).
@@ -227,7 +230,9 @@ def build_app(
     from huatu.security import ExposureMiddleware
 
     app.add_middleware(  # outermost: runs before the access check
-        ExposureMiddleware, check_host=is_loopback(host), frame_ancestors=frame_ancestors
+        ExposureMiddleware,
+        check_host=is_loopback(host) if check_host is None else check_host,
+        frame_ancestors=frame_ancestors,
     )
     return app
 
@@ -309,6 +314,23 @@ class ServerThread:
         """Stop serving and wait for the thread."""
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def open_share_link(host: str, port: int) -> str:
+    """Open a public ``*.gradio.live`` link to ``host:port`` through Gradio's share server
+    and return it.
+
+    Raises:
+        OSError: the share server cannot be reached (e.g. offline).
+    """
+    import secrets
+
+    from gradio import networking
+
+    try:
+        return networking.setup_tunnel(host, port, secrets.token_urlsafe(32), None, None)
+    except Exception as error:  # gradio raises several kinds; one sentence for the CLI
+        raise OSError(f"{type(error).__name__}: {error}") from None
 
 
 def serve(app: Any, host: str, port: int) -> None:

@@ -135,3 +135,42 @@ def test_serve_refuses_to_listen_beyond_loopback_without_credentials():
         assert "HUATU_API_KEY" in finished.stderr and "Traceback" not in finished.stderr
     finished = _serve("--auth", "nopassword")
     assert finished.returncode == 2 and "user:password" in finished.stderr
+
+
+def test_share_needs_credentials_and_says_when_no_link_can_be_opened(cache_dir, tmp_path):
+    import os
+    import time
+
+    from tests.conftest import free_port
+
+    refused = _serve("--share")
+    assert refused.returncode == 2 and "Refusing to open a share link" in refused.stderr
+    port = free_port()
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HUATU_CACHE": str(cache_dir),
+        "HUATU_OUTPUTS": str(tmp_path),
+        "HUATU_API_KEY": KEY,
+    }
+    command = [sys.executable, "-m", "huatu.cli", "serve", "--model", "tiny", "--share"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # offline here: the share server is unreachable
+            lines.append(server.stderr.readline())
+            if "share link" in lines[-1] or "public link" in lines[-1]:
+                break
+        assert "could not open a share link" in lines[-1] and "serving locally" in lines[-1]
+        # still serving; through a link the Host would be the link's, so it is not checked
+        headers = {"Authorization": f"Bearer {KEY}", "Host": "abc.gradio.live"}
+        assert httpx.get(f"http://127.0.0.1:{port}/config", headers=headers).status_code == 200
+        busy = _serve("--port", str(port))  # the port is taken: said before loading anything
+        assert busy.returncode == 2 and f"Cannot listen on 127.0.0.1:{port}" in busy.stderr
+        assert "Traceback" not in busy.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
