@@ -7,7 +7,7 @@ STAMP := $(VENV)/.huatu-installed
 # Extra arguments for `huatu serve`, e.g. make run ARGS="--model tiny --port 7861"
 ARGS ?=
 
-.PHONY: install run test lint browser-deps screenshots clean bench
+.PHONY: install run test lint browser-deps screenshots clean bench audit
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ screenshots: install browser-deps
 # make bench QUICK=1 is the short run (under 10 minutes).
 bench: install
 	$(BIN)/python -m huatu.bench $(if $(QUICK),--quick,)
+
+# The load, fault and fuzz suites at a larger size, printing their figures (served, refused,
+# errors, p50/p95 latency; examples tried). `make test` runs them at a bounded size.
+audit: install
+	HUATU_AUDIT=1 GRADIO_ANALYTICS_ENABLED=False $(BIN)/pytest -s -q \
+		tests/test_load.py tests/test_faults.py tests/test_fuzz.py tests/test_secrets.py tests/test_security.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
