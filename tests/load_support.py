@@ -1,0 +1,654 @@
+"""A small, bounded load runner for huatu's three generation edges, on loopback only.
+
+* :func:`huatu_server` starts ``huatu serve --model tiny`` in a subprocess on 127.0.0.1 (so its
+  memory can be read from ``/proc/<pid>/status`` apart from the test process's own).
+* :func:`run_load` has N clients (threads), each making M requests one after another, spread
+  over the studio's Gradio API (``/generate`` through ``gradio_client``; each client is its
+  own Gradio session), the A1111 API (``POST /sdapi/v1/txt2img`` through httpx) and the
+  OpenAI images API (``POST /v1/images/generations`` through the official ``openai`` client).
+* Every request has its own prompt and seed. An answer is *served* when it carries exactly one
+  PNG whose A1111 ``parameters`` text has that prompt and seed (anything else is cross-talk,
+  counted as an error); *refused* when it is that API's queue-full answer; an *error*
+  otherwise. :class:`LoadReport` sums them up with latency percentiles per API.
+* :func:`http_burst` and :func:`gradio_burst` fire requests all at once, to see the refusals
+  happen where they should.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from huatu.metadata import parse_parameters, read_parameters
+
+#: The edges a load spreads its requests over, in turn.
+APIS = ("gradio", "a1111", "openai")
+#: Sub-strings of the answers that mean "the queue is full, try later".
+GRADIO_REFUSAL = ("already have", "queued or running")
+HTTP_REFUSAL = "busy"
+
+SERVED, REFUSED, ERROR = "served", "refused", "error"
+
+
+# --------------------------------------------------------------------------------------------
+# The server under load
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident set size (``VmRSS``) of process ``pid``, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+@dataclass
+class ServerProcess:
+    """A running ``huatu serve`` subprocess."""
+
+    process: subprocess.Popen
+    url: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rss(self) -> int:
+        """The server's resident memory now, in bytes."""
+        return rss_bytes(self.pid)
+
+    def settled_rss(self, samples: int = 5, every_s: float = 0.2) -> int:
+        """The median of a few RSS samples taken while the server is idle, in bytes."""
+        values = []
+        for _ in range(samples):
+            values.append(self.rss())
+            time.sleep(every_s)
+        return sorted(values)[len(values) // 2]
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+@contextmanager
+def huatu_server(
+    cache_dir: Path, outputs_dir: Path, log_path: Path, *, start_timeout_s: float = 180.0
+) -> Iterator[ServerProcess]:
+    """Run ``huatu serve --model tiny --backend local`` on 127.0.0.1 and a free port.
+
+    Args:
+        cache_dir: ``HUATU_CACHE`` (where the tiny model is, or gets built).
+        outputs_dir: ``HUATU_OUTPUTS``.
+        log_path: where the server's stdout and stderr go.
+        start_timeout_s: how long it may take to answer. Default 180 s.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # credentials or a model choice from the caller's shell would change what is served
+        if key not in ("HUATU_API_KEY", "HUATU_AUTH", "HUATU_MODEL", "HUATU_BACKEND")
+    }
+    env.update(
+        HUATU_CACHE=str(cache_dir),
+        HUATU_OUTPUTS=str(outputs_dir),
+        HF_HUB_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    port = free_port()
+    command = [
+        sys.executable,
+        "-c",
+        "from huatu.cli import main; main()",
+        "serve",
+        "--model",
+        "tiny",
+        "--backend",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        with httpx.Client(base_url=server.url, timeout=5, trust_env=False) as http:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"huatu serve exited ({process.returncode}):\n{server.log_tail()}"
+                    )
+                try:
+                    if http.get("/v1/models").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"huatu serve did not answer in {start_timeout_s:.0f} s")
+                time.sleep(0.25)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def gradio_queue_size(url: str) -> int:
+    """Events waiting in the studio's Gradio queue now."""
+    answer = httpx.get(f"{url}/gradio_api/queue/status", timeout=10, trust_env=False)
+    answer.raise_for_status()
+    return int(answer.json().get("queue_size") or 0)
+
+
+def wait_drained(url: str, timeout_s: float = 30.0) -> float:
+    """Wait until the Gradio queue is empty; return the seconds it took.
+
+    Raises:
+        TimeoutError: it still holds events after ``timeout_s``.
+    """
+    started = time.monotonic()
+    while gradio_queue_size(url):
+        if time.monotonic() - started > timeout_s:
+            raise TimeoutError(f"the Gradio queue did not drain in {timeout_s:.0f} s")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+class RssSampler:
+    """Samples a process's RSS in a background thread (for the peak under load)."""
+
+    def __init__(self, pid: int, every_s: float = 0.2) -> None:
+        self.pid = pid
+        self.every_s = every_s
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, rss_bytes(self.pid))
+            except (OSError, RuntimeError):
+                return
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------------------------
+# One request
+
+
+@dataclass
+class Outcome:
+    """What happened to one request."""
+
+    api: str
+    client: int
+    index: int
+    prompt: str
+    seed: int
+    status: str  # SERVED, REFUSED or ERROR
+    latency_s: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """The size of a load: ``clients`` threads × ``requests`` each, and each image's size."""
+
+    clients: int = 16
+    requests: int = 5
+    steps: int = 2
+    size: int = 64
+    apis: tuple[str, ...] = APIS
+    timeout_s: float = 120.0
+
+    @property
+    def total(self) -> int:
+        return self.clients * self.requests
+
+
+def check_png(data: bytes, prompt: str, seed: int) -> str | None:
+    """Why ``data`` is not the PNG made for ``prompt`` and ``seed`` (``None``: it is)."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return f"not a PNG: {data[:16]!r}"
+    text = read_parameters(data)
+    if text is None:
+        return "the PNG has no parameters text"
+    parsed = parse_parameters(text)
+    found_seed = parsed.settings.get("Seed")
+    if parsed.prompt != prompt or found_seed != str(seed):
+        return (
+            f"cross-talk: asked for {prompt!r} seed {seed}, got {parsed.prompt!r} seed {found_seed}"
+        )
+    return None
+
+
+class Caller:
+    """One client's connections to the three APIs (a Gradio client is one session)."""
+
+    def __init__(self, url: str, download_dir: Path, timeout_s: float = 120.0) -> None:
+        self.url = url
+        self.download_dir = download_dir
+        self.timeout_s = timeout_s
+        self._http: httpx.Client | None = None
+        self._gradio: Any = None
+        self._openai: Any = None
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(base_url=self.url, timeout=self.timeout_s, trust_env=False)
+        return self._http
+
+    @property
+    def gradio(self) -> Any:
+        if self._gradio is None:
+            from gradio_client import Client
+
+            self.download_dir.mkdir(parents=True, exist_ok=True)
+            self._gradio = Client(
+                self.url,
+                verbose=False,
+                download_files=str(self.download_dir),
+                analytics_enabled=False,
+                httpx_kwargs={"trust_env": False},
+            )
+        return self._gradio
+
+    @property
+    def openai(self) -> Any:
+        if self._openai is None:
+            from openai import OpenAI
+
+            self._openai = OpenAI(
+                base_url=f"{self.url}/v1",
+                api_key="not-needed-on-loopback",
+                max_retries=0,
+                timeout=self.timeout_s,
+                http_client=httpx.Client(timeout=self.timeout_s, trust_env=False),
+            )
+        return self._openai
+
+    def connect(self, api: str) -> None:
+        """Make the client for ``api`` now (a Gradio client fetches the app's config)."""
+        _ = self.gradio if api == "gradio" else self.http if api == "a1111" else self.openai
+
+    def close(self) -> None:
+        if self._gradio is not None:
+            self._gradio.close()
+        if self._openai is not None:
+            self._openai.close()
+        if self._http is not None:
+            self._http.close()
+
+    # Each call returns (status, detail); the caller times it.
+
+    def gradio_job(self, prompt: str, seed: int, steps: int, size: int) -> Any:
+        """Submit one ``/generate`` job (returns the ``gradio_client`` Job)."""
+        return self.gradio.submit(
+            prompt=prompt,
+            seed=seed,
+            steps=steps,
+            width=size,
+            height=size,
+            scheduler="euler",
+            api_name="/generate",
+        )
+
+    def gradio_outcome(self, job: Any, prompt: str, seed: int) -> tuple[str, str]:
+        """Wait for a ``/generate`` job and judge its answer."""
+        from gradio_client.exceptions import AppError, ValidationError
+
+        try:
+            result = job.result(timeout=self.timeout_s)
+        except (ValidationError, AppError) as error:
+            text = str(error)
+            if all(part in text for part in GRADIO_REFUSAL):
+                return REFUSED, text
+            return ERROR, f"{type(error).__name__}: {text}"
+        except Exception as error:  # a timeout or a broken connection
+            return ERROR, f"{type(error).__name__}: {error}"
+        gallery = result[2] or []
+        if len(gallery) != 1:
+            return ERROR, f"expected 1 image, got {len(gallery)}: {result!r:.300}"
+        data = Path(gallery[0]["image"]).read_bytes()
+        problem = check_png(data, prompt, seed)
+        return (ERROR, problem) if problem else (SERVED, "")
+
+    def gradio_call(self, prompt: str, seed: int, steps: int, size: int) -> tuple[str, str]:
+        return self.gradio_outcome(self.gradio_job(prompt, seed, steps, size), prompt, seed)
+
+    def a1111_call(self, prompt: str, seed: int, steps: int, size: int) -> tuple[str, str]:
+        body = {
+            "prompt": prompt,
+            "seed": seed,
+            "steps": steps,
+            "width": size,
+            "height": size,
+            "sampler_name": "Euler",
+        }
+        try:
+            answer = self.http.post("/sdapi/v1/txt2img", json=body)
+        except httpx.HTTPError as error:
+            return ERROR, f"{type(error).__name__}: {error}"
+        try:
+            content = answer.json()
+        except ValueError:
+            return ERROR, f"{answer.status_code}, not JSON: {answer.text[:200]!r}"
+        if answer.status_code == 503 and isinstance(content, dict):
+            detail = str(content.get("detail", ""))
+            if content.get("error") == "QueueFullError" and HTTP_REFUSAL in detail:
+                return REFUSED, detail
+        if answer.status_code != 200:
+            return ERROR, f"{answer.status_code}: {str(content)[:300]}"
+        images = content.get("images") or []
+        if len(images) != 1:
+            return ERROR, f"expected 1 image, got {len(images)}"
+        problem = check_png(base64.b64decode(images[0]), prompt, seed)
+        return (ERROR, problem) if problem else (SERVED, "")
+
+    def openai_call(self, prompt: str, seed: int, steps: int, size: int) -> tuple[str, str]:
+        import openai
+
+        try:
+            answer = self.openai.images.generate(
+                prompt=prompt,
+                size=f"{size}x{size}",
+                response_format="b64_json",
+                extra_body={"seed": seed, "steps": steps, "scheduler": "euler"},
+            )
+        except openai.RateLimitError as error:
+            retry_after = error.response.headers.get("retry-after")
+            body = error.body if isinstance(error.body, dict) else {}
+            text = str(body.get("message", ""))
+            if retry_after and body.get("code") == "rate_limit_exceeded" and HTTP_REFUSAL in text:
+                return REFUSED, text
+            return ERROR, f"429 without the queue-full shape: {error}"
+        except openai.OpenAIError as error:
+            return ERROR, f"{type(error).__name__}: {str(error)[:300]}"
+        if len(answer.data) != 1 or not answer.data[0].b64_json:
+            return ERROR, f"expected 1 b64_json image, got {answer.data!r:.200}"
+        problem = check_png(base64.b64decode(answer.data[0].b64_json), prompt, seed)
+        return (ERROR, problem) if problem else (SERVED, "")
+
+    def call(self, api: str, prompt: str, seed: int, steps: int, size: int) -> tuple[str, str]:
+        method: Callable[..., tuple[str, str]] = getattr(self, f"{api}_call")
+        return method(prompt, seed, steps, size)
+
+
+def timed_call(
+    caller: Caller, api: str, client: int, index: int, prompt: str, seed: int, config: LoadConfig
+) -> Outcome:
+    """Make one request and time it (connection set-up, e.g. a Gradio client's config
+    fetch, is done before the clock starts)."""
+    caller.connect(api)
+    started = time.monotonic()
+    try:
+        status, detail = caller.call(api, prompt, seed, config.steps, config.size)
+    except Exception as error:  # the runner must report, not crash
+        status, detail = ERROR, f"{type(error).__name__}: {error}"
+    return Outcome(api, client, index, prompt, seed, status, time.monotonic() - started, detail)
+
+
+# --------------------------------------------------------------------------------------------
+# The load and its report
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The nearest-rank percentile of ``values`` (0.0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _latency(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50": round(percentile(values, 50), 3),
+        "p95": round(percentile(values, 95), 3),
+        "max": round(max(values, default=0.0), 3),
+    }
+
+
+@dataclass
+class LoadReport:
+    """Every request's :class:`Outcome`, and how long the whole load took."""
+
+    config: LoadConfig
+    outcomes: list[Outcome]
+    wall_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def of(self, status: str, api: str | None = None) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == status and api in (None, o.api)]
+
+    def summary(self) -> dict[str, Any]:
+        """Served, refused and errors (with examples), latency percentiles of the served
+        requests per API and overall, and the wall time; plus whatever ``extra`` holds."""
+        errors = self.of(ERROR)
+        per_api = {
+            api: {
+                "served": len(self.of(SERVED, api)),
+                "refused": len(self.of(REFUSED, api)),
+                "errors": len(self.of(ERROR, api)),
+                "latency": _latency([o.latency_s for o in self.of(SERVED, api)]),
+            }
+            for api in self.config.apis
+        }
+        return {
+            "clients": self.config.clients,
+            "requests_each": self.config.requests,
+            "steps": self.config.steps,
+            "size": f"{self.config.size}x{self.config.size}",
+            "total": len(self.outcomes),
+            "served": len(self.of(SERVED)),
+            "refused": len(self.of(REFUSED)),
+            "errors": len(errors),
+            "cross_talk": sum("cross-talk" in o.detail for o in errors),
+            "error_examples": [f"{o.api} c{o.client} r{o.index}: {o.detail}" for o in errors[:5]],
+            "refusal_examples": sorted({f"{o.api}: {o.detail}" for o in self.of(REFUSED)})[:3],
+            "latency": _latency([o.latency_s for o in self.of(SERVED)]),
+            "refused_latency": _latency([o.latency_s for o in self.of(REFUSED)]),
+            "per_api": per_api,
+            "wall_s": round(self.wall_s, 2),
+            "served_per_s": round(len(self.of(SERVED)) / self.wall_s, 2) if self.wall_s else 0,
+            **self.extra,
+        }
+
+
+def format_summary(summary: dict[str, Any], title: str = "huatu load") -> str:
+    """The summary as a few lines of text."""
+    lat = summary["latency"]
+    lines = [
+        f"== {title}: {summary['clients']} clients x {summary['requests_each']} requests "
+        f"({summary['steps']} steps, {summary['size']}) on 127.0.0.1 ==",
+        f"requests {summary['total']}: served {summary['served']}, refused "
+        f"{summary['refused']}, errors {summary['errors']} (cross-talk "
+        f"{summary['cross_talk']}); wall {summary['wall_s']} s, "
+        f"{summary['served_per_s']} served/s",
+        f"latency served (s): p50 {lat['p50']}  p95 {lat['p95']}  max {lat['max']}"
+        f"   | refused: p50 {summary['refused_latency']['p50']}"
+        f"  p95 {summary['refused_latency']['p95']}",
+    ]
+    for api, row in summary["per_api"].items():
+        api_lat = row["latency"]
+        lines.append(
+            f"  {api:<7} served {row['served']:>4}  refused {row['refused']:>4}  errors "
+            f"{row['errors']:>3}  p50 {api_lat['p50']:.3f}  p95 {api_lat['p95']:.3f}  "
+            f"max {api_lat['max']:.3f}"
+        )
+    known = {
+        "clients",
+        "requests_each",
+        "steps",
+        "size",
+        "total",
+        "served",
+        "refused",
+        "errors",
+        "cross_talk",
+        "error_examples",
+        "refusal_examples",
+        "latency",
+        "refused_latency",
+        "per_api",
+        "wall_s",
+        "served_per_s",
+    }
+    for key, value in summary.items():
+        if key not in known:
+            lines.append(f"{key}: {value}")
+    for example in summary["refusal_examples"]:
+        lines.append(f"refusal e.g. {example}")
+    for example in summary["error_examples"]:
+        lines.append(f"ERROR e.g. {example}")
+    return "\n".join(lines)
+
+
+def request_for(client: int, index: int, nonce: str) -> tuple[str, int]:
+    """The unique prompt and seed of one request."""
+    return f"load c{client} r{index} {nonce}", 1_000_000 + client * 1_000 + index
+
+
+def run_load(
+    url: str, config: LoadConfig, workdir: Path, *, nonce: str | None = None
+) -> LoadReport:
+    """``config.clients`` threads, each making ``config.requests`` requests one after
+    another; request ``r`` of client ``c`` goes to ``config.apis[(c + r) % len(apis)]``.
+    All clients start together (a barrier) once their connections are made."""
+    nonce = nonce or secrets.token_hex(4)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    ready = threading.Barrier(config.clients + 1)
+
+    def client_thread(client: int) -> None:
+        caller = Caller(url, workdir / f"c{client}", config.timeout_s)
+        mine: list[Outcome] = []
+        try:
+            apis = {config.apis[(client + r) % len(config.apis)] for r in range(config.requests)}
+            for api in apis:  # connect (and fetch Gradio's config) before the clock starts
+                caller.connect(api)
+        except Exception as error:  # counted below as errors of every request
+            ready.wait()
+            for index in range(config.requests):
+                api = config.apis[(client + index) % len(config.apis)]
+                prompt, seed = request_for(client, index, nonce)
+                mine.append(Outcome(api, client, index, prompt, seed, ERROR, 0.0, repr(error)))
+        else:
+            ready.wait()
+            for index in range(config.requests):
+                api = config.apis[(client + index) % len(config.apis)]
+                prompt, seed = request_for(client, index, nonce)
+                mine.append(timed_call(caller, api, client, index, prompt, seed, config))
+        finally:
+            caller.close()
+            with lock:
+                outcomes.extend(mine)
+
+    threads = [
+        threading.Thread(target=client_thread, args=(client,), daemon=True)
+        for client in range(config.clients)
+    ]
+    for thread in threads:
+        thread.start()
+    ready.wait(timeout=config.timeout_s)
+    started = time.monotonic()
+    deadline = started + config.timeout_s * config.requests
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    wall = time.monotonic() - started
+    stuck = [thread for thread in threads if thread.is_alive()]
+    if stuck:
+        raise TimeoutError(f"{len(stuck)} load clients never finished")
+    outcomes.sort(key=lambda o: (o.client, o.index))
+    return LoadReport(config, outcomes, wall)
+
+
+# --------------------------------------------------------------------------------------------
+# Bursts
+
+
+def http_burst(
+    url: str, count: int, *, steps: int = 2, size: int = 64, nonce: str | None = None
+) -> list[Outcome]:
+    """``count`` A1111 and OpenAI requests (alternating) released at the same instant from
+    ``count`` threads (a barrier), each with its own connection."""
+    nonce = nonce or secrets.token_hex(4)
+    config = LoadConfig(clients=count, requests=1, steps=steps, size=size)
+    callers = [Caller(url, Path("/nonexistent")) for _ in range(count)]
+    apis = [("a1111", "openai")[i % 2] for i in range(count)]
+    for caller, api in zip(callers, apis, strict=True):
+        caller.connect(api)
+    barrier = threading.Barrier(count)
+
+    def one(i: int) -> Outcome:
+        prompt, seed = request_for(i, 0, f"burst {nonce}")
+        barrier.wait(timeout=60)
+        return timed_call(callers[i], apis[i], i, 0, prompt, seed, config)
+
+    try:
+        with ThreadPoolExecutor(count) as pool:
+            return list(pool.map(one, range(count)))
+    finally:
+        for caller in callers:
+            caller.close()
+
+
+def gradio_burst(
+    caller: Caller, count: int, *, steps: int = 2, size: int = 64, nonce: str | None = None
+) -> list[Outcome]:
+    """``count`` ``/generate`` jobs submitted at once by ONE Gradio client (one session)."""
+    nonce = nonce or secrets.token_hex(4)
+    asked = [request_for(0, i, f"gburst {nonce}") for i in range(count)]
+    started = time.monotonic()
+    jobs = [caller.gradio_job(prompt, seed, steps, size) for prompt, seed in asked]
+    outcomes = []
+    for i, (job, (prompt, seed)) in enumerate(zip(jobs, asked, strict=True)):
+        status, detail = caller.gradio_outcome(job, prompt, seed)
+        outcomes.append(
+            Outcome("gradio", 0, i, prompt, seed, status, time.monotonic() - started, detail)
+        )
+    return outcomes
