@@ -86,6 +86,17 @@ class Settings:
             found.append(pair.partition(":")[2].strip() or None)
         return sorted({value for value in found if value}, key=len, reverse=True)
 
+    def mask(self, value: object) -> object:
+        """``value`` with each secret in it replaced by as many ``*`` (its length kept, so a
+        message that shortens the value still says how long it was) — for values an error
+        message will quote, masked *before* the message cuts them short. Non-strings are
+        returned unchanged."""
+        if not isinstance(value, str):
+            return value
+        for secret in self.secret_values():
+            value = value.replace(secret, "*" * len(secret))
+        return value
+
     def redact(self, text: str) -> str:
         """Return ``text`` with every secret (Hugging Face key, huatu's API key, passwords)
         replaced by ``***``."""

@@ -97,6 +97,18 @@ class QueueFullError(HuatuError, RuntimeError):
         )
 
 
+class OutOfMemory(HuatuError, MemoryError):
+    """The device ran out of memory while generating (the server keeps running)."""
+
+    key = "out_of_memory"
+
+    def __init__(self) -> None:
+        from huatu.messages import message
+
+        self.params: dict[str, Any] = {}
+        super().__init__(message(self.key, "en"))
+
+
 class StorageError(HuatuError, OSError):
     """An image or its history row could not be written (disk full, no permission …).
 

@@ -36,6 +36,10 @@ CATALOG: dict[str, dict[str, str]] = {
         ),
         "seed_used": "Seed: {seeds}",
         "stopped": "Stopped.",
+        "out_of_memory": (
+            "The model ran out of memory making this image; try a smaller size or fewer "
+            "images (or start huatu with --low-memory)."
+        ),
         "queue_full": (
             "The server is busy: {waiting} requests are already waiting. Try again in a minute."
         ),
@@ -70,6 +74,28 @@ CATALOG: dict[str, dict[str, str]] = {
         "internal_error": (
             "Generation failed because of an internal error; the server log has the details."
         ),
+        "fast_unavailable": (
+            "The Fast preset needs the LCM-LoRA weights {weights}, which could not be loaded "
+            "(not downloaded yet and no connection to the Hugging Face Hub, or not found); "
+            "connect to the internet once so they download, or pick the Balanced preset."
+        ),
+        "taesd_unavailable": (
+            "The fast decoder TAESD ({weights}) could not be loaded, so the image was decoded "
+            "with the model's full VAE (slower)."
+        ),
+        "lcm_guidance": (
+            "LCM works with a guidance scale of {limit} or less (1 turns guidance off); "
+            "{guidance} may give over-saturated, burnt images."
+        ),
+        "lcm_not_hosted": (
+            "The LCM sampler (Fast preset) runs only on the local backend; the hosted service "
+            "used its own sampler."
+        ),
+        "fast_preset_fallback": (
+            "The LCM-LoRA weights {weights} are not available (not downloaded yet and offline), "
+            "so Fast uses DPM++ 2M Karras with 12 steps; connect to the internet once for the "
+            "4-step LCM Fast preset."
+        ),
     },
     "zh-CN": {
         "non_english_prompt": (
@@ -83,6 +109,9 @@ CATALOG: dict[str, dict[str, str]] = {
         "vae_fp32_retry": "图片变成了黑色（VAE 在 {dtype} 下数值溢出），已改用 float32 重新解码。",
         "seed_used": "种子：{seeds}",
         "stopped": "已停止。",
+        "out_of_memory": (
+            "生成这张图片时内存不足；请减小尺寸或图片数量（或用 --low-memory 启动 huatu）。"
+        ),
         "queue_full": "服务器正忙：已有 {waiting} 个请求在等待。请稍后再试。",
         "history_disk_full": "无法把图片保存到 {folder}：磁盘已满。",
         "history_save_failed": "无法把图片保存到 {folder}：{reason}。",
@@ -108,6 +137,23 @@ CATALOG: dict[str, dict[str, str]] = {
         "info_nothing": "请先拖入一张由 huatu、AUTOMATIC1111 或 Fooocus 生成的 PNG 图片。",
         "info_fields_skipped": "以下数值在这里无法使用，已略过：{fields}。",
         "internal_error": "由于内部错误，生成失败；详情见服务器日志。",
+        "fast_unavailable": (
+            "“快速”预设需要 LCM-LoRA 权重 {weights}，但无法加载（尚未下载且无法连接 "
+            "Hugging Face Hub，或找不到文件）；请联网一次让它下载，或改选“均衡”预设。"
+        ),
+        "taesd_unavailable": (
+            "无法加载快速解码器 TAESD（{weights}），图片改用模型完整的 VAE 解码（较慢）。"
+        ),
+        "lcm_guidance": (
+            "LCM 适合不超过 {limit} 的引导强度（1 即关闭引导）；{guidance} 可能让图片过曝。"
+        ),
+        "lcm_not_hosted": (
+            "LCM 采样器（“快速”预设）只能在本地后端运行；托管服务使用了它自己的采样器。"
+        ),
+        "fast_preset_fallback": (
+            "LCM-LoRA 权重 {weights} 不可用（尚未下载且处于离线状态），因此“快速”预设改用 "
+            "DPM++ 2M Karras 12 步；联网一次即可使用 4 步的 LCM 快速预设。"
+        ),
     },
 }
 

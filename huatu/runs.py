@@ -11,9 +11,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from huatu.backends.base import CancelToken, ProgressEvent
 from huatu.errors import GenerationCancelled
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from huatu.request import GenerationRequest
     from huatu.service import GenerationResult, ImageService
 
+T = TypeVar("T")
 #: How often a waiting stream re-yields (for countdowns), in seconds.
 TICK_S = 0.5
 #: Least time between two step updates of a stream, in seconds.
@@ -267,3 +268,35 @@ def _drain(events: queue.Queue, timeout: float) -> list:
         except queue.Empty:
             break
     return items
+
+
+#: How often an HTTP endpoint checks whether its client is still there, in seconds.
+DISCONNECT_POLL_S = 0.25
+
+
+async def finish_unless_disconnected(
+    work: Awaitable[T],
+    is_disconnected: Callable[[], Awaitable[bool]],
+    on_disconnect: Callable[[], None],
+    poll_s: float = DISCONNECT_POLL_S,
+) -> T:
+    """Await ``work`` (e.g. a generation in the thread pool), calling ``on_disconnect`` once
+    if the client goes away meanwhile (e.g. to cancel the run's token), and return its result.
+
+    Args:
+        work: the blocking work, already started (a coroutine or future).
+        is_disconnected: e.g. Starlette's ``request.is_disconnected``.
+        on_disconnect: stops the work; it still ends (with a stop) and is awaited.
+        poll_s: seconds between checks. Default 0.25.
+    """
+    import asyncio
+
+    task = asyncio.ensure_future(work)
+    told = False
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=poll_s)
+        if done:
+            return task.result()
+        if not told and await is_disconnected():
+            told = True
+            on_disconnect()

@@ -21,7 +21,9 @@ from huatu.config import Settings
 from huatu.errors import (
     BackendUnavailableError,
     GenerationCancelled,
+    HuatuError,
     ModelLoadError,
+    OutOfMemory,
     SafetyCheckerFlagged,
 )
 from huatu.messages import Notice
@@ -219,6 +221,10 @@ class ImageService:
             output = self.backend.generate(
                 request, progress=progress, cancel=cancel, preview_every=preview_every
             )
+        except HuatuError:
+            raise
+        except Exception as error:  # the edges log these: no secret may ride along
+            raise self._unexpected(error) from None
         finally:
             self._slots.release()
         notices += output.notices
@@ -255,6 +261,34 @@ class ImageService:
             paths=paths,
             notices=notices,
         )
+
+    def _unexpected(self, error: Exception) -> Exception:
+        """What to raise for an unexpected backend failure.
+
+        Running out of memory becomes :class:`OutOfMemory` (a sentence saying what to try);
+        any other error is kept, unless its message (or a chained one) holds a secret — a
+        library quoting a request header, say: then it becomes a copy with the secrets
+        redacted, on the same traceback, so the edge's log shows where it failed but not
+        the key.
+        """
+        if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+            return OutOfMemory().with_traceback(error.__traceback__)
+        chain: list[BaseException] = []
+        seen: BaseException | None = error
+        while seen is not None and seen not in chain:
+            chain.append(seen)
+            seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
+        redact = self.settings.redact
+        if all(redact(str(item)) == str(item) for item in chain):
+            return error
+        text = redact(str(error))
+        try:
+            copy = type(error)(text)
+        except Exception:
+            copy = RuntimeError(f"{type(error).__name__}: {text}")
+        if str(copy) != text:
+            copy = RuntimeError(f"{type(error).__name__}: {text}")
+        return copy.with_traceback(error.__traceback__)
 
     def _wait_for_slot(self, cancel: CancelToken | None) -> None:
         """Wait until the backend may take one more generation (a stop while waiting ends

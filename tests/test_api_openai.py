@@ -215,7 +215,7 @@ class FailingService:
         self.choice = tiny_service.choice
         self.error = error
 
-    def generate(self, request):
+    def generate(self, request, **options):
         raise self.error
 
 

@@ -42,9 +42,9 @@ itself answers when pydantic rejects a field, so clients already handle it::
 Broken JSON gets FastAPI's own 422 of that shape. Other failures answer in the shape of
 A1111's API error handler, ``{"error": "<kind>", "detail": "<sentence>", "body": "",
 "errors": "<sentence>"}``: 503 when too many API generations are already waiting
-(``QueueFullError``) or no model is loaded, 400 for a model that cannot be loaded or images
-all withheld by the safety checker, 502/504 when the hosted service fails, 500 otherwise.
-Messages never hold a traceback or a secret.
+(``QueueFullError``), no model is loaded or the model ran out of memory, 400 for a model
+that cannot be loaded or images all withheld by the safety checker, 502/504 when the hosted
+service fails, 500 otherwise. Messages never hold a traceback or a secret.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,6 +84,7 @@ from huatu.errors import (
 )
 from huatu.metadata import png_bytes
 from huatu.request import MAX_SEED, RANDOM_SEED, GenerationRequest
+from huatu.runs import finish_unless_disconnected
 from huatu.schedulers import SCHEDULERS, get_scheduler_spec, scheduler_id_from_label
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ A1111_FIELDS = {
 STATUS = (
     (QueueFullError, 503),
     (BackendUnavailableError, 503),
+    (MemoryError, 503),  # the model ran out of memory (huatu.errors.OutOfMemory)
     (ModelLoadError, 400),
     (SafetyCheckerFlagged, 400),
     (HostedTimeoutError, 504),
@@ -273,6 +275,12 @@ class ProgressTracker:
         if running:
             return max(running, key=lambda job: job.last_event)
         return self._jobs[0] if self._jobs else None
+
+    def interrupt(self, job: _Job) -> None:
+        """Stop ``job`` within one step, and its later runs (its client went away)."""
+        with self._lock:
+            job.interrupted = True
+            job.token.cancel()
 
     def stop(self, *, skip: bool) -> None:
         """Stop the current job (``skip``: only its current run, as A1111's ``/skip``)."""
@@ -478,10 +486,12 @@ def _error_response(service: ImageService, error: Exception) -> JSONResponse:
     redact = service.settings.redact
     if isinstance(error, ValidationError):
         name = A1111_FIELDS.get(error.field, error.field)
-        message = redact(str(ValidationError(name, error.value, error.reason, **error.params)))
+        # masked before the message shortens it, so no part of a secret is left
+        value = service.settings.mask(error.value)
+        message = redact(str(ValidationError(name, value, error.reason, **error.params)))
         detail: dict[str, Any] = {"type": "value_error", "loc": ["body", name], "msg": message}
-        if error.value is None or isinstance(error.value, (str, int, float)):
-            detail["input"] = _plain(error.value)
+        if value is None or isinstance(value, (str, int, float)):
+            detail["input"] = _plain(value)
         return JSONResponse(status_code=422, content={"detail": [detail]})
     if isinstance(error, HuatuError):
         message = redact(str(error))
@@ -602,12 +612,21 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
         return results
 
     @router.post("/txt2img", response_model=Txt2ImgResponse)
-    def txt2img(body: Txt2ImgRequest) -> Any:
-        """Generate ``batch_size`` × ``n_iter`` images (A1111's txt2img)."""
+    async def txt2img(body: Txt2ImgRequest, request: Request) -> Any:
+        """Generate ``batch_size`` × ``n_iter`` images (A1111's txt2img); a client that goes
+        away interrupts its run within one step."""
+        jobs: list[_Job] = []
+        work = run_in_threadpool(txt2img_blocking, body, jobs)
+        return await finish_unless_disconnected(
+            work, request.is_disconnected, lambda: [tracker.interrupt(job) for job in jobs]
+        )
+
+    def txt2img_blocking(body: Txt2ImgRequest, jobs: list[_Job]) -> Any:
         try:
             plan = _plan(body)
             with gate.enter():
                 job = tracker.begin(plan.n_iter)
+                jobs.append(job)
                 try:
                     results = run(plan, job)
                 finally:

@@ -34,8 +34,8 @@ not rewrite prompts). Every error under ``/v1`` is OpenAI's ``{"error": {"messag
 "param", "code"}}`` with ``param`` the body field at fault: 400 for a bad field, a body that
 is not JSON or not sent as ``application/json``; 404 for an unknown ``/v1`` URL or model; 429
 (with ``Retry-After``) when too many API generations are already in; 503 when no model is
-loaded; 5xx when generating fails. Messages name the field and the value, and never carry a
-secret.
+loaded or the model ran out of memory; 5xx when generating fails. Messages name the field and
+the value, and never carry a secret.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from huatu.backends.base import CancelToken
 from huatu.errors import (
     BackendUnavailableError,
     HostedError,
@@ -78,6 +79,7 @@ from huatu.request import (
     SIDE_MULTIPLE,
     GenerationRequest,
 )
+from huatu.runs import finish_unless_disconnected
 from huatu.server import output_url
 
 if TYPE_CHECKING:
@@ -228,9 +230,14 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
     @router.post("/v1/images/generations", openapi_extra=GENERATION_SCHEMA)
     async def images_generations(request: Request) -> JSONResponse:
         """Generate images from a prompt (OpenAI's ``images.generate``)."""
-        call = parse_generation(await _json_body(request), service.choice.model)
+        call = parse_generation(
+            await _json_body(request), service.choice.model, redact=service.settings.mask
+        )
         base_url = str(request.base_url)
-        return JSONResponse(await run_in_threadpool(_generate, service, gate, call, base_url))
+        cancel = CancelToken()  # a client that goes away stops its run within a step
+        work = run_in_threadpool(_generate, service, gate, call, base_url, cancel)
+        answer = await finish_unless_disconnected(work, request.is_disconnected, cancel.cancel)
+        return JSONResponse(answer)
 
     @router.get("/v1/models")
     def list_models() -> dict[str, Any]:
@@ -290,24 +297,28 @@ async def _json_body(request: Request) -> Any:
         ) from None
 
 
-def parse_generation(body: Any, served_model: str) -> ImagesCall:
+def parse_generation(
+    body: Any, served_model: str, *, redact: Callable[[str], str] = str
+) -> ImagesCall:
     """Check an images body and turn it into a validated :class:`ImagesCall`.
 
     Args:
         body: the decoded JSON body.
         served_model: the loaded model's id (what ``model`` may name).
+        redact: masks secrets in a value before an error message shows it shortened
+            (redacting after shortening could leave part of a secret). Default: none masked.
 
     Raises:
         OpenAIError: a 400 naming the first bad field (as the body names it) and its value.
     """
     if not isinstance(body, dict):
-        raise OpenAIError(400, f"The body must be a JSON object, but is {short_repr(body)}.")
+        raise OpenAIError(400, f"The body must be a JSON object, but is {_shown(body, redact)}.")
     model = body.get("model")
     if model is not None and not (isinstance(model, str) and _accepts_model(model, served_model)):
         raise OpenAIError(
             400,
             f"`model` must be {served_model!r} (the model this server serves) or an OpenAI "
-            f"image model name such as 'gpt-image-1' meaning it, but is {short_repr(model)}.",
+            f"image model name such as 'gpt-image-1' meaning it, but is {_shown(model, redact)}.",
             param="model",
             code="model_not_found",
         )
@@ -320,10 +331,11 @@ def parse_generation(body: Any, served_model: str) -> ImagesCall:
     if response_format not in RESPONSE_FORMATS:
         raise OpenAIError(
             400,
-            f"`response_format` must be 'b64_json' or 'url', but is {short_repr(response_format)}.",
+            "`response_format` must be 'b64_json' or 'url', but is "
+            f"{_shown(response_format, redact)}.",
             param="response_format",
         )
-    width, height = _parse_size(body.get("size"))
+    width, height = _parse_size(body.get("size"), redact)
     try:
         request = GenerationRequest.create(
             prompt=body.get("prompt"),
@@ -337,7 +349,7 @@ def parse_generation(body: Any, served_model: str) -> ImagesCall:
             scheduler=body.get("scheduler"),
         )
     except ValidationError as error:
-        raise _invalid(error, body.get("size")) from None
+        raise _invalid(error, body.get("size"), redact) from None
     return ImagesCall(request, response_format)
 
 
@@ -346,7 +358,16 @@ def _accepts_model(name: str, served_model: str) -> bool:
     return name == served_model or name.startswith(OPENAI_MODEL_PREFIXES)
 
 
-def _parse_size(size: Any) -> tuple[int | None, int | None]:
+def _shown(value: Any, redact: Callable[[str], str]) -> str:
+    """``short_repr(value)`` with secrets removed first (so no part of one is left)."""
+    if isinstance(value, str):
+        return short_repr(redact(value))
+    text = repr(value)
+    clean = redact(text)
+    return short_repr(value) if clean == text else short_repr(clean)[1:-1]
+
+
+def _parse_size(size: Any, redact: Callable[[str], str] = str) -> tuple[int | None, int | None]:
     """``(width, height)`` from ``"WIDTHxHEIGHT"``; ``(None, None)`` (huatu's default) for a
     missing size or ``"auto"``. The numbers are range-checked later by the validator.
 
@@ -357,33 +378,38 @@ def _parse_size(size: Any) -> tuple[int | None, int | None]:
         return None, None
     match = _SIZE_RE.fullmatch(size) if isinstance(size, str) else None
     if match is None:
-        raise OpenAIError(400, f"{_SIZE_RULE}, but is {short_repr(size)}.", param="size")
+        raise OpenAIError(400, f"{_SIZE_RULE}, but is {_shown(size, redact)}.", param="size")
     return int(match[1]), int(match[2])
 
 
-def _invalid(error: ValidationError, size: Any) -> OpenAIError:
+def _invalid(error: ValidationError, size: Any, redact: Callable[[str], str] = str) -> OpenAIError:
     """A huatu :class:`ValidationError` as a 400 naming the body field (``num_images`` → ``n``,
-    ``width``/``height`` → ``size``)."""
+    ``width``/``height`` → ``size``); ``redact`` removes secrets from the value shown."""
     param = BODY_FIELDS.get(error.field, error.field)
+    value = redact(error.value) if isinstance(error.value, str) else error.value
     if param == "size":
-        message = f"{_SIZE_RULE}, but is {short_repr(size)} ({error.field} {error.value})."
-    elif param == error.field:
-        message = str(error)
+        message = f"{_SIZE_RULE}, but is {_shown(size, redact)} ({error.field} {value})."
     else:
-        message = str(ValidationError(param, error.value, error.reason, **error.params))
+        message = str(ValidationError(param, value, error.reason, **error.params))
     return OpenAIError(400, message, param=param, code="invalid_value")
 
 
-def _generate(service: ImageService, gate: ApiGate, call: ImagesCall, base_url: str) -> dict:
+def _generate(
+    service: ImageService,
+    gate: ApiGate,
+    call: ImagesCall,
+    base_url: str,
+    cancel: CancelToken | None = None,
+) -> dict:
     """Generate and save (blocking; runs in the thread pool) and build the
-    ``ImagesResponse``.
+    ``ImagesResponse``; ``cancel`` stops the run (the client went away).
 
     Raises:
         OpenAIError: the gate is full, or generating failed (status by cause).
     """
     try:
         with gate.enter():
-            result = service.generate(call.request)
+            result = service.generate(call.request, cancel=cancel)
     except HuatuError as error:
         raise _failed(error) from None
     outputs_dir = service.settings.outputs_dir
@@ -412,6 +438,8 @@ def _failed(error: HuatuError) -> OpenAIError:
         )
     if isinstance(error, SafetyCheckerFlagged):
         return OpenAIError(400, message, code="content_policy_violation")
+    if isinstance(error, MemoryError):  # huatu.errors.OutOfMemory
+        return OpenAIError(503, message, type="server_error", code="out_of_memory")
     if isinstance(error, BackendUnavailableError):
         return OpenAIError(503, message, type="server_error", code="model_not_loaded")
     if isinstance(error, HostedTimeoutError):

@@ -239,7 +239,12 @@ class StudioHandlers:
     def _error_text(self, error: HuatuError, language: str) -> str:
         from huatu.messages import render_error
 
-        return self.service.settings.redact(render_error(error, language))
+        settings = self.service.settings
+        if isinstance(error, ValidationError):  # masked before the message shortens it
+            error = ValidationError(
+                error.field, settings.mask(error.value), error.reason, **error.params
+            )
+        return settings.redact(render_error(error, language))
 
     def _error(self, error: HuatuError, language: str) -> gr.Error:
         return user_error(self._error_text(error, language))

@@ -189,7 +189,7 @@ def add_generate_image(service: ImageService, *, gate: ApiGate | None = None) ->
             :data:`MCP_LIMIT`.
     """
     preset = QUALITY_PRESETS[DEFAULT_PRESET]
-    with gr.Column(visible=False):
+    with gr.Column(visible=False, elem_id="mcp-tool"):  # API-only: never shown
         inputs = [
             gr.Textbox(label="prompt"),
             gr.Textbox(label="negative_prompt", value=""),
