@@ -48,6 +48,9 @@ SCHEDULERS: dict[str, SchedulerSpec] = {
         SchedulerSpec("euler", "Euler", "EulerDiscreteScheduler"),
         SchedulerSpec("ddim", "DDIM", "DDIMScheduler"),
         SchedulerSpec("pndm", "PNDM", "PNDMScheduler", {"skip_prk_steps": True}),
+        # The Fast path: on the local backend it also enables the LCM-LoRA and decodes with
+        # TAESD (huatu.backends.fast). Few steps (4), guidance 1–2.
+        SchedulerSpec("lcm", "LCM", "LCMScheduler"),
     )
 }
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -20,7 +19,6 @@ from huatu.backends.selection import BackendChoice, choose_backend
 from huatu.config import Settings
 from huatu.errors import (
     BackendUnavailableError,
-    GenerationCancelled,
     HuatuError,
     ModelLoadError,
     OutOfMemory,
@@ -31,6 +29,7 @@ from huatu.metadata import format_parameters, write_png
 from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices
 from huatu.request import MAX_SEED, RANDOM_SEED, GenerationRequest
+from huatu.slots import FairSlots
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -92,7 +91,7 @@ class ImageService:
         self.history = history
         # Every edge (studio, lessons, HTTP APIs) shares these: a local pipeline runs one
         # generation at a time whoever asks.
-        self._slots = threading.BoundedSemaphore(self.max_concurrency)
+        self._slots = FairSlots(self.max_concurrency)
 
     @classmethod
     def start(
@@ -148,19 +147,9 @@ class ImageService:
             return
         choice = choose_backend(self.settings, model=model, backend=backend or self.choice.backend)
         loaded = _create_backend(choice, replace(self.settings, hosted_model=None))
-        held = 0
-        try:
-            for _ in range(self.max_concurrency):  # wait for every running generation
-                self._slots.acquire()
-                held += 1
-            old_slots = self.max_concurrency
+        with self._slots.exclusive():  # in turn, once running generations have ended
             self.choice, self.backend, self.load_error = choice, loaded, None
-            if self.max_concurrency != old_slots:
-                self._slots = threading.BoundedSemaphore(self.max_concurrency)
-                held = 0  # the old semaphore is dropped with its places
-        finally:
-            for _ in range(held):
-                self._slots.release()
+            self._slots.resize(self.max_concurrency)
 
     @property
     def is_test_model(self) -> bool:
@@ -228,6 +217,8 @@ class ImageService:
         finally:
             self._slots.release()
         notices += output.notices
+        if request.scheduler == "lcm" and self.backend.id != "local":
+            notices.append(Notice("lcm_not_hosted"))
         if output.flagged:
             total = output.flagged + len(output.images)
             flagged = Notice("safety_flagged", {"count": output.flagged, "total": total})
@@ -236,7 +227,12 @@ class ImageService:
             notices.append(flagged)
         sampler = self.backend.sampler_label(request)
         fields = dict(extra or {})
-        preset = matching_preset(request.scheduler, request.num_inference_steps)
+        backend_fields = getattr(self.backend, "metadata_fields", None)
+        if backend_fields is not None:
+            fields.update(backend_fields(request))  # e.g. "VAE: TAESD" on the Fast path
+        preset = matching_preset(
+            request.scheduler, request.num_inference_steps, request.guidance_scale
+        )
         if preset is not None and self.backend.id == "local":
             fields["Preset"] = preset.label
         parameters = [
@@ -293,9 +289,7 @@ class ImageService:
     def _wait_for_slot(self, cancel: CancelToken | None) -> None:
         """Wait until the backend may take one more generation (a stop while waiting ends
         the wait with :class:`GenerationCancelled`)."""
-        while not self._slots.acquire(timeout=0.1):
-            if cancel is not None and cancel.cancelled:
-                raise GenerationCancelled("Stopped.")
+        self._slots.acquire(cancel)
 
     def _save(
         self,

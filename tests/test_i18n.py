@@ -40,6 +40,7 @@ def test_every_studio_label_button_and_info_is_translatable(tiny_service):
 
     demo = build_studio(tiny_service)
     raw: list[str] = []
+
     def api_only(block) -> bool:  # the MCP tool's inputs and outputs are never shown
         while block is not None:
             if getattr(block, "elem_id", None) == "mcp-tool":

@@ -513,7 +513,7 @@ def test_parse_fooocus_a1111_style_sample() -> None:
         ("Euler", "Karras", None),
         ("DPM++ 2M", "Exponential", None),
         ("DPM++ 2M SDE GPU", None, None),
-        ("LCM", None, None),
+        ("LCM", None, "lcm"),
     ],
 )
 def test_sampler_and_schedule_type(sampler: str, schedule: str | None, expected: str | None):

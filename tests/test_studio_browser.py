@@ -108,7 +108,9 @@ def test_a_preset_sets_steps_and_is_recorded(browser, studio):
     page = open_page(browser, url, "en")
     page.locator("#preset").get_by_text("Fast").click()
     open_advanced(page)
-    expect(page.locator("#steps input[type=number]")).to_have_value("12")
+    # the tiny model carries its own LCM-LoRA, so Fast is 4 LCM steps without guidance
+    expect(page.locator("#steps input[type=number]")).to_have_value("4")
+    expect(page.locator("#guidance input[type=number]")).to_have_value("1")
     page.locator("#aspect input").click()
     page.get_by_role("option", name=re.compile("10:7")).click()
     expect(page.locator("#width input[type=number]")).to_have_value("640")
@@ -117,7 +119,8 @@ def test_a_preset_sets_steps_and_is_recorded(browser, studio):
     expect(gallery_images(page)).to_have_count(1, timeout=60_000)
     (png,) = saved_pngs(service)
     parsed = parse_parameters(read_parameters(png))
-    assert parsed.settings["Preset"] == "Fast" and parsed.settings["Steps"] == "12"
+    assert parsed.settings["Preset"] == "Fast" and parsed.settings["Steps"] == "4"
+    assert parsed.settings["Sampler"] == "LCM" and parsed.settings["VAE"] == "TAESD"
     assert parsed.settings["Size"] == "640x448"
     page.close()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from huatu.backends.base import BackendOutput, CancelToken, ProgressCallback, ProgressEvent
+from huatu.backends.fast import LCM_SCHEDULER, TAESD_LABEL, FastPath, fast_sources, lcm_notices
 from huatu.config import TINY_MODEL, Settings
 from huatu.device import DevicePlan, choose_device
 from huatu.errors import GenerationCancelled, ModelLoadError
@@ -31,6 +32,15 @@ class LocalBackend:
         model: a Hub id (downloaded into the Hugging Face cache), a local folder holding a
             diffusers model, or ``"tiny"`` for the built-in offline test model.
         settings: huatu settings (cache folder, device/dtype overrides).
+        lcm_lora: the Fast path's LCM-LoRA (Hub id, folder or ``.safetensors`` file).
+            Default: the settings' ``lcm_lora`` if they have one, else the tiny model's own
+            for ``tiny``, else ``latent-consistency/lcm-lora-sdv1-5``.
+        taesd: the Fast path's TAESD decoder (Hub id or folder), defaulted the same way;
+            ``madebyollin/taesd``.
+
+    Requests with ``scheduler="lcm"`` take the Fast path (:mod:`huatu.backends.fast`): the
+    LCM-LoRA is loaded on the first such request and enabled for those requests only, and
+    TAESD decodes them. :attr:`fast_available` says, without downloading, whether that works.
 
     Raises:
         ModelLoadError: the model could not be loaded; the message says what to do.
@@ -39,7 +49,14 @@ class LocalBackend:
     id = "local"
     max_concurrency = 1
 
-    def __init__(self, model: str, settings: Settings) -> None:
+    def __init__(
+        self,
+        model: str,
+        settings: Settings,
+        *,
+        lcm_lora: str | None = None,
+        taesd: str | None = None,
+    ) -> None:
         self.model = model
         try:
             self.plan: DevicePlan = choose_device(settings.device, settings.dtype)
@@ -49,6 +66,8 @@ class LocalBackend:
         self._base_scheduler_config = self.pipe.scheduler.config
         self._lock = threading.Lock()
         self.is_test_model = model == TINY_MODEL
+        sources = fast_sources(model, settings, lcm_lora=lcm_lora, taesd=taesd)
+        self.fast = FastPath(self.pipe, self.plan, sources)
         options = []
         if settings.low_memory:
             options.append(save_memory(self.pipe, self.plan))
@@ -67,9 +86,23 @@ class LocalBackend:
         """Content tokens the text encoder reads; the rest is ignored."""
         return self.pipe.tokenizer.model_max_length - 2
 
+    @property
+    def fast_available(self) -> bool:
+        """Whether the Fast preset (``lcm``: LCM-LoRA + TAESD) can be offered: its LoRA is
+        loaded, or on disk / in the Hub cache / downloadable and not failed before. Never
+        downloads; a failed load is remembered for the life of the process."""
+        return self.fast.available
+
     def sampler_label(self, request: GenerationRequest) -> str:
         """The A1111 name of the request's scheduler."""
         return get_scheduler_spec(request.scheduler).label
+
+    def metadata_fields(self, request: GenerationRequest) -> dict[str, str]:
+        """Extra A1111 settings for the images of ``request`` (after it ran): ``VAE: TAESD``
+        when the Fast path decoded them with TAESD, else nothing."""
+        if request.scheduler == LCM_SCHEDULER and self.fast.taesd_loaded:
+            return {"VAE": TAESD_LABEL}
+        return {}
 
     def generate(
         self,
@@ -109,6 +142,8 @@ class LocalBackend:
         with self._lock:
             if cancel is not None and cancel.cancelled:
                 raise GenerationCancelled("Stopped.")
+            fast = request.scheduler == LCM_SCHEDULER
+            self.fast.use_lora(fast)  # FastPathUnavailable when the LCM-LoRA cannot be had
             self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
             latents = self.pipe(
                 prompt=request.prompt,
@@ -122,7 +157,12 @@ class LocalBackend:
                 callback_on_step_end=on_step_end,
                 output_type="latent",
             ).images
-            pixels, notices = self._decode(latents)
+            pixels, notices = self.fast.decode(latents) if fast else (None, [])
+            if pixels is None:
+                pixels, vae_notices = self._decode(latents)
+                notices += vae_notices
+            if fast:
+                notices = lcm_notices(request.guidance_scale) + notices
             pixels, flags = self.pipe.run_safety_checker(pixels, self.pipe.device, pixels.dtype)
             images = self.pipe.image_processor.postprocess(pixels.float(), output_type="pil")
         flags = flags or [False] * len(images)
@@ -237,8 +277,12 @@ def compile_unet(
     import time
 
     import torch
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir / "inductor"))
+    # torch writes its default into the environment once used: only a user's choice stays
+    chosen = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if chosen is None or os.path.abspath(chosen) == os.path.abspath(default_cache_dir()):
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir / "inductor")
     started = time.monotonic()
     pipe.unet = torch.compile(pipe.unet)
     pipe(

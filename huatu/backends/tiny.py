@@ -4,6 +4,10 @@ A real diffusers ``StableDiffusionPipeline`` (UNet, VAE, CLIP text encoder, CLIP
 scheduler) with small random weights, built deterministically without any download and saved
 to a cache folder, from which it is loaded through ``from_pretrained`` like any model. It draws
 noise-like images; it exists so that tests and the offline demo exercise the real code paths.
+
+:func:`ensure_tiny_fast_weights` builds, the same way, what the Fast preset needs for it: a
+random LCM-LoRA for the tiny UNet (diffusers LoRA format) and a random TAESD
+(``AutoencoderTiny``) whose latents match the tiny VAE's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,11 @@ from pathlib import Path
 TINY_VERSION = 1
 TINY_SEED = 0
 TINY_LABEL = "tiny (built-in test model: random weights, draws noise)"
+# Bump when the tiny LCM-LoRA or TAESD below change.
+TINY_FAST_VERSION = 1
+#: Where the LoRA and the TAESD lie inside :func:`ensure_tiny_fast_weights`'s folder.
+TINY_LCM_LORA = "lcm-lora"
+TINY_TAESD = "taesd"
 
 
 def tiny_model_dir(cache_dir: Path) -> Path:
@@ -46,6 +55,69 @@ def ensure_tiny_model(cache_dir: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def tiny_fast_dir(cache_dir: Path) -> Path:
+    """Where the tiny model's Fast-preset weights live inside ``cache_dir``."""
+    return Path(cache_dir) / f"tiny-sd-v{TINY_VERSION}-fast-v{TINY_FAST_VERSION}"
+
+
+def ensure_tiny_fast_weights(cache_dir: Path) -> tuple[Path, Path]:
+    """Return ``(lcm_lora_folder, taesd_folder)`` for the tiny model, building them first if
+    missing (offline, deterministic, atomic like :func:`ensure_tiny_model`).
+
+    The LoRA (rank 4 on the UNet's attention projections, random weights, saved as
+    ``pytorch_lora_weights.safetensors`` in the diffusers format) changes the UNet's output
+    the way a real LCM-LoRA would, without teaching it anything; the ``AutoencoderTiny``
+    decodes the tiny VAE's 4-channel latents to pixels (8× larger).
+    """
+    target = tiny_fast_dir(cache_dir)
+    lora, taesd = target / TINY_LCM_LORA, target / TINY_TAESD
+    if (lora / "pytorch_lora_weights.safetensors").is_file() and (taesd / "config.json").is_file():
+        return lora, taesd
+    model = ensure_tiny_model(cache_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".tiny-fast-build-", dir=target.parent))
+    try:
+        build_tiny_fast_weights(model, staging / "fast")
+        try:
+            os.replace(staging / "fast", target)
+        except OSError:
+            if not (target / TINY_TAESD / "config.json").is_file():  # a real failure
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return lora, taesd
+
+
+def build_tiny_fast_weights(model_dir: Path, folder: Path) -> None:
+    """Write the tiny LCM-LoRA and TAESD for the tiny model in ``model_dir`` under ``folder``
+    (``folder/lcm-lora`` and ``folder/taesd``)."""
+    import torch
+    from diffusers import AutoencoderTiny, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    unet = UNet2DConditionModel.from_pretrained(model_dir, subfolder="unet")
+    torch.manual_seed(TINY_SEED + 3)
+    unet.add_adapter(
+        LoraConfig(
+            r=4,
+            lora_alpha=4,
+            target_modules=["to_q", "to_k", "to_v", "to_out.0"],
+            init_lora_weights=False,  # random A and B: the LoRA visibly changes the output
+        )
+    )
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    StableDiffusionPipeline.save_lora_weights(folder / TINY_LCM_LORA, unet_lora_layers=layers)
+    torch.manual_seed(TINY_SEED + 4)
+    AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        num_encoder_blocks=(1, 1, 1, 1),
+        num_decoder_blocks=(1, 1, 1, 1),
+        latent_channels=4,  # as the tiny VAE
+    ).save_pretrained(folder / TINY_TAESD)
 
 
 def build_tiny_pipeline(tokenizer_dir: Path):  # -> StableDiffusionPipeline

@@ -19,7 +19,7 @@ import gradio as gr
 from huatu.backends.base import CancelToken
 from huatu.errors import HuatuError, ValidationError
 from huatu.messages import message, phrase, render
-from huatu.presets import QUALITY_PRESETS, aspect_by_id
+from huatu.presets import apply_quality_preset, aspect_by_id, fast_available
 from huatu.prompt_checks import foreign_script
 from huatu.request import RANDOM_SEED, GenerationRequest
 from huatu.runs import RunRegistry, RunUpdate, stream_generation
@@ -96,6 +96,21 @@ class StudioHandlers:
         if service.is_test_model:
             line += "  \n⚠️ " + message("test_model", language)
         return line
+
+    def apply_preset(
+        self, preset_id: str, guidance: float, request: gr.Request | None = None
+    ) -> tuple[int, str, float]:
+        """A quality preset's (steps, scheduler, guidance) as this backend runs it: Fast is
+        4 LCM steps without guidance where the LCM-LoRA weights are at hand, else 12 DPM++
+        steps — and then the person is told why."""
+        available = fast_available(self.service.backend)
+        if preset_id == "fast" and not available and self.service.backend is not None:
+            fast = getattr(self.service.backend, "fast", None)
+            if fast is not None:  # a local backend whose weights are missing
+                language = request_language(request)
+                weights = fast.sources.lcm_lora
+                gr.Info(message("fast_preset_fallback", language, weights=weights))
+        return apply_quality_preset(preset_id, fast_available=available, guidance=guidance)
 
     def needs_translation(self, prompt: str) -> bool:
         """Whether ``prompt`` is in a script the model cannot read (and the model is not a
@@ -414,12 +429,6 @@ def new_random_seed() -> int:
 def reuse_seed(last_seeds: list[int] | None) -> int:
     """The recycle button: the first seed of the last run, or random when there was none."""
     return last_seeds[0] if last_seeds else RANDOM_SEED
-
-
-def apply_preset(preset_id: str) -> tuple[int, str]:
-    """A quality preset's (steps, scheduler)."""
-    preset = QUALITY_PRESETS[preset_id]
-    return preset.steps, preset.scheduler
 
 
 def apply_aspect(aspect_id: str) -> tuple[Any, Any]:

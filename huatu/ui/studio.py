@@ -298,9 +298,9 @@ def build_studio(service: ImageService, *, history=None, glossary_path=None) -> 
             api_visibility="private",
         )
         preset_choice.input(
-            handlers.apply_preset,
-            inputs=preset_choice,
-            outputs=[steps, scheduler],
+            state.apply_preset,
+            inputs=[preset_choice, guidance],
+            outputs=[steps, scheduler, guidance],
             queue=False,
             api_visibility="private",
         )

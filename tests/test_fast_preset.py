@@ -1,0 +1,307 @@
+"""The Fast preset: LCM scheduler + LCM-LoRA + TAESD decode, on the tiny model, offline."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from huatu.backends.base import ProgressEvent
+from huatu.backends.fast import (
+    DEFAULT_LCM_LORA,
+    DEFAULT_TAESD,
+    LORA_WEIGHT_NAME,
+    FastPathUnavailable,
+)
+from huatu.backends.local import LocalBackend
+from huatu.backends.selection import BackendChoice
+from huatu.backends.tiny import ensure_tiny_fast_weights
+from huatu.messages import CATALOG, render, render_error
+from huatu.metadata import parse_parameters
+from huatu.presets import (
+    LCM_FAST_PRESET,
+    QUALITY_PRESETS,
+    apply_quality_preset,
+    fast_available,
+    matching_preset,
+    quality_preset,
+)
+from huatu.request import GenerationRequest
+from huatu.schedulers import SCHEDULERS, scheduler_id_from_label
+from huatu.service import ImageService
+
+SMALL = {"prompt": "a dog in a park", "width": 128, "height": 128, "seed": 11}
+
+
+def request(**fields) -> GenerationRequest:
+    return GenerationRequest.create(**{**SMALL, "num_inference_steps": 3, **fields})
+
+
+def lcm_request(**fields) -> GenerationRequest:
+    return request(
+        **{"scheduler": "lcm", "num_inference_steps": 4, "guidance_scale": 1.0, **fields}
+    )
+
+
+def pixels(output) -> np.ndarray:
+    return np.asarray(output.images[0].convert("RGB"), dtype=np.int16)
+
+
+@pytest.fixture(scope="module")
+def backend(base_settings) -> LocalBackend:
+    """A tiny-model backend of this module's own (it loads the LoRA into its pipeline)."""
+    return LocalBackend("tiny", base_settings)
+
+
+@pytest.fixture
+def empty_hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Hugging Face cache (HF_HUB_OFFLINE=1 comes from conftest)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    return tmp_path / "hub"
+
+
+def unet_output(backend: LocalBackend) -> torch.Tensor:
+    """One UNet forward on fixed inputs."""
+    unet = backend.pipe.unet
+    generator = torch.Generator().manual_seed(0)
+    latents = torch.randn(1, 4, 16, 16, generator=generator).to(unet.dtype)
+    text = torch.randn(1, 77, unet.config.cross_attention_dim, generator=generator)
+    with torch.no_grad():
+        output = unet(latents, 500, encoder_hidden_states=text.to(unet.dtype), return_dict=False)
+    return output[0].float()
+
+
+def test_lcm_runs_four_unet_passes_without_cfg_and_decodes_with_taesd(backend, monkeypatch):
+    from diffusers import AutoencoderTiny
+
+    assert backend.fast_available
+    calls: list[int] = []
+    original_forward = type(backend.pipe.unet).forward
+
+    def counting_forward(unet, sample, *args, **kwargs):
+        calls.append(sample.shape[0])
+        return original_forward(unet, sample, *args, **kwargs)
+
+    decoded: list[tuple] = []
+    original_decode = AutoencoderTiny.decode
+
+    def spying_decode(taesd, latents, *args, **kwargs):
+        decoded.append(tuple(latents.shape))
+        return original_decode(taesd, latents, *args, **kwargs)
+
+    def no_vae(*args, **kwargs):
+        raise AssertionError("the full VAE must not decode an lcm request")
+
+    monkeypatch.setattr(type(backend.pipe.unet), "forward", counting_forward)
+    monkeypatch.setattr(AutoencoderTiny, "decode", spying_decode)
+    monkeypatch.setattr(backend.pipe.vae, "decode", no_vae)
+    events: list[ProgressEvent] = []
+    output = backend.generate(lcm_request(num_images=2), progress=events.append)
+
+    assert [image.size for image in output.images] == [(128, 128)] * 2
+    assert output.seeds == [11, 12] and output.notices == []
+    assert calls == [2, 2, 2, 2]  # 4 steps, batch 2 images: guidance 1 means no CFG
+    assert [(e.step, e.total) for e in events] == [(i, 4) for i in range(1, 5)]
+    assert decoded == [(2, 4, 16, 16)]
+    assert type(backend.pipe.scheduler).__name__ == "LCMScheduler"
+    assert backend.metadata_fields(lcm_request()) == {"VAE": "TAESD"}
+    assert backend.metadata_fields(request()) == {}
+
+
+def test_the_lora_changes_lcm_requests_and_leaves_the_others_exactly_alone(backend, monkeypatch):
+    before = backend.generate(request(scheduler="euler"))
+    backend.generate(lcm_request())
+    after = backend.generate(request(scheduler="euler"))
+    assert np.array_equal(pixels(before), pixels(after))
+
+    # The UNet itself: LoRA on for lcm, off again for the rest, bit for bit.
+    backend.fast.use_lora(False)
+    off = unet_output(backend)
+    backend.fast.use_lora(True)
+    on = unet_output(backend)
+    backend.fast.use_lora(False)
+    assert not torch.allclose(off, on, atol=1e-3)
+    assert torch.equal(off, unet_output(backend))
+
+    # The same lcm request with the LoRA kept off ends in other latents.
+    latents: list[torch.Tensor] = []
+    fast_type = type(backend.fast)
+    decode, use_lora = fast_type.decode, fast_type.use_lora
+    monkeypatch.setattr(fast_type, "decode", lambda fast, x: latents.append(x) or decode(fast, x))
+    backend.generate(lcm_request())
+    monkeypatch.setattr(fast_type, "use_lora", lambda fast, enabled: use_lora(fast, False))
+    backend.generate(lcm_request())
+    with_lora, without_lora = (x.float() for x in latents)
+    assert (with_lora - without_lora).abs().mean() > 0.05 * with_lora.abs().mean()
+
+
+def test_high_guidance_with_lcm_gives_a_notice_not_an_error(backend):
+    output = backend.generate(lcm_request(guidance_scale=7.0))
+    assert len(output.images) == 1
+    (notice,) = output.notices
+    assert notice.key == "lcm_guidance"
+    assert "7" in render(notice) and "2" in render(notice)
+    assert "引导" in render(notice, "zh-CN")
+    assert backend.generate(lcm_request(guidance_scale=2.0)).notices == []
+
+
+def test_lora_that_cannot_be_had_fails_clearly_once_and_other_requests_still_run(
+    base_settings, empty_hub_cache, monkeypatch
+):
+    backend = LocalBackend("tiny", base_settings, lcm_lora=DEFAULT_LCM_LORA)
+    assert not backend.fast_available  # offline, nothing cached: known without a download
+    assert quality_preset("fast", backend.fast_available) == QUALITY_PRESETS["fast"]
+    before = backend.generate(request())
+    loads: list[str] = []
+    original = backend.pipe.load_lora_weights
+    monkeypatch.setattr(
+        backend.pipe,
+        "load_lora_weights",
+        lambda source, **kw: loads.append(source) or original(source, **kw),
+    )
+    with pytest.raises(FastPathUnavailable) as caught:
+        backend.generate(lcm_request())
+    message = str(caught.value)
+    assert DEFAULT_LCM_LORA in message and "Balanced" in message and "connect" in message
+    assert DEFAULT_LCM_LORA in render_error(caught.value, "zh-CN")
+    assert "均衡" in render_error(caught.value, "zh-CN")
+    with pytest.raises(FastPathUnavailable):  # remembered: no second download attempt
+        backend.generate(lcm_request())
+    assert loads == [DEFAULT_LCM_LORA]
+    assert not backend.fast_available
+    after = backend.generate(request())
+    assert np.array_equal(pixels(before), pixels(after))
+
+
+def test_a_broken_lora_on_disk_is_refused_and_leaves_the_pipeline_clean(
+    base_settings, tmp_path: Path
+):
+    from safetensors.torch import load_file, save_file
+
+    lora, _ = ensure_tiny_fast_weights(base_settings.cache_dir)
+    weights = load_file(lora / LORA_WEIGHT_NAME)
+    last = sorted(weights)[-1]
+    weights[last] = torch.zeros(7, 3)  # the wrong shape for the tiny UNet
+    (tmp_path / "broken").mkdir()
+    save_file(weights, tmp_path / "broken" / LORA_WEIGHT_NAME)
+    backend = LocalBackend("tiny", base_settings, lcm_lora=str(tmp_path / "broken"))
+    assert backend.fast_available  # it is on disk: found broken only when loaded
+    before = backend.generate(request())
+    with pytest.raises(FastPathUnavailable):
+        backend.generate(lcm_request())
+    assert not backend.fast_available
+    assert np.array_equal(pixels(before), pixels(backend.generate(request())))
+
+
+def test_missing_taesd_falls_back_to_the_full_vae_with_a_notice(base_settings, tmp_path: Path):
+    backend = LocalBackend("tiny", base_settings, taesd=str(tmp_path / "no-taesd"))
+    assert backend.fast_available  # TAESD alone does not block the Fast preset
+    output = backend.generate(lcm_request())
+    assert len(output.images) == 1
+    assert [notice.key for notice in output.notices] == ["taesd_unavailable"]
+    assert "VAE" in render(output.notices[0]) and "VAE" in render(output.notices[0], "zh-CN")
+    assert backend.metadata_fields(lcm_request()) == {}
+
+
+def test_weights_downloaded_once_load_from_the_hub_cache_offline(
+    base_settings, empty_hub_cache: Path
+):
+    lora, taesd = ensure_tiny_fast_weights(base_settings.cache_dir)
+    commit = "0" * 40
+    for repo, folder in ((DEFAULT_LCM_LORA, lora), (DEFAULT_TAESD, taesd)):
+        cached = empty_hub_cache / ("models--" + repo.replace("/", "--"))
+        (cached / "refs").mkdir(parents=True)
+        (cached / "refs" / "main").write_text(commit)
+        shutil.copytree(folder, cached / "snapshots" / commit)
+    backend = LocalBackend("tiny", base_settings, lcm_lora=DEFAULT_LCM_LORA, taesd=DEFAULT_TAESD)
+    assert backend.fast.sources.lcm_lora == DEFAULT_LCM_LORA
+    assert backend.fast_available
+    output = backend.generate(lcm_request())
+    assert len(output.images) == 1 and output.notices == []
+    assert backend.metadata_fields(lcm_request()) == {"VAE": "TAESD"}
+
+
+def test_fast_preset_is_lcm_when_available_and_dpm_otherwise():
+    assert quality_preset("fast", True) == LCM_FAST_PRESET
+    assert (LCM_FAST_PRESET.scheduler, LCM_FAST_PRESET.steps) == ("lcm", 4)
+    assert LCM_FAST_PRESET.guidance == 1.0
+    fallback = quality_preset("fast", False)
+    assert (fallback.scheduler, fallback.steps, fallback.guidance) == ("dpmpp_2m_karras", 12, None)
+    assert quality_preset("balanced", True) == QUALITY_PRESETS["balanced"]
+    assert apply_quality_preset("fast", fast_available=True, guidance=7.5) == (4, "lcm", 1.0)
+    assert apply_quality_preset("fast", fast_available=False, guidance=7.5) == (
+        12,
+        "dpmpp_2m_karras",
+        7.5,
+    )
+    # leaving LCM's guidance 1.0 for another preset restores the default guidance
+    assert apply_quality_preset("balanced", fast_available=True, guidance=1.0) == (
+        20,
+        "dpmpp_2m_karras",
+        7.0,
+    )
+    assert apply_quality_preset("quality", fast_available=True, guidance=5.0)[2] == 5.0
+
+
+def test_metadata_names_the_preset_only_for_its_own_settings():
+    assert matching_preset("lcm", 4) == LCM_FAST_PRESET
+    assert matching_preset("lcm", 4, guidance=1.0) == LCM_FAST_PRESET
+    assert matching_preset("lcm", 4, guidance=7.0) is None
+    assert matching_preset("lcm", 6) is None
+    assert matching_preset("dpmpp_2m_karras", 12, guidance=7.0) == QUALITY_PRESETS["fast"]
+
+
+def test_validator_and_metadata_know_lcm():
+    assert GenerationRequest.create(prompt="a", scheduler="lcm").scheduler == "lcm"
+    assert SCHEDULERS["lcm"].label == "LCM" and SCHEDULERS["lcm"].class_name == "LCMScheduler"
+    assert scheduler_id_from_label("LCM") == "lcm"
+    keys = ("fast_unavailable", "taesd_unavailable", "lcm_guidance", "lcm_not_hosted")
+    for key in (*keys, "fast_preset_fallback"):
+        assert key in CATALOG["en"] and key in CATALOG["zh-CN"]
+
+
+def test_service_writes_sampler_and_preset(backend, settings):
+    service = ImageService(settings, BackendChoice("local", "tiny", "test"), backend)
+    result = service.generate(lcm_request(), save=False)
+    parsed = parse_parameters(result.parameters[0])
+    assert parsed.settings["Sampler"] == "LCM"
+    assert parsed.settings["Preset"] == "Fast"
+    assert parsed.to_request_fields()["scheduler"] == "lcm"
+
+
+def test_hosted_backend_never_offers_the_lcm_fast_preset(base_settings):
+    from huatu.backends.hosted import HostedBackend
+
+    hosted = HostedBackend(replace(base_settings, hf_api_key="hf_test"))
+    assert not fast_available(hosted)
+    assert quality_preset("fast", fast_available(hosted)) == QUALITY_PRESETS["fast"]
+
+
+def test_choosing_fast_in_the_studio_says_why_it_falls_back(base_settings, monkeypatch):
+    """Without the LCM-LoRA weights the studio's Fast preset is 12 DPM++ steps, and the
+    person is told which weights are missing."""
+    from huatu.ui.handlers import StudioHandlers
+
+    missing = LocalBackend("tiny", base_settings, lcm_lora=DEFAULT_LCM_LORA)
+    service = ImageService(base_settings, BackendChoice("local", "tiny", "test"), missing)
+    told: list[str] = []
+    monkeypatch.setattr("gradio.Info", told.append)
+    steps, scheduler, guidance = StudioHandlers(service).apply_preset("fast", 7.0)
+    assert (steps, scheduler, guidance) == (12, "dpmpp_2m_karras", 7.0)
+    assert len(told) == 1 and DEFAULT_LCM_LORA in told[0] and "12 steps" in told[0]
+    with_weights = StudioHandlers(
+        ImageService(
+            base_settings,
+            BackendChoice("local", "tiny", "test"),
+            LocalBackend("tiny", base_settings),
+        )
+    )
+    assert with_weights.apply_preset("fast", 7.0) == (4, "lcm", 1.0)
+    assert with_weights.apply_preset("balanced", 1.0) == (20, "dpmpp_2m_karras", 7.0)
+    assert len(told) == 1
