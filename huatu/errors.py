@@ -149,6 +149,9 @@ class HostedResponseError(HostedError):
 
 def short_repr(value: Any, limit: int = 60) -> str:
     """Return ``repr(value)`` cut to ``limit`` characters, saying how long the original was."""
+    if isinstance(value, int) and value.bit_length() > 3000:  # repr refuses > 4,300 digits
+        digits = int(value.bit_length() * 0.30103) + 1
+        return f"{'-' if value < 0 else ''}<a whole number of about {digits:,} digits>"
     text = repr(value)
     if len(text) <= limit:
         return text

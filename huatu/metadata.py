@@ -496,7 +496,7 @@ def read_parameters(source: str | Path | bytes | Image.Image) -> str | None:
         name = "The given data"
         handle: IO[bytes] = io.BytesIO(bytes(source))
     else:
-        name = str(source)
+        name = Path(source).name  # not the folder: it may be a server's temp path
         try:
             handle = open(source, "rb")  # noqa: SIM115 - closed by the with below
         except OSError as exc:

@@ -181,7 +181,10 @@ def _integer(field: str, value: Any, low: int, high: int, *, reason: str = "inte
 def _number(field: str, value: Any, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValidationError(field, value, "number_range", low=low, high=high)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a whole number too large for a float
+        raise ValidationError(field, value, "number_range", low=low, high=high) from None
     if not (math.isfinite(number) and low <= number <= high):
         raise ValidationError(field, value, "number_range", low=low, high=high)
     return number

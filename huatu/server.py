@@ -223,6 +223,9 @@ def build_app(
         i18n=I18N,
         mcp_server=mcp,
     )
+    from huatu.api import http_errors
+
+    http_errors.install(app)  # after mounting: Gradio's app gets the safe handlers too
     app.state.huatu_demo = demo
     app.state.huatu_gate = gate
     if access is not None and access.required:

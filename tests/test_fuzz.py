@@ -175,20 +175,12 @@ HUGE_INT = 10**400  # what a JSON body can hold (A1111's parser, MCP's) but no f
 LONG_INT = 10**5000  # more digits than Python turns into text by default (4300)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _number() calls float() on an int too large for a float (OverflowError)",
-)
 @pytest.mark.parametrize("field", ["guidance_scale"])
 def test_the_validator_refuses_an_int_too_large_for_a_float(field):
     with pytest.raises(ValidationError, match=f"`{field}`"):
         GenerationRequest.create(prompt="a", **{field: HUGE_INT})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: short_repr() calls repr() on an int of > 4300 digits (ValueError)",
-)
 @pytest.mark.parametrize("field", ["prompt", "num_inference_steps", "width", "seed"])
 def test_the_validator_refuses_an_int_too_long_to_print(field):
     fields = {"prompt": "a", field: LONG_INT}
@@ -225,17 +217,13 @@ def post_json(http: httpx.Client, path: str, body: Any) -> httpx.Response:
     return http.post(path, content=json.dumps(body).encode(), headers=JSON_TYPE)
 
 
-#: bug (see test_fastapi_validation_errors_with_unencodable_input_answer_500): FastAPI's
-#: default 422 handler — on the A1111 routes and on Gradio's own routes — cannot encode a
-#: refused body's ``input`` when it holds NaN/Infinity or non-UTF-8 bytes, and answers a bare
-#: 500. The property tests step around those inputs until it is fixed.
-def unencodable_by_fastapi(body: Any) -> bool:
-    """Whether ``body`` (a decoded JSON value) holds NaN or ±Infinity."""
+def json_compliant(value: Any) -> bool:
+    """Whether ``value`` is JSON without NaN or ±Infinity (what strict encoders accept)."""
     try:
-        json.dumps(body, allow_nan=False)
+        json.dumps(value, allow_nan=False)
     except ValueError:
-        return True
-    return False
+        return False
+    return True
 
 
 def decode_png(text: str) -> Image.Image:
@@ -339,7 +327,6 @@ def test_a1111_txt2img_answers_random_bodies(http, body, extra):
 @given(body=json_values)
 def test_a1111_txt2img_answers_any_json(http, body):
     """Not even an object: lists, strings, numbers, null."""
-    assume(isinstance(body, dict) or not unencodable_by_fastapi(body))  # known bug, see above
     assert_a1111_answer(post_json(http, "/sdapi/v1/txt2img", body), {})
 
 
@@ -355,7 +342,6 @@ def test_a1111_txt2img_answers_any_json(http, body):
 def test_a1111_options_answers_junk(http, fuzz_service, options):
     """``POST /options``: junk is refused, a model that cannot load is a 400 and the tiny
     model stays loaded. (Model names are kept to ones that load or fail at once.)"""
-    assume(isinstance(options, dict) or not unencodable_by_fastapi(options))  # known bug
     wanted = options.get("sd_model_checkpoint") if isinstance(options, dict) else None
     if isinstance(wanted, str) and wanted.strip() and wanted.strip().lower() != "tiny":
         options = {**options, "sd_model_checkpoint": "/nonexistent/" + wanted.strip()[:40]}
@@ -474,27 +460,16 @@ def test_openai_models_answers_any_name(http, model):
         assert_openai_error(answer)
 
 
-OVERFLOW = "bug: the validator's _number() calls float() on an int too large for a float"
-
-
-@pytest.mark.xfail(strict=True, reason=OVERFLOW + " (A1111 answers 500 OverflowError)")
 def test_a1111_refuses_a_guidance_too_large_for_a_float(http):
     body = {"prompt": "a", "steps": 1, "width": 64, "height": 64, "cfg_scale": HUGE_INT}
     assert_a1111_error(post_json(http, "/sdapi/v1/txt2img", body))
 
 
-@pytest.mark.xfail(strict=True, reason=OVERFLOW + " (OpenAI answers 500 server_error)")
 def test_openai_refuses_a_guidance_too_large_for_a_float(http):
     body = {"prompt": "a", "steps": 1, "size": "64x64", "guidance_scale": HUGE_INT}
     assert_openai_error(post_json(http, "/v1/images/generations", body))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a path under /v1 holding a newline (%0A) matches neither /v1/models/{id:path} "
-    "nor the /v1/{path:path} catch-all (Starlette's `path` convertor is `.*`, no newlines), "
-    "so FastAPI answers {'detail': 'Not Found'}, not OpenAI's error object",
-)
 def test_openai_unknown_urls_with_a_newline_answer_in_openai_shape(http):
     assert_openai_error(http.get("/v1/models/%0Atiny"))
 
@@ -571,50 +546,23 @@ RAW_TARGETS = {
     "/sdapi/v1/options": assert_a1111_options,
     "/v1/images/generations": assert_openai_generations,
 }
-RAW_BUGS = {
-    ("/v1/images/generations", "deep nesting"): (
-        "bug: _json_body() catches ValueError but not the RecursionError json.loads raises "
-        "on deeply nested JSON; the route answers 500 server_error"
-    ),
-}
-
-
-FASTAPI_500 = (
-    "bug: FastAPI's default RequestValidationError handler cannot JSON-encode the refused "
-    "body's `input` (NaN/Infinity, or non-UTF-8 bytes sent without a JSON content type) and "
-    "the server answers a bare text/plain 500 'Internal Server Error'"
-)
 RAW_CASES["list with NaN"] = (b"[NaN, 1]", JSON_TYPE)
 RAW_CASES["not utf-8, no content type"] = (b"s5\xa8\xf3\xf9\xb0", {})
-for _path in ("/sdapi/v1/txt2img", "/sdapi/v1/options"):
-    for _case in ("list with NaN", "not utf-8, no content type", "top-level number"):
-        RAW_BUGS[_path, _case] = FASTAPI_500
 
 
 def raw_params():
     for path in RAW_TARGETS:
         for case in RAW_CASES:
-            marks = []
-            if (path, case) in RAW_BUGS:
-                marks = [pytest.mark.xfail(strict=True, reason=RAW_BUGS[path, case])]
-            yield pytest.param(path, case, marks=marks, id=f"{path}-{case}")
+            yield pytest.param(path, case, id=f"{path}-{case}")
 
 
 @pytest.mark.parametrize(("path", "case"), list(raw_params()))
 def test_raw_bodies_get_a_clear_error(http, url, path, case):
     content, headers = RAW_CASES[case]
-    # a connection of its own: the known 500s above drop the connection they came on
+    # a connection of its own, so that a dropped one would not hide behind the next test
     answer = httpx.post(url + path, content=content, headers=headers, timeout=TIMEOUT)
     RAW_TARGETS[path](answer)
     assert http.get("/sdapi/v1/options").status_code == 200  # still serving
-
-
-def _utf8(content: bytes) -> bool:
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 @fuzz_settings(30)
@@ -626,11 +574,6 @@ def _utf8(content: bytes) -> bool:
     ),
 )
 def test_random_bytes_get_a_clear_error(http, path, content, content_type):
-    if path.startswith("/sdapi/"):  # known bug (see unencodable_by_fastapi)
-        try:
-            assume(not unencodable_by_fastapi(json.loads(content)))
-        except ValueError:
-            assume(content_type == "application/json" or _utf8(content))
     headers = {"content-type": content_type} if content_type else {}
     answer = http.post(path, content=content, headers=headers)
     RAW_TARGETS[path](answer)
@@ -690,7 +633,6 @@ def assert_gradio_refusal(answer: httpx.Response) -> None:
 @fuzz_settings(25)
 @given(data=generate_data)
 def test_gradio_rest_generate_answers_random_data(http, data):
-    assume(isinstance(data, list) or not unencodable_by_fastapi(data))  # known bug, see above
     posted = post_json(http, "/gradio_api/call/generate", {"data": data})
     if posted.status_code != 200:
         assert_gradio_refusal(posted)
@@ -705,7 +647,6 @@ def test_gradio_rest_generate_answers_random_data(http, data):
         assert payload not in ("", "null"), stream[-2000:]  # a message, not a bare error
 
 
-@pytest.mark.xfail(strict=True, reason=FASTAPI_500 + " (Gradio's own routes too)")
 @pytest.mark.parametrize(
     ("content", "content_type"),
     [(b'{"data": NaN}', "application/json"), (b"\xff\xfe", None)],
@@ -746,7 +687,7 @@ def test_gradio_client_generate_answers_random_kwargs(client, kwargs):
     from gradio_client.exceptions import AppError
     from gradio_client.exceptions import ValidationError as ClientValidationError
 
-    assume(not unencodable_by_fastapi(kwargs))
+    assume(json_compliant(kwargs))  # gradio_client itself cannot send NaN or Infinity
     try:
         result = client.predict(**kwargs, api_name="/generate")
     except (AppError, ClientValidationError) as error:
@@ -824,11 +765,6 @@ def test_image_info_upload_of_anything_gets_a_clear_answer(client, tmp_path, cas
         assert text.startswith("a cat\nSteps: 2")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: read_image_info's error names the upload by its full server-side path "
-    "(/tmp/gradio/<sha256>/notes.png …): read_parameters() puts str(path) in the message",
-)
 def test_image_info_refusal_does_not_show_server_paths(client, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError

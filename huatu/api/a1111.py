@@ -69,6 +69,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from huatu import __version__
 from huatu.api.gate import ApiGate
+from huatu.api.http_errors import plain
 from huatu.backends.base import CancelToken, ProgressEvent
 from huatu.config import TINY_MODEL
 from huatu.errors import (
@@ -470,17 +471,6 @@ def _b64_png(image: Image, parameters: str | None = None) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _plain(value: Any) -> Any:
-    """``value`` with what JSON cannot hold (NaN, ±Infinity) replaced by ``None``."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
 def _error_response(service: ImageService, error: Exception) -> JSONResponse:
     """The HTTP answer for ``error`` (see the module docstring for the shapes)."""
     redact = service.settings.redact
@@ -491,7 +481,7 @@ def _error_response(service: ImageService, error: Exception) -> JSONResponse:
         message = redact(str(ValidationError(name, value, error.reason, **error.params)))
         detail: dict[str, Any] = {"type": "value_error", "loc": ["body", name], "msg": message}
         if value is None or isinstance(value, (str, int, float)):
-            detail["input"] = _plain(value)
+            detail["input"] = plain(value)
         return JSONResponse(status_code=422, content={"detail": [detail]})
     if isinstance(error, HuatuError):
         message = redact(str(error))
@@ -558,7 +548,7 @@ def _info(
         "extra_generation_params": {},
         "index_of_first_image": 0,
         "infotexts": [text for result in results for text in result.parameters],
-        "styles": _plain(body.styles) if isinstance(body.styles, list) else [],
+        "styles": plain(body.styles) if isinstance(body.styles, list) else [],
         "job_timestamp": datetime.now().strftime("%Y%m%d%H%M%S"),
         "clip_skip": 1,
         "is_using_inpainting_conditioning": False,
@@ -643,7 +633,7 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
             log.exception("A1111 txt2img failed")
             return _error_response(service, error)
         try:
-            parameters = _plain(body.model_dump())
+            parameters = plain(body.model_dump())
         except RecursionError:
             parameters = {}
         return {"images": images, "parameters": parameters, "info": info}

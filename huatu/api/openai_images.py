@@ -289,7 +289,7 @@ async def _json_body(request: Request) -> Any:
         )
     try:
         return json.loads(await request.body())
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise OpenAIError(
             400,
             f"We could not parse the JSON body of your request ({error}).",
