@@ -737,7 +737,8 @@ def test_read_parameters_on_non_image_file_raises(tmp_path: Path) -> None:
     path.write_text("hello")
     with pytest.raises(HuatuError) as caught:
         read_parameters(path)
-    assert str(caught.value) == f"{path} is not a PNG/JPEG/WebP image huatu can read."
+    # the file's name only: in the studio the folder is the server's upload cache
+    assert str(caught.value) == "notes.png is not a PNG/JPEG/WebP image huatu can read."
 
 
 def test_read_parameters_on_truncated_png_raises(tmp_path: Path, image: Image.Image) -> None:
