@@ -49,8 +49,17 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
         help="auto: hosted when HF_API_KEY is set and there is no GPU, else local. "
         "[env HUATU_BACKEND; default auto]",
     )
+    @click.option(
+        "--allow-pickle",
+        is_flag=True,
+        default=False,
+        help="Also load .bin/.ckpt/.pt weights, which can run code hidden in the file "
+        "(only for models you trust). [env HUATU_ALLOW_PICKLE; default: .safetensors only]",
+    )
     @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, allow_pickle: bool = False, **kwargs: Any) -> Any:
+        if allow_pickle:  # read with the other settings by _settings()
+            os.environ["HUATU_ALLOW_PICKLE"] = "1"
         return command(*args, **kwargs)
 
     return wrapper
@@ -77,6 +86,10 @@ def _start_service(
     from huatu.service import ImageService
 
     click.echo(f"huatu: loading {model or settings.model} …", err=True)
+    if settings.allow_pickle:
+        from huatu.backends.local import PICKLE_WARNING
+
+        click.echo(f"huatu: WARNING: {PICKLE_WARNING}", err=True)
     if settings.compile:
         click.echo(
             "huatu: compiling the UNet for this machine — a minute or more the first time, "

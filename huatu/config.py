@@ -49,6 +49,13 @@ class Settings:
             Default off.
         low_memory: save memory (``HUATU_LOW_MEMORY=1`` or ``--low-memory``): model CPU
             offload on CUDA, VAE tiling above 512×512 everywhere. Default off.
+        allow_pickle: also load model weights in pickle formats (``.bin``, ``.ckpt``, ``.pt``),
+            which can run code hidden in the file (``HUATU_ALLOW_PICKLE=1`` or
+            ``--allow-pickle``). Default off: ``.safetensors`` only.
+        lcm_lora: the Fast preset's LCM-LoRA (``HUATU_LCM_LORA``: Hub id, folder or
+            ``.safetensors`` file). Default ``latent-consistency/lcm-lora-sdv1-5``.
+        taesd: the Fast preset's TAESD decoder (``HUATU_TAESD``: Hub id or folder).
+            Default ``madebyollin/taesd``.
         api_key: huatu's own API key (``HUATU_API_KEY``); when set, every endpoint wants
             ``Authorization: Bearer <key>``. Default: none.
         auth: ``user:password`` pairs for huatu itself (``HUATU_AUTH``, comma-separated, or
@@ -71,6 +78,9 @@ class Settings:
     port: int = DEFAULT_PORT
     compile: bool = False
     low_memory: bool = False
+    allow_pickle: bool = False
+    lcm_lora: str | None = None
+    taesd: str | None = None
     api_key: str | None = field(default=None, repr=False)
     auth: str | None = field(default=None, repr=False)
 
@@ -144,6 +154,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
         port=_port(port_text),
         compile=_flag("HUATU_COMPILE", get("HUATU_COMPILE")),
         low_memory=_flag("HUATU_LOW_MEMORY", get("HUATU_LOW_MEMORY")),
+        allow_pickle=_flag("HUATU_ALLOW_PICKLE", get("HUATU_ALLOW_PICKLE")),
+        lcm_lora=get("HUATU_LCM_LORA"),
+        taesd=get("HUATU_TAESD"),
         api_key=get("HUATU_API_KEY"),
         auth=get("HUATU_AUTH"),
     )

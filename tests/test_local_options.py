@@ -51,3 +51,59 @@ def test_compile_happens_at_load_and_keeps_the_image(settings, tmp_path):
     a = np.asarray(eager.generate(request).images[0], dtype=np.float32)
     b = np.asarray(compiled.generate(request).images[0], dtype=np.float32)
     assert np.abs(a - b).mean() / 255 < 0.01
+
+
+@pytest.fixture(scope="module")
+def pickled_model(tmp_path_factory, base_settings):
+    """The tiny model saved again with pickle (.bin) weights."""
+    from diffusers import StableDiffusionPipeline
+
+    from huatu.backends.tiny import ensure_tiny_model
+
+    folder = tmp_path_factory.mktemp("pickled") / "tiny-pickled"
+    pipe = StableDiffusionPipeline.from_pretrained(ensure_tiny_model(base_settings.cache_dir))
+    pipe.save_pretrained(folder, safe_serialization=False)
+    assert list(folder.rglob("*.bin"))
+    return folder
+
+
+def test_pickle_weights_are_refused_unless_allowed(settings, pickled_model, caplog):
+    from huatu.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError) as refused:
+        LocalBackend(str(pickled_model), settings)
+    assert "only a pickle format" in str(refused.value)
+    assert "--allow-pickle" in str(refused.value)
+    allowed = LocalBackend(str(pickled_model), replace(settings, allow_pickle=True))
+    assert "can run any code" in caplog.text  # the warning is logged
+    request = GenerationRequest.create(prompt="a fox", num_inference_steps=2, width=64, height=64)
+    assert allowed.generate(request.with_seed(1)).images[0].size == (64, 64)
+
+
+def test_the_cli_refuses_pickle_weights_and_warns_when_they_are_allowed(pickled_model, tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HUATU_OUTPUTS": str(tmp_path)}
+    env.pop("HUATU_ALLOW_PICKLE", None)
+    command = [
+        sys.executable,
+        "-m",
+        "huatu.cli",
+        "generate",
+        "a fox",
+        "--model",
+        str(pickled_model),
+    ]
+    small = ["--steps", "1", "--width", "64", "--height", "64"]
+    refused = subprocess.run(
+        [*command, *small], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert refused.returncode == 1 and "only a pickle format" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    allowed = subprocess.run(
+        [*command, *small, "--allow-pickle"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert "WARNING" in allowed.stderr and "can run any code" in allowed.stderr
+    assert allowed.stdout.strip().endswith(".png")

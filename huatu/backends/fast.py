@@ -71,10 +71,12 @@ class FastSources:
         lcm_lora: a Hub id, a folder holding ``pytorch_lora_weights.safetensors``, or a
             ``.safetensors`` file.
         taesd: a Hub id or a folder holding a diffusers ``AutoencoderTiny``.
+        allow_pickle: also load pickle-format weights (``--allow-pickle``). Default off.
     """
 
     lcm_lora: str
     taesd: str
+    allow_pickle: bool = False
 
 
 def fast_sources(
@@ -90,7 +92,8 @@ def fast_sources(
 
         tiny_lora, tiny_taesd = ensure_tiny_fast_weights(settings.cache_dir)
         lcm_lora, taesd = lcm_lora or str(tiny_lora), taesd or str(tiny_taesd)
-    return FastSources(lcm_lora or DEFAULT_LCM_LORA, taesd or DEFAULT_TAESD)
+    allow_pickle = bool(getattr(settings, "allow_pickle", False))
+    return FastSources(lcm_lora or DEFAULT_LCM_LORA, taesd or DEFAULT_TAESD, allow_pickle)
 
 
 def _may_load(source: str, filename: str) -> bool:
@@ -178,6 +181,8 @@ class FastPath:
             elif path.is_dir():  # diffusers finds the one .safetensors file if named otherwise
                 source = str(path)
                 options = options if (path / LORA_WEIGHT_NAME).is_file() else {}
+            if not self.sources.allow_pickle:
+                options["use_safetensors"] = True  # never a pickle file unless allowed
             try:
                 self.pipe.load_lora_weights(source, adapter_name=LCM_ADAPTER, **options)
             except Exception as error:  # offline, missing, not a LoRA for this UNet: one answer
@@ -216,7 +221,11 @@ class FastPath:
         if not Path(source).exists():
             source = self.sources.taesd
         try:
-            taesd = AutoencoderTiny.from_pretrained(source, dtype=getattr(torch, self.plan.dtype))
+            taesd = AutoencoderTiny.from_pretrained(
+                source,
+                dtype=getattr(torch, self.plan.dtype),
+                use_safetensors=None if self.sources.allow_pickle else True,
+            )
         except Exception as error:
             _log_failure("TAESD", self.sources.taesd, error)
             return None

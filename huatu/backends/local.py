@@ -218,10 +218,18 @@ def _load_pipeline(model: str, settings: Settings, plan: DevicePlan) -> Any:
                 f"{model} is not a diffusers model folder (it has no model_index.json). "
                 "Pass --model with a folder saved by diffusers, a Hub id, or try --model tiny."
             )
+    if settings.allow_pickle:
+        log.warning(PICKLE_WARNING)
     try:
-        pipe = StableDiffusionPipeline.from_pretrained(source, dtype=getattr(torch, plan.dtype))
+        pipe = StableDiffusionPipeline.from_pretrained(
+            source,
+            dtype=getattr(torch, plan.dtype),
+            use_safetensors=None if settings.allow_pickle else True,
+        )
     except Exception as error:  # an edge: many libraries' errors become one sentence
         log.info("loading %s failed", model, exc_info=True)
+        if not settings.allow_pickle and "safetensors" in str(error):
+            raise ModelLoadError(_pickle_refusal(model)) from None
         raise ModelLoadError(_load_failure_message(model, error)) from None
     if not (settings.low_memory and plan.device == "cuda"):  # offload places it itself
         pipe = pipe.to(plan.device)
@@ -296,6 +304,22 @@ def compile_unet(
     seconds = time.monotonic() - started
     log.info("compiled the UNet on %s in %.0f s", plan.short, seconds)
     return f"compiled in {seconds:.0f} s"
+
+
+PICKLE_WARNING = (
+    "Loading pickle weights (.bin/.ckpt/.pt) is allowed: such a file can run any code when "
+    "loaded. Only use models from sources you trust."
+)
+
+
+def _pickle_refusal(model: str) -> str:
+    """Why a model with only pickle weights is refused, and what to do."""
+    return (
+        f"The model {model} has no .safetensors weights, only a pickle format (.bin/.ckpt/.pt), "
+        "which can run code hidden in the file when loaded; huatu loads .safetensors only. "
+        "Use a .safetensors copy, or start huatu with --allow-pickle (HUATU_ALLOW_PICKLE=1) "
+        "if you trust where the file comes from."
+    )
 
 
 def _load_failure_message(model: str, error: Exception) -> str:
