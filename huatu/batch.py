@@ -31,6 +31,7 @@ This module imports neither torch nor gradio.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -52,17 +53,8 @@ RUN_FIELD = "Batch run"
 
 #: Per-line names accepted in JSON Lines, mapped to request fields.
 ALIASES = {"steps": "num_inference_steps", "guidance": "guidance_scale"}
-FIELDS = (
-    "prompt",
-    "negative_prompt",
-    "num_inference_steps",
-    "guidance_scale",
-    "width",
-    "height",
-    "seed",
-    "num_images",
-    "scheduler",
-)
+#: Request fields a line may set, in the request's order.
+FIELDS = tuple(field.name for field in dataclasses.fields(GenerationRequest))
 
 
 class BatchFileError(HuatuError, ValueError):

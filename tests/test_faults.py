@@ -97,11 +97,24 @@ def faulty(base_settings, tmp_path_factory) -> Iterator[tuple[ImageService, Faul
         unet.restore()
 
 
-def slot_is_free(service: ImageService) -> bool:
-    if service._slots.acquire(timeout=5):
-        service._slots.release()
-        return True
-    return False
+def slot_is_free(service: ImageService, wait_s: float = 5.0) -> bool:
+    """Whether the service's generation slot can be had within ``wait_s``."""
+    import threading
+
+    from huatu.backends.base import CancelToken
+    from huatu.errors import GenerationCancelled
+
+    give_up = CancelToken()
+    timer = threading.Timer(wait_s, give_up.cancel)
+    timer.start()
+    try:
+        service._slots.acquire(give_up)
+    except GenerationCancelled:
+        return False
+    finally:
+        timer.cancel()
+    service._slots.release()
+    return True
 
 
 def torch_oom() -> BaseException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import io
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -52,7 +53,10 @@ def with_session(
             await asyncio.wait_for(session.initialize(), 30)
             return await work(session)
 
-    return asyncio.run(run())
+    # in a thread of its own: Playwright's sync API (browser tests, same pytest session) keeps
+    # an event loop running in the main thread, where asyncio.run() would refuse to start
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def images_and_texts(result) -> tuple[list[Image.Image], list[str]]:
