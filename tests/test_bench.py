@@ -242,10 +242,12 @@ def test_table_reports_batching_and_the_app_cost() -> None:
         "pipeline_direct_ms": 30.0,
         "through_app_ms": 51.0,
         "first_request_s": 4.2,
+        "gradio_call_without_model_ms": 15.0,
     }
     table = run.format_table({**FAKE_RESULT, "batching": batching, "app": app})
     assert "4.10 s one by one, 3.90 s batched → 1.05× images per minute" in table
-    assert "21 ms per request over the bare pipeline (30 → 51 ms); first image 4.2 s" in table
+    assert "21 ms per request over the bare pipeline (30 → 51 ms; a Gradio call that" in table
+    assert "runs no model: 15 ms); first image 4.2 s" in table
 
 
 def test_batching_measure_runs_on_a_real_unet(tiny_pipes) -> None:

@@ -7,6 +7,9 @@ share shows:
   against a real server (validation, queue, streaming progress and previews, saving the PNG
   with its metadata and history row, sending it back) minus the median time of calling the
   same diffusers pipeline directly with the same settings; calls interleaved.
+- ``gradio_call_without_model_ms``: a studio call that runs no model (``/translate`` of an
+  English prompt) through the same client: the part of the overhead that any Gradio call
+  made with ``gradio_client`` pays.
 - ``first_request_s``: from launching ``huatu serve --model tiny`` as a new process to the
   first generated image received through ``gradio_client`` (tiny model already built in the
   cache, as on every start after the first).
@@ -81,11 +84,16 @@ def measure_overhead(repeats: int = 20, warmup: int = 3) -> dict[str, Any]:
                     api_name="/generate",
                 )
 
-            times = _interleaved({"direct": direct, "app": via_app}, repeats, warmup)
+            def gradio_floor() -> Any:  # a studio call that runs no model at all
+                return client.predict(prompt=PROMPT, api_name="/translate")
+
+            calls = {"direct": direct, "app": via_app, "floor": gradio_floor}
+            times = _interleaved(calls, repeats, warmup)
         finally:
             server.stop()
     direct_ms = statistics.median(times["direct"]) * 1000
     app_ms = statistics.median(times["app"]) * 1000
+    floor_ms = statistics.median(times["floor"]) * 1000
     return {
         "model": "tiny",
         "steps": STEPS,
@@ -94,6 +102,7 @@ def measure_overhead(repeats: int = 20, warmup: int = 3) -> dict[str, Any]:
         "pipeline_direct_ms": round(direct_ms, 1),
         "through_app_ms": round(app_ms, 1),
         "overhead_ms": round(app_ms - direct_ms, 1),
+        "gradio_call_without_model_ms": round(floor_ms, 1),
     }
 
 

@@ -408,8 +408,9 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(
             f"app (tiny model, through gradio_client): {app['overhead_ms']:.0f} ms per request "
             f"over the bare pipeline ({app['pipeline_direct_ms']:.0f} → "
-            f"{app['through_app_ms']:.0f} ms); first image {app['first_request_s']:.1f} s "
-            "after `huatu serve` starts"
+            f"{app['through_app_ms']:.0f} ms; a Gradio call that runs no model: "
+            f"{app.get('gradio_call_without_model_ms', 0):.0f} ms); first image "
+            f"{app['first_request_s']:.1f} s after `huatu serve` starts"
         )
     return "\n".join(lines)
 
