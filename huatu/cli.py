@@ -367,12 +367,28 @@ def generate(
         click.echo(str(path))
 
 
-def _step_reporter() -> Callable[[Any], None]:
-    """A progress callback writing ``step i/n`` (and hosted waits) to stderr."""
+BAR_WIDTH = 24
+
+
+def progress_bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    """``[█████░░░░░]`` for ``fraction`` (0–1) of the work done."""
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "[" + "█" * filled + "░" * (width - filled) + "]"
+
+
+def _step_reporter(batch: tuple[int, int] | None = None) -> Callable[[Any], None]:
+    """A progress callback writing ``step i/n`` (and hosted waits) to stderr; in a batch
+    (``batch`` = this prompt's 1-based position, prompts to make) a bar over the whole
+    batch comes first."""
 
     def report(event: Any) -> None:  # a huatu.backends.base.ProgressEvent
         if event.total:
-            click.echo(f"\rstep {event.step}/{event.total}", nl=event.step == event.total, err=True)
+            line = f"step {event.step}/{event.total}"
+            if batch is not None:
+                position, count = batch
+                done = (position - 1 + event.step / event.total) / count
+                line = f"{progress_bar(done)} {position}/{count} · {line}"
+            click.echo(f"\r{line}", nl=event.step == event.total, err=True)
         elif event.message:
             click.echo(event.message, err=True)
 
@@ -385,6 +401,7 @@ def _generate_one(
     request: Any,
     out: Path | None,
     extra: dict[str, str] | None = None,
+    batch: tuple[int, int] | None = None,
 ):  # -> GenerationResult
     """Generate one request with step progress on stderr; print its notices.
 
@@ -395,7 +412,8 @@ def _generate_one(
     from huatu.messages import render
 
     try:
-        result = service.generate(request, progress=_step_reporter(), folder=out, extra=extra)
+        report = _step_reporter(batch)
+        result = service.generate(request, progress=report, folder=out, extra=extra)
     except OSError as error:  # e.g. --out in a folder that cannot be written
         where = error.filename or out or settings.outputs_dir
         message = f"Cannot write the image to {where}: {error.strerror}."
@@ -442,7 +460,9 @@ def _generate_batch(
         click.echo(f"[{position}/{len(todo)}] line {item.line}: {shown}", err=True)
         extra = batch.batch_metadata(item.key, batch.new_run())
         try:
-            result = _generate_one(settings, service, item.request, out, extra)
+            result = _generate_one(
+                settings, service, item.request, out, extra, batch=(position, len(todo))
+            )
         except HuatuError as error:
             failed.append(item.line)
             message = settings.redact(str(error))

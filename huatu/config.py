@@ -7,6 +7,7 @@ never written anywhere; use :meth:`Settings.redact` on any text that might conta
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,13 @@ DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_PORT = 7860
 DEFAULT_ROUTER = "https://router.huggingface.co"
 TINY_MODEL = "tiny"
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+
+
+def is_hub_id(text: str) -> bool:
+    """Whether ``text`` has the shape of a Hugging Face Hub id (``owner/name``), never a
+    path (no ``..``, no leading ``.``/``/``/``~``)."""
+    return bool(_HUB_ID.fullmatch(text)) and ".." not in text
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,9 @@ class Settings:
             ``.safetensors`` file). Default ``latent-consistency/lcm-lora-sdv1-5``.
         taesd: the Fast preset's TAESD decoder (``HUATU_TAESD``: Hub id or folder).
             Default ``madebyollin/taesd``.
+        models: more models the AUTOMATIC1111 API lists and may switch to (``HUATU_MODELS``,
+            comma-separated Hub ids or folders); API clients may also name any Hub id, but
+            never another path on this machine. Default none.
         api_key: huatu's own API key (``HUATU_API_KEY``); when set, every endpoint wants
             ``Authorization: Bearer <key>``. Default: none.
         auth: ``user:password`` pairs for huatu itself (``HUATU_AUTH``, comma-separated, or
@@ -81,6 +92,7 @@ class Settings:
     allow_pickle: bool = False
     lcm_lora: str | None = None
     taesd: str | None = None
+    models: tuple[str, ...] = ()
     api_key: str | None = field(default=None, repr=False)
     auth: str | None = field(default=None, repr=False)
 
@@ -157,6 +169,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
         allow_pickle=_flag("HUATU_ALLOW_PICKLE", get("HUATU_ALLOW_PICKLE")),
         lcm_lora=get("HUATU_LCM_LORA"),
         taesd=get("HUATU_TAESD"),
+        models=tuple(
+            name.strip() for name in (get("HUATU_MODELS") or "").split(",") if name.strip()
+        ),
         api_key=get("HUATU_API_KEY"),
         auth=get("HUATU_AUTH"),
     )

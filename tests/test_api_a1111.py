@@ -8,6 +8,8 @@ import io
 import json
 import threading
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
@@ -176,8 +178,9 @@ def test_openapi_schema_lists_the_routes(url):
 
 
 def test_options_switch_the_model(settings):
-    service = ImageService.start(settings, model="tiny", backend="local")
     folder = str(ensure_tiny_model(settings.cache_dir))
+    settings = replace(settings, models=(folder,))  # HUATU_MODELS: the operator lists it
+    service = ImageService.start(settings, model="tiny", backend="local")
     with serving_app(service) as url:
         host, port = url.removeprefix("http://").split(":")
         api = webuiapi.WebUIApi(host=host, port=int(port), steps=2)
@@ -191,8 +194,13 @@ def test_options_switch_the_model(settings):
         result = api.txt2img(prompt="after the switch", width=64, height=64)
         assert settings_of(result.image.info["parameters"])["Model"] == folder
 
-        error = api.set_options({"sd_model_checkpoint": "/nonexistent/folder"})
-        assert error["error"] == "ModelLoadError" and "/nonexistent/folder" in error["detail"]
+        # a path the operator did not list is refused (no probing of this machine's files)
+        for path in ("/nonexistent/folder", "../../etc", "~/models", str(Path(folder).parent)):
+            answer = httpx.post(f"{url}/sdapi/v1/options", json={"sd_model_checkpoint": path})
+            assert answer.status_code == 422, path
+            assert "a Hugging Face Hub id" in answer.json()["detail"][0]["msg"]
+        error = api.set_options({"sd_model_checkpoint": "someone/not-downloaded"})  # offline
+        assert error["error"] == "ModelLoadError" and "someone/not-downloaded" in error["detail"]
         assert service.choice.model == folder and api.util_get_current_model() == folder
         answer = httpx.post(f"{url}/sdapi/v1/options", json={"sd_model_checkpoint": 5})
         assert answer.status_code == 422

@@ -203,6 +203,9 @@ def test_plain_text_file_makes_one_image_per_prompt(cli_env, tmp_path: Path):
         "a red fox",
     ]
     assert "[2/3] line 4: a blue bird" in done.stderr
+    # one bar over the whole batch, ending full at the last step of the last prompt
+    assert "] 1/3 · step 1/" in done.stderr
+    assert "[" + "█" * 24 + "] 3/3 · step" in done.stderr
     # no --out: the default dated folder under HUATU_OUTPUTS
     assert all(path.parent.parent == tmp_path / "outputs" for path in paths)
 
@@ -290,3 +293,12 @@ def test_a_rerun_with_out_resumes(cli_env, tmp_path: Path):
     assert made == ["a dog", "a dog", "a bird", "a bird"]
     assert all(path.stat().st_mtime_ns == mtimes[path] for path in paths[:3])
     assert len(list(out.glob("*.png"))) == 7  # 6 listed + the dog's orphan from the first run
+
+
+def test_the_progress_bar_covers_the_whole_batch():
+    from huatu.cli import BAR_WIDTH, progress_bar
+
+    assert progress_bar(0) == "[" + "░" * BAR_WIDTH + "]"
+    assert progress_bar(1) == "[" + "█" * BAR_WIDTH + "]"
+    assert progress_bar(0.5).count("█") == BAR_WIDTH // 2
+    assert progress_bar(7) == progress_bar(1) and progress_bar(-1) == progress_bar(0)

@@ -71,7 +71,7 @@ from huatu import __version__
 from huatu.api.gate import ApiGate
 from huatu.api.http_errors import plain
 from huatu.backends.base import CancelToken, ProgressEvent
-from huatu.config import TINY_MODEL
+from huatu.config import TINY_MODEL, is_hub_id
 from huatu.errors import (
     BackendUnavailableError,
     GenerationCancelled,
@@ -571,7 +571,7 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
     """
     router = APIRouter(prefix=PREFIX, tags=["AUTOMATIC1111 API"])
     tracker = ProgressTracker()
-    known_models = [service.choice.model, TINY_MODEL]
+    known_models = [service.choice.model, TINY_MODEL, *service.settings.models]
     known_lock = threading.Lock()
 
     def models() -> list[str]:
@@ -685,6 +685,12 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
             if target.lower() in (item["title"].lower(), item["model_name"].lower()):
                 target = model
                 break
+        else:  # not listed: a Hub id may be fetched, a path on this machine may not
+            if not is_hub_id(target) or Path(target).expanduser().exists():
+                listed = ", ".join(_checkpoint(model)["title"] for model in models())
+                choices = f"{listed}, or a Hugging Face Hub id (owner/name)"
+                error = ValidationError("sd_model_checkpoint", wanted, "choice", choices=choices)
+                return _error_response(service, error)
         try:
             await run_in_threadpool(service.switch_model, target)
         except HuatuError as error:

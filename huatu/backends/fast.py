@@ -15,13 +15,12 @@ torch and diffusers are imported lazily, as in :mod:`huatu.backends.local`.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from huatu.config import TINY_MODEL
+from huatu.config import TINY_MODEL, is_hub_id
 from huatu.device import DevicePlan
 from huatu.errors import ModelLoadError
 from huatu.messages import Notice
@@ -42,8 +41,6 @@ LCM_MAX_GUIDANCE = 2.0
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 #: The ``VAE`` metadata value of images decoded with TAESD.
 TAESD_LABEL = "TAESD"
-
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
 class FastPathUnavailable(ModelLoadError):
@@ -103,7 +100,7 @@ def _may_load(source: str, filename: str) -> bool:
     path = Path(source).expanduser()
     if path.exists():
         return True
-    if not _HUB_ID.fullmatch(source):
+    if not is_hub_id(source):
         return False
     from huggingface_hub import constants, try_to_load_from_cache
 
