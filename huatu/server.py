@@ -241,19 +241,10 @@ def build_app(
 
 
 def _api_routers(service: ImageService, gate: Any) -> list[Any]:
-    """The HTTP API routers that exist (each module builds its own)."""
-    import importlib
+    """The HTTP API routers: AUTOMATIC1111's ``/sdapi/v1`` and OpenAI's ``/v1``."""
+    from huatu.api import a1111, openai_images
 
-    routers = []
-    for name in ("huatu.api.a1111", "huatu.api.openai_images"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        routers.append(module.create_router(service, gate))
-    return routers
+    return [a1111.create_router(service, gate), openai_images.create_router(service, gate)]
 
 
 def _outputs_endpoint(outputs_dir: Path) -> Callable[[str], Any]:
