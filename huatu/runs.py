@@ -227,7 +227,7 @@ def stream_generation(
                     wait_until = None
                     elapsed = time.monotonic() - started
                     eta = elapsed / item.step * (item.total - item.step) if item.step else None
-                    preview = item.preview if item.preview is not None else None
+                    preview = item.preview
                     if preview is None and held is not None:
                         preview = held.preview  # not shown yet: keep it for the next update
                     held = RunUpdate(

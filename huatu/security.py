@@ -20,10 +20,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
+
+from huatu.api.error_shapes import send_error
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -122,27 +123,5 @@ class ExposureMiddleware:
         return origin_host(origin) == host.strip().lower()
 
     async def _refuse(self, scope: Scope, send: Send, status: int, message: str) -> None:
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        path = scope.get("path", "")
-        if path == "/v1" or path.startswith("/v1/"):
-            code = "forbidden" if status == 403 else "misdirected_request"
-            body: dict[str, Any] = {
-                "error": {
-                    "message": message,
-                    "type": "invalid_request_error",
-                    "param": None,
-                    "code": code,
-                }
-            }
-        else:
-            body = {"detail": message}
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), *self.headers],
-            }
-        )
-        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+        code = "forbidden" if status == 403 else "misdirected_request"
+        await send_error(scope, send, status, message, code=code, headers=self.headers)

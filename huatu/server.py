@@ -13,13 +13,14 @@ import base64
 import binascii
 import hmac
 import ipaddress
-import json
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from huatu.api.error_shapes import send_error
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -134,34 +135,18 @@ class AccessMiddleware:
         if self.access.allows(authorization):
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        await send_unauthorized(scope, send, basic=bool(self.access.users))
+        basic = [(b"www-authenticate", b'Basic realm="huatu", charset="UTF-8"')]
+        await send_error(
+            scope,
+            send,
+            401,
+            UNAUTHORIZED,
+            code="invalid_api_key",
+            headers=basic if self.access.users else (),
+        )
 
 
 UNAUTHORIZED = "This huatu server needs credentials: HTTP Basic user:password or a Bearer key."
-
-
-async def send_unauthorized(scope: Scope, send: Send, *, basic: bool) -> None:
-    """Answer 401 in the error shape of the API ``scope``'s path belongs to."""
-    path = scope.get("path", "")
-    if path == "/v1" or path.startswith("/v1/"):
-        body: dict[str, Any] = {
-            "error": {
-                "message": UNAUTHORIZED,
-                "type": "invalid_request_error",
-                "param": None,
-                "code": "invalid_api_key",
-            }
-        }
-    else:
-        body = {"detail": UNAUTHORIZED}
-    headers = [(b"content-type", b"application/json")]
-    if basic:
-        headers.append((b"www-authenticate", b'Basic realm="huatu", charset="UTF-8"'))
-    await send({"type": "http.response.start", "status": 401, "headers": headers})
-    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
 
 def build_app(

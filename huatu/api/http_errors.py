@@ -18,6 +18,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 
+from huatu.api.error_shapes import is_openai_path, openai_error_body
+
 
 def plain(value: Any) -> Any:
     """``value`` with what JSON cannot hold replaced: NaN and ±Infinity by ``None``, bytes by
@@ -37,14 +39,12 @@ def plain(value: Any) -> Any:
 
 def openai_error(status: int, message: str, code: str | None = None) -> JSONResponse:
     """An answer in OpenAI's error shape."""
-    kind = "invalid_request_error" if status < 500 else "server_error"
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    body = openai_error_body(message, status=status, code=code)
     return JSONResponse(status_code=status, content=body)
 
 
 def _under_v1(request: Request) -> bool:
-    path = request.url.path
-    return path == "/v1" or path.startswith("/v1/")
+    return is_openai_path(request.url.path)
 
 
 async def refused_body(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -54,6 +54,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from huatu.api.error_shapes import openai_error_body
 from huatu.backends.base import CancelToken
 from huatu.errors import (
     BackendUnavailableError,
@@ -160,7 +161,7 @@ class OpenAIError(Exception):
     ) -> None:
         super().__init__(message)
         self.status = status
-        self.body = {"error": {"message": message, "type": type, "param": param, "code": code}}
+        self.body = openai_error_body(message, status=status, code=code, param=param, kind=type)
         self.headers = dict(headers or {})
 
     def response(self, redact: Callable[[str], str] = str) -> JSONResponse:

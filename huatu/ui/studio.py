@@ -301,15 +301,13 @@ def build_studio(service: ImageService, *, history=None, glossary_path=None) -> 
             state.apply_preset,
             inputs=[preset_choice, guidance],
             outputs=[steps, scheduler, guidance],
-            queue=False,
-            api_visibility="private",
+            **private,
         )
         aspect.input(
             handlers.apply_aspect,
             inputs=aspect,
             outputs=[width, height],
-            queue=False,
-            api_visibility="private",
+            **private,
         )
         save_glossary.click(state.save_glossary, inputs=glossary, api_visibility="private")
         info_file.change(
