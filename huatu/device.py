@@ -63,12 +63,14 @@ def choose_device(device: str | None = None, dtype: str | None = None) -> Device
         dtype: force a dtype (one of :data:`DTYPES`). Default: the best for the device.
 
     Raises:
-        ValueError: an unknown or unavailable device, or an unknown dtype.
+        DeviceError: an unknown or unavailable device, or an unknown dtype.
     """
     import torch
 
+    from huatu.errors import DeviceError
+
     if dtype is not None and dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, but is {dtype!r}.")
+        raise DeviceError("dtype_unknown", choices=", ".join(DTYPES), dtype=repr(dtype))
     if device is None:
         if torch.cuda.is_available():
             device = "cuda"
@@ -77,11 +79,11 @@ def choose_device(device: str | None = None, dtype: str | None = None) -> Device
         else:
             device = "cpu"
     elif device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but torch sees no CUDA GPU.")
+        raise DeviceError("device_no_cuda")
     elif device == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device 'mps' was asked for, but this machine has no Apple MPS.")
+        raise DeviceError("device_no_mps")
     elif device not in ("cuda", "mps", "cpu"):
-        raise ValueError(f"device must be cuda, mps or cpu, but is {device!r}.")
+        raise DeviceError("device_unknown", device=repr(device))
 
     if dtype is not None:
         return DevicePlan(device, dtype, "set by HUATU_DTYPE")

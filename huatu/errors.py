@@ -1,62 +1,187 @@
-"""The project's exceptions.
+"""The project's exceptions, and the one place an error becomes a sentence for a person.
 
-Every exception huatu raises on purpose derives from :class:`HuatuError` and carries a message
-meant for a person: one or two sentences saying what went wrong and what to do. They also
-subclass the matching builtin (``ValueError``, ``TimeoutError`` ...) so callers can catch them
-the usual way. They are translated to ``gr.Error`` or click errors only at the edges.
+Every exception huatu raises on purpose derives from :class:`HuatuError` and carries a
+message *key* of :mod:`huatu.catalog` and its parameters, never a finished English sentence:
+``str(error)`` renders it in English, :meth:`HuatuError.render` in another language. They also
+subclass the matching builtin (``ValueError``, ``TimeoutError`` …) so callers can catch them
+the usual way. They become ``gr.Error``, HTTP answers or click errors only at the edges, and
+every edge turns one into text with :func:`explain`, the boundary where secrets are masked.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from huatu.messages import DEFAULT_LANGUAGE, Notice, message, render, render_validation
+
+
+class Secrets(Protocol):
+    """What :func:`explain` needs to keep secrets out of a sentence
+    (:class:`huatu.config.Settings` is one)."""
+
+    def mask(self, value: object) -> object:
+        """``value`` with each secret replaced by as many ``*`` (strings only)."""
+        ...
+
+    def redact(self, text: str) -> str:
+        """``text`` with each secret replaced by ``***``."""
+        ...
 
 
 class HuatuError(Exception):
-    """Base class of every error huatu raises for a user to read."""
+    """Base class of every error huatu raises for a person to read.
+
+    Args:
+        key: the catalog key of its sentence. Default: the class's :attr:`key`.
+        **params: the sentence's placeholders (a :class:`~huatu.messages.Notice` value is
+            rendered as a sentence of its own, in the same language).
+    """
+
+    #: The catalog key of classes whose sentence is always the same.
+    key: str = "internal_error"
+
+    def __init__(self, key: str | None = None, /, **params: Any) -> None:
+        self.key = key or type(self).key
+        self.params: dict[str, Any] = params
+        super().__init__(self.key)
+
+    def __str__(self) -> str:
+        return self.render(DEFAULT_LANGUAGE)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # survives pickling (processes, Ray) whole
+        return _rebuild, (type(self), dict(self.__dict__))
+
+    @property
+    def notice(self) -> Notice:
+        """The error's sentence as a :class:`~huatu.messages.Notice` (to nest it in another)."""
+        return Notice(self.key, dict(self.params))
+
+    def render(self, language: str = DEFAULT_LANGUAGE) -> str:
+        """The error's sentence in ``language`` (``en`` or ``zh-CN``)."""
+        return render(self.notice, language)
+
+    def masked(self, mask: Callable[[object], object]) -> HuatuError:
+        """A copy whose text parameters went through ``mask`` (e.g. ``Settings.mask``)."""
+        clone = copy.copy(self)
+        clone.params = {name: _masked(value, mask) for name, value in self.params.items()}
+        return clone
+
+
+def _rebuild(cls: type[HuatuError], state: dict[str, Any]) -> HuatuError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, state.get("key"))
+    error.__dict__.update(state)
+    return error
+
+
+def _masked(value: object, mask: Callable[[object], object]) -> object:
+    if isinstance(value, Notice):
+        return Notice(value.key, {name: _masked(v, mask) for name, v in value.params.items()})
+    return mask(value)
+
+
+def explain(
+    error: BaseException, language: str = DEFAULT_LANGUAGE, secrets: Secrets | None = None
+) -> str:
+    """The one sentence a person sees for ``error``, in ``language``.
+
+    huatu's errors say what went wrong in the person's language; any other exception is an
+    internal error (the edge logs its details). Secrets are masked in the error's values
+    *before* they are shortened for the sentence (so no part of one is left) and removed from
+    the finished sentence.
+
+    Args:
+        error: what was raised.
+        language: ``en`` or ``zh-CN``. Default ``en``.
+        secrets: the keys and passwords to keep out (``Settings``). Default: none.
+    """
+    if not isinstance(error, HuatuError):
+        return message("internal_error", language)
+    if secrets is not None:
+        error = error.masked(secrets.mask)
+    text = error.render(language)
+    return secrets.redact(text) if secrets is not None else text
 
 
 class ValidationError(HuatuError, ValueError):
     """A request field has a value huatu does not accept.
 
     Args:
-        field: the request field's name, e.g. ``"num_inference_steps"``.
+        field: the field's name as the edge names it, e.g. ``"num_inference_steps"``.
         value: the rejected value (shown shortened in the message).
-        reason: a key of :data:`huatu.messages.REASONS`, e.g. ``"integer_range"``.
+        reason: a reason id; its text is the catalog key ``reason_<reason>``, e.g.
+            ``"integer_range"``.
         **params: the reason's placeholders, e.g. ``low=1, high=100``.
-
-    ``str()`` gives the English sentence; :func:`huatu.messages.render_error` gives it in
-    the person's language.
     """
 
-    def __init__(self, field: str, value: Any, reason: str, **params: Any) -> None:
-        from huatu.messages import render_validation
+    key = "invalid_value"
 
+    def __init__(self, field: str, value: Any, reason: str, **params: Any) -> None:
         self.field = field
         self.value = value
         self.reason = reason
-        self.params = params
-        super().__init__(render_validation(self, "en"))
+        super().__init__(self.key, **params)
+
+    def render(self, language: str = DEFAULT_LANGUAGE) -> str:
+        return render_validation(self.field, self.value, self.reason, self.params, language)
+
+    @property
+    def notice(self) -> Notice:
+        return Notice(
+            self.key,
+            {
+                "name": self.field,
+                "label": "",
+                "reason": Notice(f"reason_{self.reason}", dict(self.params)),
+                "value": repr(self.value),
+            },
+        )
+
+    def masked(self, mask: Callable[[object], object]) -> ValidationError:
+        clone = super().masked(mask)
+        assert isinstance(clone, ValidationError)
+        clone.value = mask(self.value)
+        return clone
+
+    def renamed(self, field: str) -> ValidationError:
+        """The same refusal naming the field ``field`` (as another edge names it)."""
+        return ValidationError(field, self.value, self.reason, **self.params)
 
 
 class UnknownNameError(HuatuError, KeyError):
-    """A name (backend, scheduler ...) is not one huatu knows; the message lists the known ones."""
+    """A name (backend, scheduler …) is not one huatu knows; the message lists the known ones.
+
+    Args:
+        kind: what was named: ``backend``, ``scheduler``, ``preset`` or ``mode``.
+        name: the unknown name.
+        known: the names huatu knows.
+    """
+
+    key = "unknown_name"
 
     def __init__(self, kind: str, name: str, known: list[str]) -> None:
         self.kind = kind
         self.name = name
-        self.known = known
-        super().__init__(f"Unknown {kind} {name!r}. Available: {', '.join(known)}.")
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
-        return str(self.args[0])
+        self.known = list(known)
+        super().__init__(
+            self.key, kind=Notice(f"kind_{kind}"), name=name, known=", ".join(self.known)
+        )
 
 
 class ModelLoadError(HuatuError, RuntimeError):
-    """The chosen model could not be loaded; the message says what to do instead."""
+    """The chosen model could not be loaded; the sentence says what to do instead."""
+
+
+class DeviceError(HuatuError, ValueError):
+    """The device or dtype asked for (``HUATU_DEVICE``, ``HUATU_DTYPE``) cannot be used."""
 
 
 class BackendUnavailableError(HuatuError, RuntimeError):
     """No usable backend: the model failed to load earlier, or the backend was not configured."""
+
+    key = "no_model_loaded"
 
 
 class GenerationCancelled(HuatuError):
@@ -75,10 +200,7 @@ class SafetyCheckerFlagged(HuatuError):
     key = "safety_flagged"
 
     def __init__(self, count: int, total: int) -> None:
-        from huatu.messages import message
-
-        self.params = {"count": count, "total": total}
-        super().__init__(message(self.key, "en", **self.params))
+        super().__init__(self.key, count=count, total=total)
 
 
 class QueueFullError(HuatuError, RuntimeError):
@@ -91,10 +213,7 @@ class QueueFullError(HuatuError, RuntimeError):
     key = "queue_full"
 
     def __init__(self, waiting: int) -> None:
-        self.params = {"waiting": waiting}
-        super().__init__(
-            f"The server is busy: {waiting} requests are already waiting. Try again in a minute."
-        )
+        super().__init__(self.key, waiting=waiting)
 
 
 class OutOfMemory(HuatuError, MemoryError):
@@ -102,33 +221,14 @@ class OutOfMemory(HuatuError, MemoryError):
 
     key = "out_of_memory"
 
-    def __init__(self) -> None:
-        from huatu.messages import message
-
-        self.params: dict[str, Any] = {}
-        super().__init__(message(self.key, "en"))
-
 
 class StorageError(HuatuError, OSError):
-    """An image or its history row could not be written (disk full, no permission …).
-
-    Args:
-        message: the English sentence.
-        key: the :data:`huatu.messages.CATALOG` key that renders it in other languages.
-        **params: the key's placeholders.
-    """
-
-    def __init__(self, message: str, *, key: str, **params: Any) -> None:
-        super().__init__(message)
-        self.key = key
-        self.params = params
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+    """An image, its history row or another file could not be written or read (disk full,
+    no permission …)."""
 
 
 class HostedError(HuatuError, RuntimeError):
-    """The Hugging Face hosted service failed; the message says how."""
+    """The Hugging Face hosted service failed; the sentence says how."""
 
 
 class HostedAuthError(HostedError, PermissionError):
@@ -147,13 +247,23 @@ class HostedResponseError(HostedError):
     """The hosted service answered with something that is not an image."""
 
 
-def short_repr(value: Any, limit: int = 60) -> str:
-    """Return ``repr(value)`` cut to ``limit`` characters, saying how long the original was."""
-    if isinstance(value, int) and value.bit_length() > 3000:  # repr refuses > 4,300 digits
-        digits = int(value.bit_length() * 0.30103) + 1
-        return f"{'-' if value < 0 else ''}<a whole number of about {digits:,} digits>"
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(text):,} characters"
-    return f"{text[: limit - 1]}… ({size})"
+__all__ = [
+    "BackendUnavailableError",
+    "DeviceError",
+    "GenerationCancelled",
+    "HostedAuthError",
+    "HostedError",
+    "HostedResponseError",
+    "HostedTimeoutError",
+    "HuatuError",
+    "ModelLoadError",
+    "ModelNotServedError",
+    "OutOfMemory",
+    "QueueFullError",
+    "SafetyCheckerFlagged",
+    "Secrets",
+    "StorageError",
+    "UnknownNameError",
+    "ValidationError",
+    "explain",
+]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from huatu.request import DEFAULT_GUIDANCE
+from huatu.request import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
+from huatu.schedulers import LCM_SCHEDULER
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,10 @@ class QualityPreset:
 QUALITY_PRESETS: dict[str, QualityPreset] = {
     preset.id: preset
     for preset in (
-        QualityPreset("quality", "Quality", "dpmpp_2m_karras", 30),
-        QualityPreset("balanced", "Balanced", "dpmpp_2m_karras", 20),
-        QualityPreset("fast", "Fast", "dpmpp_2m_karras", 12),
+        QualityPreset("quality", "Quality", DEFAULT_SCHEDULER, 30),
+        # the request's defaults: a request that sets nothing is a Balanced one
+        QualityPreset("balanced", "Balanced", DEFAULT_SCHEDULER, DEFAULT_STEPS),
+        QualityPreset("fast", "Fast", DEFAULT_SCHEDULER, 12),
     )
 }
 DEFAULT_PRESET = "balanced"
@@ -42,29 +45,21 @@ DEFAULT_PRESET = "balanced"
 #: The real Fast preset on a local backend with the LCM-LoRA and TAESD at hand: the LCM
 #: scheduler in 4 steps, classifier-free guidance off (1.0), as LCM needs (~10× faster than
 #: Balanced on a CPU: 8 s instead of 84 s per 512×512 image in ``make bench``).
-LCM_FAST_PRESET = QualityPreset("fast", "Fast", "lcm", 4, guidance=1.0)
+LCM_FAST_PRESET = QualityPreset("fast", "Fast", LCM_SCHEDULER, 4, guidance=1.0)
 
 
-def quality_preset(preset_id: str, fast_available: bool = False) -> QualityPreset:
-    """The preset ``preset_id`` as this backend runs it: ``fast`` is :data:`LCM_FAST_PRESET`
-    when ``fast_available`` (the local backend's ``fast_available``), else the DPM++ 12-step
-    fallback.
-
-    Raises:
-        KeyError: an unknown preset id.
-    """
-    if preset_id == LCM_FAST_PRESET.id and fast_available:
-        return LCM_FAST_PRESET
-    return QUALITY_PRESETS[preset_id]
-
-
-def fast_available(backend: object) -> bool:
-    """Whether ``backend`` offers the LCM Fast path (only the local backend may)."""
-    return bool(getattr(backend, "fast_available", False))
+def quality_presets(fast_available: bool = False) -> dict[str, QualityPreset]:
+    """Every preset id → the preset as a backend runs it: ``fast`` is :data:`LCM_FAST_PRESET`
+    when ``fast_available`` (the LCM-LoRA weights are at hand), else the DPM++ 12-step
+    fallback of :data:`QUALITY_PRESETS`."""
+    presets = dict(QUALITY_PRESETS)
+    if fast_available:
+        presets[LCM_FAST_PRESET.id] = LCM_FAST_PRESET
+    return presets
 
 
 def apply_quality_preset(
-    preset_id: str, *, fast_available: bool, guidance: float
+    preset_id: str, *, presets: Mapping[str, QualityPreset], guidance: float
 ) -> tuple[int, str, float]:
     """What choosing ``preset_id`` sets in a form: ``(steps, scheduler, guidance)``.
 
@@ -74,10 +69,14 @@ def apply_quality_preset(
 
     Args:
         preset_id: ``quality``, ``balanced`` or ``fast``.
-        fast_available: whether the backend offers the LCM Fast path.
+        presets: the presets as the backend runs them (its ``capabilities.presets``); a
+            backend without presets of its own gets :data:`QUALITY_PRESETS`.
         guidance: the form's current guidance scale.
+
+    Raises:
+        KeyError: an unknown preset id.
     """
-    preset = quality_preset(preset_id, fast_available)
+    preset = (presets or QUALITY_PRESETS)[preset_id]
     if preset.guidance is not None:
         return preset.steps, preset.scheduler, preset.guidance
     if guidance == LCM_FAST_PRESET.guidance:

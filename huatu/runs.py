@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from huatu.backends.base import CancelToken, ProgressEvent
 from huatu.errors import GenerationCancelled
+from huatu.messages import Notice
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -46,7 +47,7 @@ class RunUpdate:
         eta_s: estimated seconds left, once known.
         preview: the latest latent preview, when one arrived with this step.
         wait_s: seconds left before a hosted retry.
-        message: the backend's own words (e.g. the hosted wait reason), English.
+        message: the backend's own words (e.g. the hosted wait reason), rendered at the edge.
         result: the finished result for ``"done"``.
     """
 
@@ -56,7 +57,7 @@ class RunUpdate:
     eta_s: float | None = None
     preview: Image | None = None
     wait_s: float | None = None
-    message: str = ""
+    message: Notice | None = None
     result: GenerationResult | None = None
 
 
@@ -195,7 +196,7 @@ def stream_generation(
     worker = threading.Thread(target=work, name="huatu-generate", daemon=True)
     started = time.monotonic()
     wait_until: float | None = None
-    last_message = ""
+    last_message: Notice | None = None
     last_shown = 0.0
     held: RunUpdate | None = None  # a step update waiting for its interval
     reached = RunUpdate("step")  # the latest step, shown or not

@@ -11,6 +11,9 @@ from typing import Any
 
 from huatu.errors import UnknownNameError
 
+#: The Latent Consistency Model scheduler: the Fast path (few steps, guidance 1–2).
+LCM_SCHEDULER = "lcm"
+
 
 @dataclass(frozen=True)
 class SchedulerSpec:
@@ -50,7 +53,7 @@ SCHEDULERS: dict[str, SchedulerSpec] = {
         SchedulerSpec("pndm", "PNDM", "PNDMScheduler", {"skip_prk_steps": True}),
         # The Fast path: on the local backend it also enables the LCM-LoRA and decodes with
         # TAESD (huatu.backends.fast). Few steps (4), guidance 1–2.
-        SchedulerSpec("lcm", "LCM", "LCMScheduler"),
+        SchedulerSpec(LCM_SCHEDULER, "LCM", "LCMScheduler"),
     )
 }
 

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from huatu.api.error_shapes import send_error
@@ -32,8 +31,6 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-#: Where saved images are served (OpenAI ``url`` answers point here).
-OUTPUTS_ROUTE = "/outputs"
 LOOPBACK_NAMES = {"localhost"}
 
 
@@ -181,6 +178,7 @@ def build_app(
     from fastapi import FastAPI
 
     from huatu import __version__
+    from huatu.api import outputs
     from huatu.api.gate import ApiGate
     from huatu.ui.common import MAX_UPLOAD
     from huatu.ui.i18n import I18N
@@ -190,12 +188,7 @@ def build_app(
     gate = ApiGate()
     for router in _api_routers(service, gate):
         app.include_router(router)
-    app.add_api_route(
-        OUTPUTS_ROUTE + "/{path:path}",
-        _outputs_endpoint(service.settings.outputs_dir),
-        methods=["GET"],
-        include_in_schema=False,
-    )
+    app.include_router(outputs.create_router(service.settings.outputs_dir))
     demo = build_studio(service).queue()
     app = gr.mount_gradio_app(
         app,
@@ -230,31 +223,6 @@ def _api_routers(service: ImageService, gate: Any) -> list[Any]:
     from huatu.api import a1111, openai_images
 
     return [a1111.create_router(service, gate), openai_images.create_router(service, gate)]
-
-
-def _outputs_endpoint(outputs_dir: Path) -> Callable[[str], Any]:
-    """A GET handler serving PNGs from ``outputs_dir`` only (no path tricks, no other files)."""
-    from fastapi import HTTPException
-    from fastapi.responses import FileResponse
-
-    root = outputs_dir.resolve()
-
-    def saved_image(path: str) -> FileResponse:
-        target = (root / path).resolve()
-        inside = target.is_relative_to(root) and target != root
-        if not inside or target.suffix.lower() != ".png" or not target.is_file():
-            raise HTTPException(status_code=404, detail="No such image.")
-        return FileResponse(target, media_type="image/png")
-
-    return saved_image
-
-
-def output_url(base_url: str, outputs_dir: Path, path: Path) -> str:
-    """The URL under :data:`OUTPUTS_ROUTE` at which a saved image ``path`` is served."""
-    from urllib.parse import quote
-
-    relative = path.resolve().relative_to(outputs_dir.resolve()).as_posix()
-    return f"{base_url.rstrip('/')}{OUTPUTS_ROUTE}/{quote(relative)}"
 
 
 class ServerThread:

@@ -7,28 +7,30 @@ default, a metadata field) lives in exactly one place.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from huatu.backends.base import Backend, CancelToken, ProgressCallback
-from huatu.backends.selection import BackendChoice, choose_backend
-from huatu.config import Settings
+from huatu.backends.base import Backend, CancelToken, Capabilities, ProgressCallback
+from huatu.backends.registry import get_backend
+from huatu.backends.selection import BackendChoice, choose_backend, runs_only_locally
+from huatu.config import TINY_MODEL, Settings, is_hub_id
 from huatu.errors import (
     BackendUnavailableError,
     HuatuError,
     ModelLoadError,
     OutOfMemory,
     SafetyCheckerFlagged,
+    ValidationError,
 )
-from huatu.messages import Notice
+from huatu.messages import Notice, render
 from huatu.metadata import format_parameters, write_png
 from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices
-from huatu.request import MAX_SEED, RANDOM_SEED, GenerationRequest
+from huatu.request import GenerationRequest
+from huatu.schedulers import LCM_SCHEDULER
 from huatu.slots import FairSlots
 
 if TYPE_CHECKING:
@@ -71,7 +73,7 @@ class ImageService:
         settings: huatu settings (outputs folder etc.).
         choice: the backend choice (which backend, which model, why).
         backend: the loaded backend, or ``None`` if loading failed.
-        load_error: one sentence on why loading failed, when it did.
+        load_error: why loading failed, when it did.
         history: where saved images are recorded (:class:`huatu.history.HistoryStore`);
             ``None`` saves plain PNGs without a history row. Default ``None``.
     """
@@ -81,7 +83,7 @@ class ImageService:
         settings: Settings,
         choice: BackendChoice,
         backend: Backend | None,
-        load_error: str | None = None,
+        load_error: HuatuError | None = None,
         history: HistoryStore | None = None,
     ) -> None:
         self.settings = settings
@@ -89,6 +91,7 @@ class ImageService:
         self.backend = backend
         self.load_error = load_error
         self.history = history
+        self._models = [choice.model]  # every model loaded or tried, for the model list
         # Every edge (studio, lessons, HTTP APIs) shares these: a local pipeline runs one
         # generation at a time whoever asks.
         self._slots = FairSlots(self.max_concurrency)
@@ -107,7 +110,7 @@ class ImageService:
         Args:
             settings: huatu settings.
             model: model id, folder or ``tiny``. Default ``settings.model``.
-            backend: ``auto``, ``local`` or ``hosted``. Default ``settings.backend``.
+            backend: ``auto`` or a backend id. Default ``settings.backend``.
             keep_history: record every saved image in the SQLite history under
                 ``settings.outputs_dir``. Default ``True``.
 
@@ -124,49 +127,77 @@ class ImageService:
 
             history = HistoryStore(settings.outputs_dir)
         try:
-            loaded = _create_backend(choice, settings)
+            loaded = get_backend(choice.backend).create(choice.model, settings)
         except ModelLoadError as error:
-            return cls(settings, choice, None, settings.redact(str(error)), history)
+            return cls(settings, choice, None, error, history)
         return cls(settings, choice, loaded, history=history)
+
+    def known_models(self) -> list[str]:
+        """The models every edge may switch to by name: the loaded one first, the built-in
+        tiny model, ``HUATU_MODELS``, and every model loaded before. Any Hugging Face Hub id
+        may be asked for too (:meth:`switch_model`)."""
+        names = [self.choice.model, TINY_MODEL, *self.settings.models, *self._models]
+        return list(dict.fromkeys(names))
 
     def switch_model(self, model: str, *, backend: str | None = None) -> None:
         """Load ``model`` and make it the one every edge uses from the next generation on.
 
-        The new model is loaded first; the swap waits for running generations to finish.
-        If loading fails, the current model stays.
+        Only a model of :meth:`known_models` or a Hugging Face Hub id may be asked for, never
+        another path on this machine (a client of an HTTP API must not make the server read
+        its files). The new model is loaded first; the swap waits for running generations to
+        finish. If loading fails, the current model stays.
 
         Args:
-            model: model id, folder or ``tiny``.
-            backend: ``auto``, ``local`` or ``hosted``. Default: the current backend's kind.
+            model: a model of :meth:`known_models` or a Hub id.
+            backend: ``auto`` or a backend id. Default: the current backend's.
 
         Raises:
-            ModelLoadError: the model cannot be loaded (the message says what to do).
-            UnknownNameError / ValidationError: a bad ``backend``/``model`` combination.
+            ValidationError: ``model`` (field ``model``) is neither listed nor a Hub id.
+            ModelLoadError: the model cannot be loaded (the sentence says what to do).
+            UnknownNameError: a bad ``backend``.
         """
         if self.backend is not None and model == self.choice.model:
             return
+        listed = self.known_models()
+        if model not in listed and (not is_hub_id(model) or runs_only_locally(model)):
+            raise ValidationError("model", model, "model_choice", choices=", ".join(listed))
         choice = choose_backend(self.settings, model=model, backend=backend or self.choice.backend)
-        loaded = _create_backend(choice, replace(self.settings, hosted_model=None))
+        loaded = get_backend(choice.backend).create(
+            choice.model, replace(self.settings, hosted_model=None)
+        )
         with self._slots.exclusive():  # in turn, once running generations have ended
             self.choice, self.backend, self.load_error = choice, loaded, None
             self._slots.resize(self.max_concurrency)
+        if model not in self._models:
+            self._models.append(model)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the loaded backend can do (nothing but the defaults when none is loaded)."""
+        return self.backend.capabilities if self.backend is not None else Capabilities()
 
     @property
     def is_test_model(self) -> bool:
         """Whether the loaded model is the built-in tiny test model."""
-        return bool(getattr(self.backend, "is_test_model", False))
+        return self.capabilities.test_model
+
+    def status_text(self, language: str = "en") -> str:
+        """One line for people: backend, model, device, and why this backend — or why
+        nothing is loaded — in ``language``."""
+        if self.backend is None:
+            error = self.load_error.render(language) if self.load_error else ""
+            return f"{self.choice.backend} · {self.choice.model} — {error}"
+        return f"{self.backend.description} — {render(self.choice.reason, language)}"
 
     @property
     def status(self) -> str:
-        """One line for people: backend, model, device, and why this backend."""
-        if self.backend is None:
-            return f"{self.choice.backend} · {self.choice.model} — not loaded: {self.load_error}"
-        return f"{self.backend.description} — {self.choice.reason}"
+        """:meth:`status_text` in English."""
+        return self.status_text()
 
     @property
     def max_concurrency(self) -> int:
         """How many generations may run at once (1 for a local pipeline)."""
-        return self.backend.max_concurrency if self.backend is not None else 1
+        return self.capabilities.concurrency
 
     def generate(
         self,
@@ -191,23 +222,27 @@ class ImageService:
             extra: more metadata fields for the PNG, e.g. ``{"Original prompt": "…"}``.
 
         Raises:
-            ValidationError: a bad field. BackendUnavailableError: the model did not load.
-            GenerationCancelled: stopped by ``cancel``. SafetyCheckerFlagged: every image was
-            withheld. HostedError subclasses: the hosted service failed.
+            ValidationError: a bad field, or a mode the backend cannot run.
+            BackendUnavailableError: the model did not load. GenerationCancelled: stopped by
+            ``cancel``. SafetyCheckerFlagged: every image was withheld. HostedError
+            subclasses: the hosted service failed.
         """
         request = request.validate()
-        if self.backend is None:
-            raise BackendUnavailableError(self.load_error or "No model is loaded.")
-        if request.seed == RANDOM_SEED:
-            request = request.with_seed(secrets.randbelow(MAX_SEED - request.num_images + 2))
-        notices = prompt_notices(
-            {"prompt": request.prompt, "negative_prompt": request.negative_prompt},
-            self.backend.token_count,
-            getattr(self.backend, "max_tokens", None),
-        )
-        self._wait_for_slot(cancel)
+        backend = self.backend
+        if backend is None:
+            raise self.unavailable()
+        caps = backend.capabilities
+        if request.mode not in caps.modes:
+            modes = ", ".join(sorted(caps.modes))
+            raise ValidationError(
+                "mode", request.mode, "mode_unsupported", backend=backend.id, modes=modes
+            )
+        request = request.with_drawn_seed()
+        texts = {"prompt": request.prompt, "negative_prompt": request.negative_prompt}
+        notices = prompt_notices(texts, backend.token_count, caps.token_limit)
+        self._slots.acquire(cancel)  # a stop while waiting ends it (GenerationCancelled)
         try:
-            output = self.backend.generate(
+            output = backend.generate(
                 request, progress=progress, cancel=cancel, preview_every=preview_every
             )
         except HuatuError:
@@ -217,33 +252,29 @@ class ImageService:
         finally:
             self._slots.release()
         notices += output.notices
-        if request.scheduler == "lcm" and self.backend.id != "local":
+        if request.scheduler == LCM_SCHEDULER and LCM_SCHEDULER not in caps.schedulers:
             notices.append(Notice("lcm_not_hosted"))
         if output.flagged:
             total = output.flagged + len(output.images)
-            flagged = Notice("safety_flagged", {"count": output.flagged, "total": total})
             if not output.images:
                 raise SafetyCheckerFlagged(output.flagged, total)
-            notices.append(flagged)
-        sampler = self.backend.sampler_label(request)
-        fields = dict(extra or {})
-        backend_fields = getattr(self.backend, "metadata_fields", None)
-        if backend_fields is not None:
-            fields.update(backend_fields(request))  # e.g. "VAE: TAESD" on the Fast path
+            notices.append(Notice("safety_flagged", {"count": output.flagged, "total": total}))
+        fields = {**(extra or {}), **backend.metadata_fields(request)}
         preset = matching_preset(
             request.scheduler, request.num_inference_steps, request.guidance_scale
         )
-        if preset is not None and self.backend.id == "local":
-            fields["Preset"] = preset.label
+        if preset is not None and preset.scheduler in caps.schedulers:
+            fields["Preset"] = preset.label  # never claimed where the sampler was not used
+        sampler = backend.sampler_label(request)
         parameters = [
             format_parameters(
-                request, seed=seed, sampler=sampler, model=self.backend.model, extra=fields
+                request, seed=seed, sampler=sampler, model=backend.model, extra=fields
             )
             for seed in output.seeds
         ]
         paths = (
             [
-                self._save(image, text, request.with_seed(seed), fields, folder)
+                self._save(backend, image, text, request.with_seed(seed), fields, folder)
                 for image, text, seed in zip(output.images, parameters, output.seeds, strict=True)
             ]
             if save
@@ -257,6 +288,12 @@ class ImageService:
             paths=paths,
             notices=notices,
         )
+
+    def unavailable(self) -> BackendUnavailableError:
+        """The error every generation raises while no model is loaded: the load failure."""
+        if self.load_error is None:
+            return BackendUnavailableError()
+        return BackendUnavailableError("model_not_loaded", error=self.load_error.notice)
 
     def _unexpected(self, error: Exception) -> Exception:
         """What to raise for an unexpected backend failure.
@@ -286,13 +323,9 @@ class ImageService:
             copy = RuntimeError(f"{type(error).__name__}: {text}")
         return copy.with_traceback(error.__traceback__)
 
-    def _wait_for_slot(self, cancel: CancelToken | None) -> None:
-        """Wait until the backend may take one more generation (a stop while waiting ends
-        the wait with :class:`GenerationCancelled`)."""
-        self._slots.acquire(cancel)
-
     def _save(
         self,
+        backend: Backend,
         image: Image,
         parameters: str,
         request: GenerationRequest,
@@ -306,8 +339,8 @@ class ImageService:
                 parameters,
                 request=request,
                 seed=request.seed,
-                model=self.backend.model,
-                backend=self.backend.id,
+                model=backend.model,
+                backend=backend.id,
                 extra=extra,
                 folder=folder,
             )
@@ -315,23 +348,3 @@ class ImageService:
         now = datetime.now()
         folder = folder or self.settings.outputs_dir / now.strftime("%Y-%m-%d")
         return write_png(image, folder / f"{now:%H%M%S-%f}-{request.seed}.png", parameters)
-
-
-def _create_backend(choice: BackendChoice, settings: Settings) -> Backend:
-    """Instantiate (and load) the backend ``choice`` names.
-
-    Raises:
-        ModelLoadError: the model cannot be used; the message says what to do.
-    """
-    if choice.backend == "hosted":
-        from huatu.backends.hosted import HostedBackend
-
-        if not settings.hf_api_key:
-            raise ModelLoadError(
-                "No Hugging Face key is set for hosted inference: put HF_API_KEY in .env or the "
-                "environment, pass --model PATH to a downloaded model folder, or try --model tiny."
-            )
-        return HostedBackend(replace(settings, model=choice.model))
-    from huatu.backends.local import LocalBackend
-
-    return LocalBackend(choice.model, settings)

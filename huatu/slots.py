@@ -50,7 +50,7 @@ class FairSlots:
             try:
                 while self._line[0] is not ticket or not self._free(all_places):
                     if cancel is not None and cancel.cancelled:
-                        raise GenerationCancelled("Stopped.")
+                        raise GenerationCancelled()
                     self._changed.wait(timeout=POLL_S)
                 self._busy += self.count if all_places else 1
             finally:

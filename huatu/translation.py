@@ -51,7 +51,8 @@ from huatu.backends.hosted_wire import (
     resolve_client_model,
     server_error_text,
 )
-from huatu.errors import HostedAuthError, HostedError, HuatuError, ModelNotServedError, short_repr
+from huatu.errors import HostedAuthError, HostedError, HuatuError, ModelNotServedError
+from huatu.messages import short_repr
 from huatu.prompt_checks import foreign_script
 
 if TYPE_CHECKING:

@@ -76,7 +76,7 @@ def test_without_credentials_configured_everything_is_open(tiny_service):
 
 def test_only_saved_pngs_are_served(tiny_service):
     from huatu.request import GenerationRequest
-    from huatu.server import output_url
+    from huatu.api.outputs import output_url
 
     result = tiny_service.generate(
         GenerationRequest.create(prompt="a fox", num_inference_steps=2, width=64, height=64)

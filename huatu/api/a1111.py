@@ -83,6 +83,7 @@ from huatu.errors import (
     SafetyCheckerFlagged,
     ValidationError,
 )
+from huatu.messages import render
 from huatu.metadata import png_bytes
 from huatu.request import MAX_SEED, RANDOM_SEED, GenerationRequest
 from huatu.runs import finish_unless_disconnected
@@ -267,7 +268,7 @@ class ProgressTracker:
             job.started = job.started or now
             job.last_event = now
             job.step, job.steps = event.step, event.total
-            job.message = event.message or None
+            job.message = render(event.message) if event.message is not None else None
             if event.preview is not None:
                 job.preview = event.preview
 

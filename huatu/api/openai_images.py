@@ -55,6 +55,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from huatu.api.error_shapes import openai_error_body
+from huatu.api.outputs import output_url
 from huatu.backends.base import CancelToken
 from huatu.errors import (
     BackendUnavailableError,
@@ -64,8 +65,8 @@ from huatu.errors import (
     QueueFullError,
     SafetyCheckerFlagged,
     ValidationError,
-    short_repr,
 )
+from huatu.messages import short_repr
 from huatu.request import (
     MAX_GUIDANCE,
     MAX_IMAGES,
@@ -81,7 +82,6 @@ from huatu.request import (
     GenerationRequest,
 )
 from huatu.runs import finish_unless_disconnected
-from huatu.server import output_url
 
 if TYPE_CHECKING:
     from huatu.api.gate import ApiGate

@@ -1,16 +1,25 @@
-"""The small contract every backend follows, and the values that cross it."""
+"""The small contract every backend follows, and the values that cross it.
+
+A backend says what it can do in :class:`Capabilities` (the modes it runs, its token limit,
+the metadata it adds, the presets it offers, how many runs it takes at once); the service and
+the edges ask those, never a backend's id or internals. Backends are created through
+:mod:`huatu.backends.registry`.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
+
+from huatu.messages import Notice
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from huatu.messages import Notice
+    from huatu.presets import QualityPreset
     from huatu.request import GenerationRequest
 
 
@@ -21,7 +30,8 @@ class ProgressEvent:
     Attributes:
         step: steps done so far (0 while waiting).
         total: steps in the run (0 when unknown, e.g. a hosted call).
-        message: what is happening, for a person (e.g. "Model is loading, retrying in 5 s").
+        message: what is happening, for a person (e.g. "the model is loading, retrying in
+            5 s"), rendered at the edge in the person's language. Default none.
         wait_s: seconds until the next retry while waiting on a hosted service, else ``None``.
         preview: a small approximate picture of the image forming, on the steps where the
             caller asked for one (``preview_every``), else ``None``.
@@ -29,7 +39,7 @@ class ProgressEvent:
 
     step: int
     total: int
-    message: str = ""
+    message: Notice | None = None
     wait_s: float | None = None
     preview: Image | None = None
 
@@ -70,20 +80,56 @@ class BackendOutput:
     notices: list[Notice] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, asked by the service and the edges instead of its id.
+
+    Attributes:
+        modes: the request modes it runs (:data:`huatu.request.MODES`). Default text to
+            image only.
+        token_limit: content tokens its text encoder reads (the rest of a prompt is
+            ignored, and a notice says so), or ``None`` when it does not count tokens.
+            Default ``None``.
+        schedulers: the scheduler ids it honours; others run with its own sampler (and the
+            metadata says so). Default none.
+        presets: each quality preset id → the preset as this backend runs it (the Fast
+            preset differs by backend and by which weights are at hand). Default none.
+        preset_notes: a preset id → what a person should know when choosing it here (e.g.
+            why Fast is the slower fallback). Default none.
+        metadata_fields: the A1111 metadata fields it may add to an image
+            (:meth:`Backend.metadata_fields`). Default none.
+        concurrency: generations it runs at once. Default 1.
+        test_model: it draws noise, not pictures (the built-in tiny model). Default off.
+    """
+
+    modes: frozenset[str] = frozenset({"txt2img"})
+    token_limit: int | None = None
+    schedulers: frozenset[str] = frozenset()
+    presets: Mapping[str, QualityPreset] = field(default_factory=lambda: MappingProxyType({}))
+    preset_notes: Mapping[str, Notice] = field(default_factory=lambda: MappingProxyType({}))
+    metadata_fields: tuple[str, ...] = ()
+    concurrency: int = 1
+    test_model: bool = False
+
+
 class Backend(Protocol):
     """A way of turning a validated request into images.
 
     Attributes:
-        id: ``"local"`` or ``"hosted"``.
+        id: its id in :mod:`huatu.backends.registry` (``local``, ``hosted`` …), recorded
+            in the history.
         model: the model it serves (Hub id, folder, URL or ``tiny``).
         description: one line for people: backend, model, device and dtype.
-        max_concurrency: how many generations may run at once.
+        capabilities: what it can do now (it may change, e.g. once the Fast path's weights
+            failed to load).
     """
 
     id: str
     model: str
     description: str
-    max_concurrency: int
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     def generate(
         self,
@@ -93,7 +139,8 @@ class Backend(Protocol):
         cancel: CancelToken | None = None,
         preview_every: int = 0,
     ) -> BackendOutput:
-        """Generate ``request.num_images`` images; ``request.seed`` is never -1 here.
+        """Generate ``request.num_images`` images; ``request.seed`` is never -1 here and
+        ``request.mode`` is one of ``capabilities.modes``.
 
         ``preview_every``: attach a preview to every N-th progress event (0: never; backends
         without intermediate results ignore it).
@@ -106,4 +153,9 @@ class Backend(Protocol):
 
     def sampler_label(self, request: GenerationRequest) -> str:
         """The sampler name to record in metadata for ``request``."""
+        ...
+
+    def metadata_fields(self, request: GenerationRequest) -> dict[str, str]:
+        """More A1111 settings for the images of ``request`` after it ran (names from
+        ``capabilities.metadata_fields``, e.g. ``{"VAE": "TAESD"}``)."""
         ...

@@ -27,8 +27,6 @@ from huatu.messages import Notice
 
 log = logging.getLogger(__name__)
 
-#: The scheduler id that selects the Fast path.
-LCM_SCHEDULER = "lcm"
 #: The LoRA adapter's name inside the pipeline.
 LCM_ADAPTER = "lcm"
 #: Default LCM-LoRA for SD 1.5 (Hugging Face Hub id).
@@ -54,10 +52,7 @@ class FastPathUnavailable(ModelLoadError):
     key = "fast_unavailable"
 
     def __init__(self, weights: str) -> None:
-        from huatu.messages import message
-
-        self.params = {"weights": weights}
-        super().__init__(message(self.key, "en", **self.params))
+        super().__init__(self.key, weights=weights)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from huatu.backends.base import BackendOutput, CancelToken, ProgressCallback, ProgressEvent
+from huatu.backends.base import (
+    BackendOutput,
+    CancelToken,
+    Capabilities,
+    ProgressCallback,
+    ProgressEvent,
+)
 from huatu.backends.hosted_wire import (
     MAX_SERVER_TEXT,
     StatusFailure,
@@ -54,8 +60,11 @@ from huatu.errors import (
     HostedError,
     HostedResponseError,
     HostedTimeoutError,
+    ModelLoadError,
     ModelNotServedError,
 )
+from huatu.presets import quality_presets
+from huatu.request import TXT2IMG
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -194,6 +203,20 @@ def _one_line(text: str, limit: int = MAX_SERVER_TEXT) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def create_hosted_backend(model: str, settings: Settings) -> HostedBackend:
+    """The registry's factory: a hosted backend for ``model`` (unless ``HUATU_HOSTED_MODEL``
+    names another).
+
+    Raises:
+        ModelLoadError: no Hugging Face key is set.
+    """
+    from dataclasses import replace
+
+    if not settings.hf_api_key:
+        raise ModelLoadError("no_hosted_key")
+    return HostedBackend(replace(settings, model=model))
+
+
 class HostedBackend:
     """Generate images with Hugging Face hosted inference (or the tutorial's endpoint).
 
@@ -207,11 +230,13 @@ class HostedBackend:
         id: ``"hosted"``.
         model: the model asked of the hosted service (``settings.effective_hosted_model``).
         description: one line for people; never contains the key.
-        max_concurrency: 4 generations at once (the work happens on the server).
     """
 
     id = "hosted"
-    max_concurrency = 4
+    #: Generations at once (the work happens on the server).
+    CONCURRENCY = 4
+    #: Content tokens of SD 1.x's CLIP text encoder; the hosted models huatu targets use it.
+    TOKEN_LIMIT = 75
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -226,8 +251,20 @@ class HostedBackend:
     def __repr__(self) -> str:
         return f"HostedBackend({self.description!r})"
 
-    #: Content tokens of SD 1.x's CLIP text encoder; the hosted models huatu targets use it.
-    max_tokens = 75
+    @property
+    def capabilities(self) -> Capabilities:
+        """Text to image; an estimated CLIP token count; the service picks its own sampler
+        (so no preset is recorded); four calls at once."""
+        return Capabilities(
+            modes=frozenset({TXT2IMG}),
+            token_limit=self.TOKEN_LIMIT,
+            presets=quality_presets(fast_available=False),
+            concurrency=self.CONCURRENCY,
+        )
+
+    def metadata_fields(self, request: GenerationRequest) -> dict[str, str]:
+        """Nothing beyond the standard fields."""
+        return {}
 
     def token_count(self, text: str) -> int | None:
         """An estimate (the hosted model's tokenizer is not at hand here)."""
@@ -491,7 +528,7 @@ class HostedBackend:
 
 def _check_cancel(cancel: CancelToken | None) -> None:
     if cancel is not None and cancel.cancelled:
-        raise GenerationCancelled("Stopped.")
+        raise GenerationCancelled()
 
 
 def _sleep(seconds: float, cancel: CancelToken | None, *, poll_s: float = POLL_S) -> None:

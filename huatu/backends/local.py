@@ -10,14 +10,21 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from huatu.backends.base import BackendOutput, CancelToken, ProgressCallback, ProgressEvent
-from huatu.backends.fast import LCM_SCHEDULER, TAESD_LABEL, FastPath, fast_sources, lcm_notices
+from huatu.backends.base import (
+    BackendOutput,
+    CancelToken,
+    Capabilities,
+    ProgressCallback,
+    ProgressEvent,
+)
+from huatu.backends.fast import TAESD_LABEL, FastPath, fast_sources, lcm_notices
 from huatu.config import TINY_MODEL, Settings
 from huatu.device import DevicePlan, choose_device
-from huatu.errors import GenerationCancelled, ModelLoadError
-from huatu.messages import Notice
-from huatu.request import GenerationRequest
-from huatu.schedulers import get_scheduler_spec, make_scheduler
+from huatu.errors import DeviceError, GenerationCancelled, ModelLoadError
+from huatu.messages import Notice, message
+from huatu.presets import quality_presets
+from huatu.request import TXT2IMG, GenerationRequest
+from huatu.schedulers import LCM_SCHEDULER, get_scheduler_spec, make_scheduler, scheduler_ids
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +47,14 @@ class LocalBackend:
 
     Requests with ``scheduler="lcm"`` take the Fast path (:mod:`huatu.backends.fast`): the
     LCM-LoRA is loaded on the first such request and enabled for those requests only, and
-    TAESD decodes them. :attr:`fast_available` says, without downloading, whether that works.
+    TAESD decodes them. :attr:`fast_available` says, without downloading, whether that works,
+    and :attr:`capabilities` offers the LCM Fast preset only then.
 
     Raises:
         ModelLoadError: the model could not be loaded; the message says what to do.
     """
 
     id = "local"
-    max_concurrency = 1
 
     def __init__(
         self,
@@ -60,8 +67,8 @@ class LocalBackend:
         self.model = model
         try:
             self.plan: DevicePlan = choose_device(settings.device, settings.dtype)
-        except ValueError as error:  # e.g. HUATU_DEVICE=cuda on a machine without CUDA
-            raise ModelLoadError(f"{error} Unset HUATU_DEVICE to choose automatically.") from None
+        except DeviceError as error:  # e.g. HUATU_DEVICE=cuda on a machine without CUDA
+            raise ModelLoadError("device_unavailable", problem=error.notice) from None
         self.pipe = _load_pipeline(model, settings, self.plan)
         self._base_scheduler_config = self.pipe.scheduler.config
         self._lock = threading.Lock()
@@ -82,9 +89,26 @@ class LocalBackend:
         return len(self.pipe.tokenizer(text, add_special_tokens=False).input_ids)
 
     @property
-    def max_tokens(self) -> int:
-        """Content tokens the text encoder reads; the rest is ignored."""
-        return self.pipe.tokenizer.model_max_length - 2
+    def capabilities(self) -> Capabilities:
+        """Text to image with every scheduler; CLIP's token limit; the LCM Fast preset while
+        its weights are at hand (else the DPM++ fallback, and a note saying which weights are
+        missing); ``VAE: TAESD`` in the metadata of Fast images; one run at a time."""
+        fast = self.fast.available
+        notes = (
+            {}
+            if fast
+            else {"fast": Notice("fast_preset_fallback", {"weights": self.fast.sources.lcm_lora})}
+        )
+        return Capabilities(
+            modes=frozenset({TXT2IMG}),
+            token_limit=self.pipe.tokenizer.model_max_length - 2,  # without start/end tokens
+            schedulers=frozenset(scheduler_ids()),
+            presets=quality_presets(fast_available=fast),
+            preset_notes=notes,
+            metadata_fields=("VAE",),
+            concurrency=1,
+            test_model=self.is_test_model,
+        )
 
     @property
     def fast_available(self) -> bool:
@@ -128,7 +152,7 @@ class LocalBackend:
 
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
             if cancel is not None and cancel.cancelled:
-                raise GenerationCancelled("Stopped.")
+                raise GenerationCancelled()
             if progress is not None:
                 done, total = step + 1, pipe.num_timesteps
                 preview = None
@@ -141,7 +165,7 @@ class LocalBackend:
 
         with self._lock:
             if cancel is not None and cancel.cancelled:
-                raise GenerationCancelled("Stopped.")
+                raise GenerationCancelled()
             fast = request.scheduler == LCM_SCHEDULER
             self.fast.use_lora(fast)  # FastPathUnavailable when the LCM-LoRA cannot be had
             self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
@@ -214,12 +238,9 @@ def _load_pipeline(model: str, settings: Settings, plan: DevicePlan) -> Any:
     elif Path(model).expanduser().exists():
         source = Path(model).expanduser()
         if not (source / "model_index.json").is_file():
-            raise ModelLoadError(
-                f"{model} is not a diffusers model folder (it has no model_index.json). "
-                "Pass --model with a folder saved by diffusers, a Hub id, or try --model tiny."
-            )
+            raise ModelLoadError("model_not_diffusers_folder", model=model)
     if settings.allow_pickle:
-        log.warning(PICKLE_WARNING)
+        log.warning(message("pickle_warning"))
     try:
         pipe = StableDiffusionPipeline.from_pretrained(
             source,
@@ -229,8 +250,8 @@ def _load_pipeline(model: str, settings: Settings, plan: DevicePlan) -> Any:
     except Exception as error:  # an edge: many libraries' errors become one sentence
         log.info("loading %s failed", model, exc_info=True)
         if not settings.allow_pickle and "safetensors" in str(error):
-            raise ModelLoadError(_pickle_refusal(model)) from None
-        raise ModelLoadError(_load_failure_message(model, error)) from None
+            raise ModelLoadError("model_pickle_refused", model=model) from None
+        raise load_failure(model, error) from None
     if not (settings.low_memory and plan.device == "cuda"):  # offload places it itself
         pipe = pipe.to(plan.device)
     pipe.set_progress_bar_config(disable=True)
@@ -313,41 +334,20 @@ def compile_unet(
     return f"compiled in {seconds:.0f} s"
 
 
-PICKLE_WARNING = (
-    "Loading pickle weights (.bin/.ckpt/.pt) is allowed: such a file can run any code when "
-    "loaded. Only use models from sources you trust."
-)
-
-
-def _pickle_refusal(model: str) -> str:
-    """Why a model with only pickle weights is refused, and what to do."""
-    return (
-        f"The model {model} has no .safetensors weights, only a pickle format (.bin/.ckpt/.pt), "
-        "which can run code hidden in the file when loaded; huatu loads .safetensors only. "
-        "Use a .safetensors copy, or start huatu with --allow-pickle (HUATU_ALLOW_PICKLE=1) "
-        "if you trust where the file comes from."
-    )
-
-
-def _load_failure_message(model: str, error: Exception) -> str:
-    """One sentence on why ``model`` did not load, and what to do instead."""
+def load_failure(model: str, error: Exception) -> ModelLoadError:
+    """Why ``model`` did not load, and what to do instead."""
     from huggingface_hub.errors import (
         GatedRepoError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
     )
 
-    remedy = (
-        "Set HF_API_KEY to generate through Hugging Face's hosted API, "
-        "pass --model PATH to a downloaded model folder, or try --model tiny."
-    )
+    remedy = Notice("model_remedy")
     if isinstance(error, GatedRepoError):
-        return f"The model {model} is gated on the Hugging Face Hub and needs access. {remedy}"
+        return ModelLoadError("model_gated", model=model, remedy=remedy)
     if isinstance(error, RepositoryNotFoundError):
-        return f"The model {model} does not exist on the Hugging Face Hub. {remedy}"
+        return ModelLoadError("model_not_on_hub", model=model, remedy=remedy)
     if isinstance(error, (LocalEntryNotFoundError, OSError, ConnectionError)):
-        return (
-            f"The model {model} could not be downloaded (no connection to the Hugging Face Hub "
-            f"and no copy in the local cache). {remedy}"
-        )
-    return f"The model {model} could not be loaded ({type(error).__name__}). {remedy}"
+        return ModelLoadError("model_not_downloaded", model=model, remedy=remedy)
+    kind = type(error).__name__
+    return ModelLoadError("model_load_failed", model=model, kind=kind, remedy=remedy)

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from huatu.backends.registry import AUTO, get_backend
 from huatu.config import TINY_MODEL, Settings
-from huatu.errors import UnknownNameError, ValidationError
-
-BACKENDS = ("auto", "local", "hosted")
+from huatu.errors import ValidationError
+from huatu.messages import Notice
 
 
 @dataclass(frozen=True)
@@ -17,14 +17,20 @@ class BackendChoice:
     """The backend picked for a model.
 
     Attributes:
-        backend: ``"local"`` or ``"hosted"``.
+        backend: a backend id of :mod:`huatu.backends.registry`.
         model: the model it will serve.
-        reason: why, in a few words for people (shown in the UI and the CLI).
+        reason: why, as a catalog notice (shown in the UI and the CLI in the person's
+            language).
     """
 
     backend: str
     model: str
-    reason: str
+    reason: Notice
+
+
+def runs_only_locally(model: str) -> bool:
+    """Whether ``model`` is the built-in tiny model or a path on this machine."""
+    return model == TINY_MODEL or Path(model).expanduser().exists()
 
 
 def choose_backend(
@@ -42,35 +48,32 @@ def choose_backend(
     Args:
         settings: provides the defaults and whether a key is set.
         model: model to serve. Default ``settings.model``.
-        backend: ``auto``, ``local`` or ``hosted``. Default ``settings.backend``.
+        backend: ``auto`` or a backend id. Default ``settings.backend``.
         has_gpu: tells whether a GPU is present (only asked when it matters). Default
             :func:`huatu.device.gpu_available`.
 
     Raises:
-        UnknownNameError: ``backend`` is not one of :data:`BACKENDS`.
-        ValidationError: the tiny model or a local folder was asked of the hosted backend.
+        UnknownNameError: ``backend`` is neither ``auto`` nor a known backend.
+        ValidationError: the tiny model or a local folder was asked of a backend that
+            cannot run local files.
     """
     model = model or settings.model
     backend = backend or settings.backend
-    if backend not in BACKENDS:
-        raise UnknownNameError("backend", backend, list(BACKENDS))
-    runs_only_locally = model == TINY_MODEL or Path(model).expanduser().exists()
-    if backend == "hosted":
-        if runs_only_locally:
+    local = runs_only_locally(model)
+    if backend != AUTO:
+        if local and not get_backend(backend).runs_local_files:
             raise ValidationError("model", model, "local_only")
-        return BackendChoice("hosted", model, "chosen with --backend hosted")
-    if backend == "local":
-        return BackendChoice("local", model, "chosen with --backend local")
+        return BackendChoice(backend, model, Notice("choice_flag", {"backend": backend}))
     if model == TINY_MODEL:
-        return BackendChoice("local", model, "the built-in tiny model runs locally")
-    if runs_only_locally:
-        return BackendChoice("local", model, "the model is a local folder")
+        return BackendChoice("local", model, Notice("choice_tiny"))
+    if local:
+        return BackendChoice("local", model, Notice("choice_folder"))
     if not settings.hf_api_key:
-        return BackendChoice("local", model, "no Hugging Face key (HF_API_KEY) is set")
+        return BackendChoice("local", model, Notice("choice_no_key"))
     if has_gpu is None:
         from huatu.device import gpu_available
 
         has_gpu = gpu_available
     if has_gpu():
-        return BackendChoice("local", model, "a GPU is available")
-    return BackendChoice("hosted", model, "a Hugging Face key is set and there is no GPU")
+        return BackendChoice("local", model, Notice("choice_gpu"))
+    return BackendChoice("hosted", model, Notice("choice_key_no_gpu"))

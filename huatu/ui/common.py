@@ -12,16 +12,15 @@ from typing import Any
 import gradio as gr
 
 from huatu.backends.base import ProgressEvent
-from huatu.errors import HuatuError
-from huatu.messages import language_from_header, render, render_error
-from huatu.request import GenerationRequest
+from huatu.errors import HuatuError, explain
+from huatu.fields import FORM
+from huatu.messages import Notice, language_from_header, render
 from huatu.service import GenerationResult, ImageService
 
 log = logging.getLogger(__name__)
 
 #: Largest upload accepted (image info): a PNG with its parameters is far smaller.
 MAX_UPLOAD = "20mb"
-INTERNAL_ERROR = "Generation failed because of an internal error; the server log has the details."
 
 
 def request_language(request: gr.Request | None) -> str:
@@ -33,17 +32,18 @@ def request_language(request: gr.Request | None) -> str:
 
 def run_generation(
     service: ImageService,
-    fields: dict[str, Any],
+    values: dict[str, Any],
     *,
     progress: gr.Progress | None = None,
     language: str = "en",
     save: bool = True,
 ) -> GenerationResult:
-    """Validate ``fields`` into a request, generate, and show notices as Gradio warnings.
+    """Validate ``values`` into a request, generate, and show notices as Gradio warnings.
 
     Args:
         service: the app's service.
-        fields: :class:`GenerationRequest` fields from the UI or an API call (loosely typed).
+        values: the form's values under its short names (:data:`huatu.fields.FORM`:
+            ``steps``, ``guidance`` …), loosely typed as the UI or an API call sent them.
         progress: Gradio's progress tracker; gets one update per step and hosted waits.
         language: language for notices. Default ``en``.
         save: save images under the outputs folder. Default ``True``.
@@ -55,21 +55,27 @@ def run_generation(
     def report(event: ProgressEvent) -> None:
         if progress is None:
             return
+        said = render(event.message, language) if event.message is not None else None
         if event.total:
-            progress((event.step, event.total), desc=event.message or None, unit="steps")
+            progress((event.step, event.total), desc=said, unit="steps")
         else:
-            progress(None, desc=event.message)
+            progress(None, desc=said)
 
     try:
-        result = service.generate(GenerationRequest.create(**fields), progress=report, save=save)
-    except HuatuError as error:
-        raise user_error(service.settings.redact(render_error(error, language))) from None
-    except Exception:  # the edge: log the details, show a sentence
-        log.exception("generation failed")
-        raise user_error(INTERNAL_ERROR) from None
+        result = service.generate(FORM.request(values), progress=report, save=save)
+    except Exception as error:  # the edge: one sentence for the person, details in the log
+        raise error_for_person(error, service, language) from None
     for notice in result.notices:
         gr.Warning(render(notice, language))
     return result
+
+
+def error_for_person(error: BaseException, service: ImageService, language: str) -> gr.Error:
+    """``error`` as the ``gr.Error`` a person sees (:func:`huatu.errors.explain`: their
+    language, no secret); an unexpected one is logged with its traceback first."""
+    if not isinstance(error, HuatuError):
+        log.error("generation failed", exc_info=error)
+    return user_error(explain(error, language, service.settings))
 
 
 def user_error(message: str) -> gr.Error:
@@ -80,11 +86,10 @@ def user_error(message: str) -> gr.Error:
 def status_markdown(service: ImageService, language: str = "en") -> str:
     """The one-line status shown under an app's title: backend, model, why — or the error."""
     if service.backend is None:
-        return f"⚠️ **{service.load_error}**"
-    line = f"`{service.status}`"
+        error = explain(service.unavailable(), language, service.settings)
+        return f"⚠️ **{error}**"
+    line = f"`{service.settings.redact(service.status_text(language))}`"
     if service.is_test_model:
-        from huatu.messages import Notice
-
         line += f"  \n⚠️ {render(Notice('test_model'), language)}"
     return line
 

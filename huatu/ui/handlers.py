@@ -17,9 +17,10 @@ from typing import Any
 import gradio as gr
 
 from huatu.backends.base import CancelToken
-from huatu.errors import HuatuError, ValidationError
-from huatu.messages import message, phrase, render
-from huatu.presets import apply_quality_preset, aspect_by_id, fast_available
+from huatu.errors import HuatuError, ValidationError, explain
+from huatu.fields import FORM
+from huatu.messages import message, render
+from huatu.presets import apply_quality_preset, aspect_by_id
 from huatu.prompt_checks import foreign_script
 from huatu.request import RANDOM_SEED, GenerationRequest
 from huatu.runs import RunRegistry, RunUpdate, stream_generation
@@ -80,9 +81,8 @@ class StudioHandlers:
         language = request_language(request)
         service = self.service
         if service.backend is None:
-            return message(
-                "status_not_loaded", language, model=service.choice.model, error=service.load_error
-            )
+            error = explain(service.unavailable(), language, service.settings)
+            return message("status_not_loaded", language, model=service.choice.model, error=error)
         backend = service.backend
         detail = backend.description.split(" · ", 2)[-1] if " · " in backend.description else ""
         line = message(
@@ -91,7 +91,7 @@ class StudioHandlers:
             backend=backend.id,
             model=service.choice.model,
             detail=detail,
-            reason=phrase(service.choice.reason, language),
+            reason=service.choice.reason,
         )
         if service.is_test_model:
             line += "  \n⚠️ " + message("test_model", language)
@@ -103,14 +103,11 @@ class StudioHandlers:
         """A quality preset's (steps, scheduler, guidance) as this backend runs it: Fast is
         4 LCM steps without guidance where the LCM-LoRA weights are at hand, else 12 DPM++
         steps — and then the person is told why."""
-        available = fast_available(self.service.backend)
-        if preset_id == "fast" and not available and self.service.backend is not None:
-            fast = getattr(self.service.backend, "fast", None)
-            if fast is not None:  # a local backend whose weights are missing
-                language = request_language(request)
-                weights = fast.sources.lcm_lora
-                gr.Info(message("fast_preset_fallback", language, weights=weights))
-        return apply_quality_preset(preset_id, fast_available=available, guidance=guidance)
+        capabilities = self.service.capabilities
+        note = capabilities.preset_notes.get(preset_id)
+        if note is not None:  # e.g. the LCM-LoRA weights are missing here
+            gr.Info(render(note, request_language(request)))
+        return apply_quality_preset(preset_id, presets=capabilities.presets, guidance=guidance)
 
     def needs_translation(self, prompt: str) -> bool:
         """Whether ``prompt`` is in a script the model cannot read (and the model is not a
@@ -208,7 +205,10 @@ class StudioHandlers:
                 return
             extra["Original prompt"] = prompt
             prompt = english_prompt
-        run_request = GenerationRequest.from_form(prompt, *form)
+        names = ("negative_prompt", "steps", "guidance", "width", "height", "seed", "num_images")
+        run_request = FORM.request(
+            {"prompt": prompt, **dict(zip((*names, "scheduler"), form, strict=True))}
+        )
         started = time.monotonic()
         for update in stream_generation(
             self.service, run_request, cancel=cancel, preview_every=PREVIEW_EVERY, extra=extra
@@ -252,14 +252,7 @@ class StudioHandlers:
                 yield (done, None, gallery, "  \n".join(lines), result.seeds, english_prompt)
 
     def _error_text(self, error: HuatuError, language: str) -> str:
-        from huatu.messages import render_error
-
-        settings = self.service.settings
-        if isinstance(error, ValidationError):  # masked before the message shortens it
-            error = ValidationError(
-                error.field, settings.mask(error.value), error.reason, **error.params
-            )
-        return settings.redact(render_error(error, language))
+        return explain(error, language, self.service.settings)
 
     def _error(self, error: HuatuError, language: str) -> gr.Error:
         return user_error(self._error_text(error, language))
@@ -288,16 +281,18 @@ class StudioHandlers:
         verdicts = [gr.validate(True, "") for _ in GENERATE_FIELDS]
         prompt_field = "english_prompt" if (english_prompt or "").strip() else "prompt"
         try:
-            GenerationRequest.from_form(
-                english_prompt if prompt_field == "english_prompt" else prompt,
-                negative_prompt,
-                steps,
-                guidance,
-                width,
-                height,
-                seed,
-                num_images,
-                scheduler,
+            FORM.request(
+                {
+                    "prompt": english_prompt if prompt_field == "english_prompt" else prompt,
+                    "negative_prompt": negative_prompt,
+                    "steps": steps,
+                    "guidance": guidance,
+                    "width": width,
+                    "height": height,
+                    "seed": seed,
+                    "num_images": num_images,
+                    "scheduler": scheduler,
+                }
             )
         except ValidationError as error:
             field = prompt_field if error.field == "prompt" else error.field

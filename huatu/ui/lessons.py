@@ -42,16 +42,18 @@ def _advanced_generate(service: ImageService) -> Callable[..., Image]:
     ) -> Image:
         """Draw `prompt` avoiding `negative_prompt`, with `steps` denoising steps, guidance
         `guidance` (1-20) and a `width` x `height` size (64-512, multiples of 64)."""
+        # the tutorial's names are the studio's short names (huatu.fields.FORM)
+        values = dict(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            steps=steps,
+            guidance=guidance,
+            width=width,
+            height=height,
+        )
         result = run_generation(
             service,
-            {
-                "prompt": prompt,
-                "negative_prompt": negative_prompt,
-                "num_inference_steps": steps,
-                "guidance_scale": guidance,
-                "width": width,
-                "height": height,
-            },
+            values,
             progress=progress,
             language=request_language(request),
             save=False,

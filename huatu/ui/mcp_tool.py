@@ -33,25 +33,18 @@ import gradio as gr
 
 from huatu.api.gate import ApiGate
 from huatu.errors import HuatuError
-from huatu.messages import render_error
-from huatu.presets import DEFAULT_PRESET, QUALITY_PRESETS
+from huatu.fields import FORM, describe
 from huatu.request import (
     DEFAULT_GUIDANCE,
+    DEFAULT_SCHEDULER,
     DEFAULT_SIDE,
-    MAX_GUIDANCE,
+    DEFAULT_STEPS,
     MAX_IMAGES,
-    MAX_SEED,
-    MAX_SIDE,
-    MAX_STEPS,
-    MIN_GUIDANCE,
-    MIN_SIDE,
-    MIN_STEPS,
     RANDOM_SEED,
-    SIDE_MULTIPLE,
 )
 from huatu.schedulers import SCHEDULERS
 from huatu.service import GenerationResult, ImageService
-from huatu.ui.common import request_language, run_generation, user_error
+from huatu.ui.common import error_for_person, request_language, run_generation
 
 #: The tools the studio's MCP server offers (function names = tool names = API names).
 MCP_TOOLS = ("generate_image",)
@@ -73,38 +66,22 @@ RETURNS = (
 )
 
 
+#: What an agent should know about a field beyond its limits and default.
+HINTS = {
+    "prompt": "Write it in English: subject, style and details, comma-separated, work well.",
+    "negative_prompt": 'For example "blurry, text, watermark".',
+    "num_inference_steps": "More steps are slower and usually more detailed.",
+    "guidance_scale": "5 to 9 suits most prompts.",
+    "seed": "The same seed and settings give the same image.",
+}
+
+
 def parameter_docs() -> dict[str, str]:
-    """Each parameter's meaning, range and default, with today's limits filled in."""
-    preset = QUALITY_PRESETS[DEFAULT_PRESET]
-    side = (
-        f"an integer from {MIN_SIDE} to {MAX_SIDE} and a multiple of {SIDE_MULTIPLE}. "
-        f"Default {DEFAULT_SIDE}."
-    )
-    schedulers = ", ".join(f'"{spec.id}" ({spec.label})' for spec in SCHEDULERS.values())
+    """Each parameter's meaning, range and default (:func:`huatu.fields.describe`, from the
+    validator's own limits), with a hint for an agent."""
     return {
-        "prompt": "What to draw, in English; 1 to 1000 characters. Required.",
-        "negative_prompt": (
-            'What to keep out of the image, e.g. "blurry, text, watermark"; up to 1000 '
-            'characters. Default "" (nothing).'
-        ),
-        "steps": (
-            f"Denoising steps, an integer from {MIN_STEPS} to {MAX_STEPS}; more steps are "
-            f"slower and usually more detailed. Default {preset.steps}."
-        ),
-        "guidance": (
-            f"How strongly the image follows the prompt (classifier-free guidance scale), "
-            f"{MIN_GUIDANCE:g} to {MAX_GUIDANCE:g}; 5 to 9 suits most prompts, 0 or 1 turns "
-            f"guidance off. Default {DEFAULT_GUIDANCE:g}."
-        ),
-        "width": f"Image width in pixels, {side}",
-        "height": f"Image height in pixels, {side}",
-        "seed": (
-            f"Random seed: -1 picks a random seed, else an integer from 0 to {MAX_SEED}. "
-            "Image i of a run uses seed + i; the same seed and settings give the same image. "
-            "Default -1 (random)."
-        ),
-        "num_images": f"How many images to make, an integer from 1 to {MAX_IMAGES}. Default 1.",
-        "scheduler": f'Sampler, one of {schedulers}. Default "{preset.scheduler}".',
+        name: f"{describe(field)} {HINTS.get(field, '')}".rstrip()
+        for name, field in FORM.names.items()
     }
 
 
@@ -126,32 +103,32 @@ def make_generate_image(service: ImageService, gate: ApiGate) -> Callable[..., t
     def generate_image(
         prompt: str,
         negative_prompt: str = "",
-        steps: int = QUALITY_PRESETS[DEFAULT_PRESET].steps,
+        steps: int = DEFAULT_STEPS,
         guidance: float = DEFAULT_GUIDANCE,
         width: int = DEFAULT_SIDE,
         height: int = DEFAULT_SIDE,
         seed: int = RANDOM_SEED,
         num_images: int = 1,
-        scheduler: str = QUALITY_PRESETS[DEFAULT_PRESET].scheduler,
+        scheduler: str = DEFAULT_SCHEDULER,
         request: gr.Request | None = None,  # filled in by Gradio
     ) -> tuple:
-        fields = {
-            "prompt": prompt,
-            "negative_prompt": negative_prompt,
-            "num_inference_steps": steps,
-            "guidance_scale": guidance,
-            "width": width,
-            "height": height,
-            "seed": seed,
-            "num_images": num_images,
-            "scheduler": scheduler,
-        }
+        values = dict(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            steps=steps,
+            guidance=guidance,
+            width=width,
+            height=height,
+            seed=seed,
+            num_images=num_images,
+            scheduler=scheduler,
+        )
         language = request_language(request)
         try:
             with gate.enter():
-                result = run_generation(service, fields, language=language)
+                result = run_generation(service, values, language=language)
         except HuatuError as error:  # the gate is full
-            raise user_error(render_error(error, language)) from None
+            raise error_for_person(error, service, language) from None
         images: list[Any] = [str(path) for path in result.paths] or list(result.images)
         images += [None] * (MAX_IMAGES - len(images))
         return (*images, result_text(result, language))
@@ -188,12 +165,11 @@ def add_generate_image(service: ImageService, *, gate: ApiGate | None = None) ->
         gate: bounds tool calls waiting or running at once. Default: its own gate of
             :data:`MCP_LIMIT`.
     """
-    preset = QUALITY_PRESETS[DEFAULT_PRESET]
     with gr.Column(visible=False, elem_id="mcp-tool"):  # API-only: never shown
         inputs = [
             gr.Textbox(label="prompt"),
             gr.Textbox(label="negative_prompt", value=""),
-            gr.Number(label="steps", value=preset.steps, precision=0),
+            gr.Number(label="steps", value=DEFAULT_STEPS, precision=0),
             gr.Number(label="guidance", value=DEFAULT_GUIDANCE),
             gr.Number(label="width", value=DEFAULT_SIDE, precision=0),
             gr.Number(label="height", value=DEFAULT_SIDE, precision=0),
@@ -202,7 +178,7 @@ def add_generate_image(service: ImageService, *, gate: ApiGate | None = None) ->
             gr.Dropdown(
                 label="scheduler",
                 choices=[(spec.label, spec.id) for spec in SCHEDULERS.values()],
-                value=preset.scheduler,
+                value=DEFAULT_SCHEDULER,
             ),
         ]
         images = [

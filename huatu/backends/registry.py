@@ -1,0 +1,93 @@
+"""Every backend huatu has, by id: the one list the CLI, selection and the service read.
+
+A new backend is a module implementing :class:`~huatu.backends.base.Backend` and one line in
+:data:`BACKENDS`. Factories are import paths, so nothing heavy (torch, diffusers, httpx) is
+imported until a backend is created.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from huatu.errors import UnknownNameError
+
+if TYPE_CHECKING:
+    from huatu.backends.base import Backend
+    from huatu.config import Settings
+
+#: The pseudo-backend that picks one by the rule in :mod:`huatu.backends.selection`.
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """One backend.
+
+    Attributes:
+        id: its name on the command line and in ``HUATU_BACKEND``.
+        summary: one line for ``--help``.
+        factory: ``"module:callable"`` taking ``(model, settings)`` and returning a loaded
+            backend, or raising :class:`~huatu.errors.ModelLoadError`.
+        runs_local_files: it can run the built-in tiny model and model folders on this
+            machine.
+        key_variable: the environment variable holding the key it needs, if any.
+    """
+
+    id: str
+    summary: str
+    factory: str
+    runs_local_files: bool
+    key_variable: str | None = None
+
+    def create(self, model: str, settings: Settings) -> Backend:
+        """Create (and load) this backend for ``model``.
+
+        Raises:
+            ModelLoadError: the model cannot be used; the sentence says what to do.
+        """
+        module, _, name = self.factory.partition(":")
+        return getattr(importlib.import_module(module), name)(model, settings)
+
+
+BACKENDS: dict[str, BackendSpec] = {
+    spec.id: spec
+    for spec in (
+        BackendSpec(
+            "local",
+            "diffusers on this machine (GPU, Apple MPS or CPU)",
+            "huatu.backends.local:LocalBackend",
+            runs_local_files=True,
+        ),
+        BackendSpec(
+            "hosted",
+            "Hugging Face hosted inference (needs HF_API_KEY)",
+            "huatu.backends.hosted:create_hosted_backend",
+            runs_local_files=False,
+            key_variable="HF_API_KEY",
+        ),
+    )
+}
+
+
+def backend_ids() -> list[str]:
+    """The backends' ids, in registry order."""
+    return list(BACKENDS)
+
+
+def backend_choices() -> list[str]:
+    """What ``--backend`` accepts: ``auto`` and every backend id."""
+    return [AUTO, *BACKENDS]
+
+
+def get_backend(backend_id: str) -> BackendSpec:
+    """The backend ``backend_id``.
+
+    Raises:
+        UnknownNameError: listing the known ids (and ``auto``).
+    """
+    try:
+        return BACKENDS[backend_id]
+    except KeyError:
+        raise UnknownNameError("backend", backend_id, backend_choices()) from None

@@ -1,0 +1,126 @@
+"""What the ``huatu`` commands share: settings, the model options, starting the service,
+and turning huatu's errors into click's.
+
+Options take their defaults from the environment (and ``.env``); huatu's errors become click
+errors here, at the edge, as one sentence without a traceback (:func:`huatu.errors.explain`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from huatu.backends.registry import BACKENDS, backend_choices
+from huatu.config import DEFAULT_MODEL, Settings, load_settings
+from huatu.errors import explain
+from huatu.messages import message
+
+if TYPE_CHECKING:
+    from huatu.service import ImageService
+
+
+def load_cli_settings() -> Settings:
+    """The settings, or a usage error naming the bad variable."""
+    try:
+        return load_settings()
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def usage_error(error: BaseException, settings: Settings | None = None) -> click.UsageError:
+    """A click usage error (exit status 2) saying ``error`` in one sentence."""
+    return click.UsageError(explain(error, secrets=settings))
+
+
+def failure(error: BaseException, settings: Settings | None = None) -> click.ClickException:
+    """A click failure (exit status 1) saying ``error`` in one sentence."""
+    return click.ClickException(explain(error, secrets=settings))
+
+
+def _backend_help() -> str:
+    lines = "; ".join(f"{spec.id}: {spec.summary}" for spec in BACKENDS.values())
+    return (
+        f"auto: hosted when HF_API_KEY is set and there is no GPU, else local; {lines}. "
+        "[env HUATU_BACKEND; default auto]"
+    )
+
+
+def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--model``, ``--backend`` and ``--allow-pickle`` (defaults: HUATU_MODEL,
+    HUATU_BACKEND, HUATU_ALLOW_PICKLE) to a command."""
+
+    @click.option(
+        "--model",
+        default=None,
+        help="Hub id, local diffusers folder, or 'tiny' (built-in offline test model). "
+        f"[env HUATU_MODEL; default {DEFAULT_MODEL}]",
+    )
+    @click.option(
+        "--backend", type=click.Choice(backend_choices()), default=None, help=_backend_help()
+    )
+    @click.option(
+        "--allow-pickle",
+        is_flag=True,
+        default=False,
+        help="Also load .bin/.ckpt/.pt weights, which can run code hidden in the file "
+        "(only for models you trust). [env HUATU_ALLOW_PICKLE; default: .safetensors only]",
+    )
+    @functools.wraps(command)
+    def wrapper(*args: Any, allow_pickle: bool = False, **kwargs: Any) -> Any:
+        if allow_pickle:  # read with the other settings by load_cli_settings()
+            os.environ["HUATU_ALLOW_PICKLE"] = "1"
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+port_option = click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port on 127.0.0.1. [env GRADIO_SERVER_PORT; default 7860]",
+)
+
+
+def start_service(
+    settings: Settings, model: str | None, backend: str | None, *, required: bool = False
+) -> ImageService:
+    """Choose and load the backend; print what runs and why (or why nothing does).
+
+    Args:
+        settings: huatu settings.
+        model: ``--model``. Default (``None``): ``settings.model``.
+        backend: ``--backend``. Default (``None``): ``settings.backend``.
+        required: fail with the load error instead of starting without a model (for
+            one-shot commands such as ``generate``). Default ``False`` (apps start anyway
+            and show the error on the page).
+    """
+    from huatu.errors import HuatuError
+    from huatu.service import ImageService
+
+    click.echo(f"huatu: loading {model or settings.model} …", err=True)
+    if settings.allow_pickle:
+        click.echo(f"huatu: WARNING: {message('pickle_warning')}", err=True)
+    if settings.compile:
+        click.echo(
+            "huatu: compiling the UNet for this machine — a minute or more the first time, "
+            f"seconds once cached in {settings.cache_dir / 'inductor'} …",
+            err=True,
+        )
+    try:
+        service = ImageService.start(settings, model=model, backend=backend)
+    except HuatuError as error:
+        raise usage_error(error, settings) from None
+    if service.load_error is not None and required:
+        raise failure(service.load_error, settings)
+    click.echo(f"huatu: {settings.redact(service.status)}", err=True)
+    return service
+
+
+def port_of(port: int | None, settings: Settings) -> int:
+    """``--port``, else the settings' port."""
+    return port if port is not None else settings.port

@@ -1,0 +1,175 @@
+"""``huatu serve`` (the studio and the HTTP APIs on one port) and ``huatu lesson``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import click
+
+from huatu.cli.options import (
+    load_cli_settings,
+    model_options,
+    port_of,
+    port_option,
+    start_service,
+)
+
+# The tutorial's four apps (huatu.ui.lessons.BUILDERS; named here so --help needs no gradio).
+LESSONS = ("basic", "advanced", "blocks", "accordion")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail early, before loading a model, when ``host:port`` cannot be listened on."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise click.UsageError(
+                f"Cannot listen on {host}:{port} ({error.strerror}): another program (maybe "
+                "another huatu) uses it. Stop it or pass --port with a free port."
+            ) from None
+
+
+@click.command()
+@model_options
+@port_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback needs --auth or HUATU_API_KEY.",
+)
+@click.option("--listen", is_flag=True, help="Listen on every interface (--host 0.0.0.0).")
+@click.option(
+    "--auth",
+    default=None,
+    metavar="USER:PASSWORD",
+    help="Ask every request for HTTP Basic credentials (comma-separate several pairs). "
+    "[env HUATU_AUTH]",
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    help="Listen beyond loopback without credentials (anyone on the network can use it).",
+)
+@click.option(
+    "--share",
+    is_flag=True,
+    help="Also open a public *.gradio.live link through Gradio's share server (needs "
+    "credentials, like --listen).",
+)
+@click.option(
+    "--mcp", is_flag=True, help="Also serve the generate_image MCP tool at /gradio_api/mcp/."
+)
+@click.option(
+    "--compile/--no-compile",
+    "compile_unet",
+    default=None,
+    help="torch.compile the UNet at start (slow first start, cached after). [env HUATU_COMPILE]",
+)
+@click.option(
+    "--low-memory/--no-low-memory",
+    default=None,
+    help="CUDA: model CPU offload; all: VAE tiling above 512x512. [env HUATU_LOW_MEMORY]",
+)
+def serve(
+    model: str | None,
+    backend: str | None,
+    port: int | None,
+    host: str,
+    listen: bool,
+    auth: str | None,
+    insecure_no_auth: bool,
+    share: bool,
+    mcp: bool,
+    compile_unet: bool | None,
+    low_memory: bool | None,
+) -> None:
+    """Start the studio and the HTTP APIs on http://127.0.0.1:PORT.
+
+    Credentials: HUATU_API_KEY (sent as "Authorization: Bearer KEY") and/or --auth
+    user:password (HTTP Basic); when either is set, every page and API asks for it.
+    """
+    from huatu.server import Access, build_app, is_loopback
+    from huatu.server import serve as run_server
+
+    settings = load_cli_settings()
+    if compile_unet is not None or low_memory is not None:
+        settings = replace(
+            settings,
+            compile=settings.compile if compile_unet is None else compile_unet,
+            low_memory=settings.low_memory if low_memory is None else low_memory,
+        )
+    host = "0.0.0.0" if listen else host
+    try:
+        access = Access.from_settings(settings, auth)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    exposed = [
+        what
+        for what, on in ((f"listen on {host}", not is_loopback(host)), ("open a share link", share))
+        if on
+    ]
+    if exposed and not access.required:
+        if not insecure_no_auth:
+            raise click.UsageError(
+                f"Refusing to {' and '.join(exposed)} without credentials: anyone who can "
+                "reach it could use this machine. Set HUATU_API_KEY or pass --auth "
+                "user:password (or --insecure-no-auth if you really mean it)."
+            )
+        click.echo(
+            f"huatu: WARNING: going to {' and '.join(exposed)} without credentials; anyone "
+            "who can reach it can generate images and read them.",
+            err=True,
+        )
+    port = port_of(port, settings)
+    check_port_free(host, port)
+    service = start_service(settings, model, backend)
+    # through a share link requests name the link's host, so the Host check is off then
+    app = build_app(service, access=access, mcp=mcp, host=host, port=port, check_host=not share)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"huatu: serving on http://{shown}:{port}", err=True)
+    if mcp:
+        click.echo(f"huatu: MCP server at http://{shown}:{port}/gradio_api/mcp/", err=True)
+    if not share:
+        run_server(app, host, port)
+        return
+    from huatu.server import ServerThread, open_share_link
+
+    try:
+        server = ServerThread(app, host, port).start()
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    try:
+        click.echo(f"huatu: public link {open_share_link(shown, port)}", err=True)
+    except OSError as error:
+        click.echo(f"huatu: could not open a share link ({error}); serving locally only", err=True)
+    try:
+        server.thread.join()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+@click.command()
+@click.argument("name", type=click.Choice(LESSONS))
+@model_options
+@port_option
+def lesson(name: str, model: str | None, backend: str | None, port: int | None) -> None:
+    """Run one of the tutorial's four apps: basic, advanced, blocks or accordion."""
+    settings = load_cli_settings()
+    service = start_service(settings, model, backend)
+    from huatu.ui.lessons import build_lesson
+
+    launch_app(build_lesson(name, service), port_of(port, settings))
+
+
+def launch_app(demo: Any, port: int) -> None:
+    from huatu.ui.common import launch
+
+    click.echo(f"huatu: serving on http://127.0.0.1:{port}", err=True)
+    launch(demo, port)

@@ -1,0 +1,145 @@
+"""How each edge names the request's fields, and the one description of each field.
+
+Every edge maps its own field names to :class:`~huatu.request.GenerationRequest`'s in one
+:class:`FieldNames` table in its own module (A1111's ``cfg_scale``, OpenAI's ``n`` …); the
+studio, its Gradio API, the MCP tool, the CLI, the lessons and prompt files share the short
+names of :data:`FORM`. :func:`describe` writes a field's help text from the validator's own
+limits and defaults, so no edge types a limit again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from huatu.errors import ValidationError
+from huatu.request import (
+    MAX_GUIDANCE,
+    MAX_IMAGES,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_STEPS,
+    MIN_GUIDANCE,
+    MIN_IMAGES,
+    MIN_SIDE,
+    MIN_STEPS,
+    MODES,
+    RANDOM_SEED,
+    SIDE_MULTIPLE,
+    GenerationRequest,
+)
+
+
+@dataclass(frozen=True)
+class FieldNames:
+    """One edge's names for the request's fields.
+
+    Attributes:
+        names: edge name → request field name. Names not in the table are passed on
+            unchanged (the validator refuses the unknown ones).
+        rename_errors: name a refused field as the edge does (``cfg_scale``) rather than as
+            the request does (``guidance_scale``). Default ``True``.
+    """
+
+    names: Mapping[str, str]
+    rename_errors: bool = True
+
+    def request_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` (edge names) under the request's field names."""
+        return {self.names.get(name, name): value for name, value in values.items()}
+
+    def request(self, values: Mapping[str, Any], **fixed: Any) -> GenerationRequest:
+        """Validate ``values`` (edge names) and ``fixed`` (request names) into a request.
+
+        Raises:
+            ValidationError: the first bad field, named as this edge names it.
+        """
+        try:
+            return GenerationRequest.create(**{**self.request_fields(values), **fixed})
+        except ValidationError as error:
+            raise self.refusal(error) from None
+
+    def edge_name(self, field: str) -> str:
+        """The edge's name for request field ``field`` (itself when the edge has none)."""
+        return next((edge for edge, name in self.names.items() if name == field), field)
+
+    def refusal(self, error: ValidationError) -> ValidationError:
+        """``error`` naming the field as this edge does (unchanged unless ``rename_errors``)."""
+        if not self.rename_errors:
+            return error
+        name = self.edge_name(error.field)
+        return error if name == error.field else error.renamed(name)
+
+
+#: The studio's, Gradio API's, MCP tool's, CLI's, lessons' and prompt files' names.
+FORM = FieldNames(
+    {
+        "prompt": "prompt",
+        "negative_prompt": "negative_prompt",
+        "steps": "num_inference_steps",
+        "guidance": "guidance_scale",
+        "width": "width",
+        "height": "height",
+        "seed": "seed",
+        "num_images": "num_images",
+        "scheduler": "scheduler",
+    },
+    rename_errors=False,
+)
+
+_DEFAULTS = {field.name: field.default for field in fields(GenerationRequest)}
+
+
+def _rules() -> dict[str, str]:
+    from huatu.schedulers import scheduler_ids
+
+    side = f"an integer from {MIN_SIDE} to {MAX_SIDE} and a multiple of {SIDE_MULTIPLE}"
+    return {
+        "prompt": f"What to draw; 1 to {MAX_PROMPT_CHARS:,} characters",
+        "negative_prompt": f"What to keep out of the image; up to {MAX_PROMPT_CHARS:,} characters",
+        "num_inference_steps": f"Denoising steps, an integer from {MIN_STEPS} to {MAX_STEPS}",
+        "guidance_scale": (
+            f"How strongly the image follows the prompt (classifier-free guidance), "
+            f"{MIN_GUIDANCE:g} to {MAX_GUIDANCE:g}; 0 or 1 turns guidance off"
+        ),
+        "width": f"Image width in pixels, {side}",
+        "height": f"Image height in pixels, {side}",
+        "seed": (
+            f"{RANDOM_SEED} picks a random seed, else an integer from 0 to {MAX_SEED}; image i "
+            "of a run uses seed + i"
+        ),
+        "num_images": f"How many images to make, an integer from {MIN_IMAGES} to {MAX_IMAGES}",
+        "scheduler": f"Sampler, one of {', '.join(scheduler_ids())}",
+        "mode": f"What to do, one of {', '.join(MODES)}",
+    }
+
+
+def shown_default(field: str, default: Any = None) -> str:
+    """How a default is written in help texts ("none", "-1 (random)", "7" …)."""
+    value = _DEFAULTS[field] if default is None else default
+    if value == "":
+        return "none"
+    if field == "seed" and value == RANDOM_SEED:
+        return f"{RANDOM_SEED} (random)"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def describe(field: str, *, default: Any = None) -> str:
+    """A request field's help text: what it does, its limits and its default.
+
+    Args:
+        field: a request field name (``num_inference_steps``).
+        default: the edge's own default, where it differs from the request's (A1111's 50
+            steps). Default: the request's.
+
+    Example: ``describe("num_inference_steps")`` is "Denoising steps, an integer from 1 to
+    100. Default 20."
+    """
+    rule = _rules()[field]
+    if field == "prompt":
+        return f"{rule}. Required."
+    return f"{rule}. Default {shown_default(field, default)}."
