@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from huatu.errors import SettingsError
+
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_PORT = 7860
 DEFAULT_ROUTER = "https://router.huggingface.co"
@@ -183,9 +185,9 @@ def _positive_float(name: str, text: str | None, default: float) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{name} must be a number of seconds, but is {text!r}.") from None
+        raise SettingsError("setting_seconds", name=name, value=repr(text)) from None
     if not value > 0:
-        raise ValueError(f"{name} must be more than 0 seconds, but is {text!r}.")
+        raise SettingsError("setting_positive", name=name, value=repr(text))
     return value
 
 
@@ -196,12 +198,13 @@ def _flag(name: str, text: str | None) -> bool:
         return True
     if text.lower() in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{name} must be 1 or 0 (true/false), but is {text!r}.")
+    raise SettingsError("setting_flag", name=name, value=repr(text))
 
 
 def _choice(name: str, text: str | None, allowed: tuple[str, ...]) -> str | None:
     if text is not None and text not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, but is {text!r}.")
+        choices = ", ".join(allowed)
+        raise SettingsError("setting_choice", name=name, choices=choices, value=repr(text))
     return text
 
 
@@ -209,5 +212,5 @@ def _port(text: str | None) -> int:
     if text is None:
         return DEFAULT_PORT
     if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise ValueError(f"GRADIO_SERVER_PORT must be a port number 1-65535, but is {text!r}.")
+        raise SettingsError("setting_port", name="GRADIO_SERVER_PORT", value=repr(text))
     return int(text)

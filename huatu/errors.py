@@ -70,7 +70,8 @@ class HuatuError(Exception):
 
 
 def _rebuild(cls: type[HuatuError], state: dict[str, Any]) -> HuatuError:
-    error = cls.__new__(cls)
+    # OSError's __new__ must make errors that are OSErrors too (TimeoutError, PermissionError)
+    error = (OSError if issubclass(cls, OSError) else cls).__new__(cls)
     Exception.__init__(error, state.get("key"))
     error.__dict__.update(state)
     return error
@@ -174,6 +175,11 @@ class ModelLoadError(HuatuError, RuntimeError):
     """The chosen model could not be loaded; the sentence says what to do instead."""
 
 
+class SettingsError(HuatuError, ValueError):
+    """A setting (environment, ``.env`` or command-line value) cannot be used; the sentence
+    names it and its value."""
+
+
 class DeviceError(HuatuError, ValueError):
     """The device or dtype asked for (``HUATU_DEVICE``, ``HUATU_DTYPE``) cannot be used."""
 
@@ -262,6 +268,7 @@ __all__ = [
     "QueueFullError",
     "SafetyCheckerFlagged",
     "Secrets",
+    "SettingsError",
     "StorageError",
     "UnknownNameError",
     "ValidationError",

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from huatu.api.error_shapes import send_error
+from huatu.errors import SettingsError
+from huatu.messages import Notice
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -48,7 +50,8 @@ def parse_users(text: str | None) -> tuple[tuple[str, str], ...]:
     """``user:password`` pairs from ``--auth``/``HUATU_AUTH`` (comma-separated).
 
     Raises:
-        ValueError: a pair without a user or a password (the message never shows a password).
+        SettingsError: a pair without a user or a password (the message never shows a
+            password).
     """
     users = []
     for index, pair in enumerate((text or "").split(","), start=1):
@@ -56,10 +59,13 @@ def parse_users(text: str | None) -> tuple[tuple[str, str], ...]:
             continue
         user, colon, password = pair.strip().partition(":")
         if not colon or not user or not password:
-            raise ValueError(
-                f"--auth/HUATU_AUTH entry {index} must look like user:password "
-                f"(got {'user ' + repr(user) if user else 'no user name'} "
-                f"{'and a password' if password else 'and no password'})."
+            raise SettingsError(
+                "setting_auth_pair",
+                index=index,
+                user=Notice("auth_user_named", {"user": repr(user)})
+                if user
+                else Notice("auth_no_user"),
+                password=Notice("auth_password" if password else "auth_no_password"),
             )
         users.append((user, password))
     return tuple(users)

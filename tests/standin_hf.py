@@ -17,7 +17,7 @@ colour is :func:`seed_colour` of the requested ``seed``, so tests can check size
 
 Usage::
 
-    from standin_hf import StandInHF, loading, rate_limited
+    from tests.standin_hf import StandInHF, loading, rate_limited
 
     with StandInHF() as hf:                      # or StandInHF(expected_key="hf_...")
         hf.enqueue(rate_limited(retry_after="1"))  # next request gets 429, then images again
@@ -287,13 +287,6 @@ def translation_model_of(path: str) -> str | None:
 def translation(text: str) -> Behaviour:
     """Answer a translation request with ``[{"translation_text": text}]`` whatever was sent."""
     return reply(200, [{"translation_text": text}])
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (for "connection refused")."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------------------------

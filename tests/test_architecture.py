@@ -137,3 +137,32 @@ def test_no_core_module_imports_an_edge():
         if is_edge(target)
     )
     assert wrong == []
+
+
+def test_the_readme_code_map_lists_every_module_once():
+    """The README's code map has one line per module (``- `huatu/…/x.py` — what it does``),
+    no more, no less."""
+    import re
+
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Code map", 1)[1].split("\n#", 1)[0]
+    listed = re.findall(r"^- `(huatu/[\w/]+\.py)` — \S", section, flags=re.MULTILINE)
+    actual = sorted(
+        path.relative_to(PACKAGE.parent).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__main__.py"
+    )
+    assert len(listed) == len(set(listed)), "a module is listed twice"
+    assert sorted(listed) == actual
+
+
+def test_modules_stay_small_or_say_why():
+    """Aim: under ~400 lines; a bigger module says why in its docstring ("Why this module is
+    long: …")."""
+    long = [
+        name
+        for name, path in MODULES.items()
+        if len(path.read_text(encoding="utf-8").splitlines()) > 400
+        and "Why this module is long" not in (ast.get_docstring(ast.parse(path.read_text())) or "")
+    ]
+    assert long == []

@@ -14,6 +14,8 @@ from huatu.errors import UnknownNameError, ValidationError
 from huatu.messages import Notice, language_from_header, render
 from huatu.prompt_checks import foreign_script, prompt_notices
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
 
 def test_defaults_without_environment():
     settings = load_settings({}, dotenv=False)
@@ -82,12 +84,13 @@ def _gpu() -> bool:
 def test_backend_selection(key, model, backend, gpu, expected, reason):
     choice = choose_backend(Settings(hf_api_key=key), model=model, backend=backend, has_gpu=gpu)
     assert choice.backend == expected and choice.model == model
-    assert reason in choice.reason
+    assert reason in render(choice.reason)
+    assert CJK.search(render(choice.reason, "zh-CN"))  # said in Chinese too, by key
 
 
 def test_local_folder_runs_locally(tmp_path: Path):
     choice = choose_backend(Settings(hf_api_key="hf_x"), model=str(tmp_path), has_gpu=_no_gpu)
-    assert choice.backend == "local" and "local folder" in choice.reason
+    assert choice.backend == "local" and "local folder" in render(choice.reason)
     with pytest.raises(ValidationError, match="runs only on the local backend"):
         choose_backend(Settings(), model="tiny", backend="hosted")
 

@@ -20,15 +20,14 @@ from huatu.backends.fast import (
 from huatu.backends.local import LocalBackend
 from huatu.backends.selection import BackendChoice
 from huatu.backends.tiny import ensure_tiny_fast_weights
-from huatu.messages import CATALOG, render, render_error
+from huatu.messages import CATALOG, Notice, render
 from huatu.metadata import parse_parameters
 from huatu.presets import (
     LCM_FAST_PRESET,
     QUALITY_PRESETS,
     apply_quality_preset,
-    fast_available,
     matching_preset,
-    quality_preset,
+    quality_presets,
 )
 from huatu.request import GenerationRequest
 from huatu.schedulers import SCHEDULERS, scheduler_id_from_label
@@ -156,7 +155,8 @@ def test_lora_that_cannot_be_had_fails_clearly_once_and_other_requests_still_run
 ):
     backend = LocalBackend("tiny", base_settings, lcm_lora=DEFAULT_LCM_LORA)
     assert not backend.fast_available  # offline, nothing cached: known without a download
-    assert quality_preset("fast", backend.fast_available) == QUALITY_PRESETS["fast"]
+    assert backend.capabilities.presets["fast"] == QUALITY_PRESETS["fast"]
+    assert DEFAULT_LCM_LORA in render(backend.capabilities.preset_notes["fast"])
     before = backend.generate(request())
     loads: list[str] = []
     original = backend.pipe.load_lora_weights
@@ -169,8 +169,8 @@ def test_lora_that_cannot_be_had_fails_clearly_once_and_other_requests_still_run
         backend.generate(lcm_request())
     message = str(caught.value)
     assert DEFAULT_LCM_LORA in message and "Balanced" in message and "connect" in message
-    assert DEFAULT_LCM_LORA in render_error(caught.value, "zh-CN")
-    assert "均衡" in render_error(caught.value, "zh-CN")
+    assert DEFAULT_LCM_LORA in caught.value.render("zh-CN")
+    assert "均衡" in caught.value.render("zh-CN")
     with pytest.raises(FastPathUnavailable):  # remembered: no second download attempt
         backend.generate(lcm_request())
     assert loads == [DEFAULT_LCM_LORA]
@@ -228,25 +228,26 @@ def test_weights_downloaded_once_load_from_the_hub_cache_offline(
 
 
 def test_fast_preset_is_lcm_when_available_and_dpm_otherwise():
-    assert quality_preset("fast", True) == LCM_FAST_PRESET
+    with_lcm, without = quality_presets(fast_available=True), quality_presets(fast_available=False)
+    assert with_lcm["fast"] == LCM_FAST_PRESET
     assert (LCM_FAST_PRESET.scheduler, LCM_FAST_PRESET.steps) == ("lcm", 4)
     assert LCM_FAST_PRESET.guidance == 1.0
-    fallback = quality_preset("fast", False)
+    fallback = without["fast"]
     assert (fallback.scheduler, fallback.steps, fallback.guidance) == ("dpmpp_2m_karras", 12, None)
-    assert quality_preset("balanced", True) == QUALITY_PRESETS["balanced"]
-    assert apply_quality_preset("fast", fast_available=True, guidance=7.5) == (4, "lcm", 1.0)
-    assert apply_quality_preset("fast", fast_available=False, guidance=7.5) == (
+    assert with_lcm["balanced"] == QUALITY_PRESETS["balanced"]
+    assert apply_quality_preset("fast", presets=with_lcm, guidance=7.5) == (4, "lcm", 1.0)
+    assert apply_quality_preset("fast", presets=without, guidance=7.5) == (
         12,
         "dpmpp_2m_karras",
         7.5,
     )
     # leaving LCM's guidance 1.0 for another preset restores the default guidance
-    assert apply_quality_preset("balanced", fast_available=True, guidance=1.0) == (
+    assert apply_quality_preset("balanced", presets=with_lcm, guidance=1.0) == (
         20,
         "dpmpp_2m_karras",
         7.0,
     )
-    assert apply_quality_preset("quality", fast_available=True, guidance=5.0)[2] == 5.0
+    assert apply_quality_preset("quality", presets=with_lcm, guidance=5.0)[2] == 5.0
 
 
 def test_metadata_names_the_preset_only_for_its_own_settings():
@@ -267,7 +268,7 @@ def test_validator_and_metadata_know_lcm():
 
 
 def test_service_writes_sampler_and_preset(backend, settings):
-    service = ImageService(settings, BackendChoice("local", "tiny", "test"), backend)
+    service = ImageService(settings, BackendChoice("local", "tiny", Notice("choice_tiny")), backend)
     result = service.generate(lcm_request(), save=False)
     parsed = parse_parameters(result.parameters[0])
     assert parsed.settings["Sampler"] == "LCM"
@@ -279,8 +280,8 @@ def test_hosted_backend_never_offers_the_lcm_fast_preset(base_settings):
     from huatu.backends.hosted import HostedBackend
 
     hosted = HostedBackend(replace(base_settings, hf_api_key="hf_test"))
-    assert not fast_available(hosted)
-    assert quality_preset("fast", fast_available(hosted)) == QUALITY_PRESETS["fast"]
+    assert hosted.capabilities.presets["fast"] == QUALITY_PRESETS["fast"]
+    assert "lcm" not in hosted.capabilities.schedulers  # nor records a preset as run
 
 
 def test_choosing_fast_in_the_studio_says_why_it_falls_back(base_settings, monkeypatch):
@@ -289,7 +290,9 @@ def test_choosing_fast_in_the_studio_says_why_it_falls_back(base_settings, monke
     from huatu.ui.handlers import StudioHandlers
 
     missing = LocalBackend("tiny", base_settings, lcm_lora=DEFAULT_LCM_LORA)
-    service = ImageService(base_settings, BackendChoice("local", "tiny", "test"), missing)
+    service = ImageService(
+        base_settings, BackendChoice("local", "tiny", Notice("choice_tiny")), missing
+    )
     told: list[str] = []
     monkeypatch.setattr("gradio.Info", told.append)
     steps, scheduler, guidance = StudioHandlers(service).apply_preset("fast", 7.0)
@@ -298,7 +301,7 @@ def test_choosing_fast_in_the_studio_says_why_it_falls_back(base_settings, monke
     with_weights = StudioHandlers(
         ImageService(
             base_settings,
-            BackendChoice("local", "tiny", "test"),
+            BackendChoice("local", "tiny", Notice("choice_tiny")),
             LocalBackend("tiny", base_settings),
         )
     )

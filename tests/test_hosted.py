@@ -20,20 +20,29 @@ from PIL import Image
 
 from huatu.backends.base import BackendOutput, CancelToken, ProgressEvent
 from huatu.backends.hosted import HostedBackend
-from huatu.backends.hosted_wire import (
+from huatu.backends.hosted_calls import (
     BACKOFF_CAP_S,
+    RetriesExhausted,
+    StatusFailure,
+    TransportFailure,
     backoff_delay,
+    call_with_retries,
+    format_seconds,
+    parse_estimated_time,
+    parse_retry_after,
+    retry_wait,
+    scrubbed,
+    status_kind,
+)
+from huatu.backends.hosted_wire import (
     build_client_kwargs,
     build_tti_payload,
     decode_base64_image,
     decode_image_body,
     decode_json_image,
     find_base64_image,
-    format_seconds,
     host_of,
     open_image,
-    parse_estimated_time,
-    parse_retry_after,
     resolve_client_model,
     server_error_text,
 )
@@ -45,12 +54,14 @@ from huatu.errors import (
     HostedResponseError,
     HostedTimeoutError,
     ModelNotServedError,
+    explain,
 )
-from huatu.request import GenerationRequest
+from huatu.messages import Notice, render
+from huatu.request import DEFAULT_STEPS, GenerationRequest
+from tests.helpers import free_port
 from tests.standin_hf import (
     StandInHF,
     forbidden,
-    free_port,
     garbage,
     gone,
     hang,
@@ -137,22 +148,38 @@ class Run:
         finally:
             self.elapsed = time.monotonic() - started
             for event in self.events:
-                assert KEY not in event.message
+                for language in ("en", "zh-CN"):
+                    assert event.message is None or KEY not in render(event.message, language)
+
+    def said(self, event: ProgressEvent) -> str:
+        """What ``event`` tells a person, in English."""
+        assert event.message is not None
+        return render(event.message)
 
     def fails(self, error_type: type[Exception], request: GenerationRequest | None = None) -> str:
         """Run, expect ``error_type``, check the key is nowhere in it; return its message."""
+        return str(self.error(error_type, request))
+
+    def error(
+        self, error_type: type[Exception], request: GenerationRequest | None = None
+    ) -> BaseException:
+        """Run, expect ``error_type``, check the key is nowhere in it (in either language)."""
         with pytest.raises(error_type) as caught:
             self(request)
         assert_no_key(caught.value)
-        return str(caught.value)
+        return caught.value
 
 
 def assert_no_key(error: BaseException) -> None:
-    """The key is in neither the message, the repr, nor any chained cause's message."""
+    """The key is in neither the message (English or Chinese), the repr, the parameters, nor
+    any chained cause's message."""
     seen: BaseException | None = error
     while seen is not None:
         assert KEY not in str(seen)
         assert KEY not in repr(seen)
+        if isinstance(seen, HostedError):
+            assert KEY not in seen.render("zh-CN")
+            assert KEY not in repr(seen.params)
         seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
 
 
@@ -202,7 +229,7 @@ def test_tutorial_path_decodes_bare_base64_json(stand_in: StandInHF) -> None:
     assert sent.json == {
         "inputs": "a dog in a park",
         "parameters": {
-            "num_inference_steps": 25,
+            "num_inference_steps": DEFAULT_STEPS,
             "guidance_scale": 7.0,
             "width": 64,
             "height": 96,
@@ -307,7 +334,7 @@ def test_429_waits_for_retry_after_then_succeeds(stand_in: StandInHF, path: str)
     assert output.seeds == [42]
     waits = [e for e in run.events if e.wait_s is not None]
     assert [e.wait_s for e in waits] == [1.0]
-    assert "retrying in 1 s" in waits[0].message
+    assert "retrying in 1 s" in run.said(waits[0])
     assert (waits[0].step, waits[0].total) == (0, 0)
     first, second = stand_in.requests
     assert first.seed == second.seed == 42
@@ -324,7 +351,7 @@ def test_503_loading_waits_estimated_time_then_succeeds(stand_in: StandInHF, pat
     assert colour_of(output.images[0]) == seed_colour(42)
     waits = [e for e in run.events if e.wait_s is not None]
     assert [e.wait_s for e in waits] == [1.0]
-    assert "loading" in waits[0].message
+    assert "loading" in run.said(waits[0])
     assert len(stand_in.requests) == 2
 
 
@@ -390,10 +417,10 @@ def test_connection_refused(path: str) -> None:
 @pytest.mark.parametrize("path", PATHS)
 def test_connection_reset_mid_body(stand_in: StandInHF, path: str) -> None:
     stand_in.enqueue(reset_mid_body())
-    message = Run(make_settings(stand_in, path)).fails(HostedError)
+    error = Run(make_settings(stand_in, path)).error(HostedError)
 
-    assert "cut" in message
-    assert not isinstance(message, HostedResponseError)
+    assert "cut" in str(error)
+    assert not isinstance(error, HostedResponseError)
 
 
 def test_offline_mode_is_explained(stand_in: StandInHF, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -463,9 +490,13 @@ def test_attributes_and_description_never_show_the_key() -> None:
     router = HostedBackend(Settings(hf_api_key=KEY, model=MODEL))
     assert router.id == "hosted"
     assert router.model == MODEL
-    assert router.max_concurrency == 4
+    assert router.capabilities.concurrency == 4
     assert router.description == f"hosted · {MODEL} via hf-inference"
-    assert router.token_count("a dog, 4k") == 5 and router.max_tokens == 75
+    assert router.token_count("a dog, 4k") == 5 and router.capabilities.token_limit == 75
+    assert (
+        router.capabilities.metadata_fields == () and router.metadata_fields(make_request()) == {}
+    )
+    assert not hasattr(router, "max_tokens") and not hasattr(router, "max_concurrency")
     assert router.sampler_label(make_request()) == "Hosted default"
 
     tutorial = HostedBackend(
@@ -490,7 +521,7 @@ def test_build_tti_payload_omits_empty_negative_prompt_and_always_sends_seed() -
     assert build_tti_payload(request, 0) == {
         "inputs": "a dog in a park",
         "parameters": {
-            "num_inference_steps": 25,
+            "num_inference_steps": DEFAULT_STEPS,
             "guidance_scale": 7.0,
             "width": 64,
             "height": 96,
@@ -509,7 +540,7 @@ def test_build_client_kwargs() -> None:
         "negative_prompt": None,
         "height": 96,
         "width": 64,
-        "num_inference_steps": 25,
+        "num_inference_steps": DEFAULT_STEPS,
         "guidance_scale": 7.0,
         "seed": 5,
         "model": "http://x/y",
@@ -695,3 +726,205 @@ def test_gives_up_after_max_attempts(stand_in: StandInHF, monkeypatch: pytest.Mo
     assert len(stand_in.requests) == 2
     assert "after 2 tries" in message and "gave up" in message
     assert run.elapsed < 1.0 + SLACK_S
+
+
+# --------------------------------------------------------------------------------------------
+# The shared hosted-call helper (also used by the hosted translator)
+# --------------------------------------------------------------------------------------------
+
+
+def failure(status: int, retry_after: str | None = None, body: bytes = b"") -> StatusFailure:
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    return StatusFailure(status, headers, body)
+
+
+class FakeTime:
+    """A clock that only moves when something sleeps, and a record of the sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def scripted(*outcomes: object) -> tuple[Callable[[float | None], str], list[float | None]]:
+    """A ``send`` that raises or returns each outcome in turn; also the ``remaining`` it got."""
+    queue = list(outcomes)
+    given: list[float | None] = []
+
+    def send(remaining: float | None) -> str:
+        given.append(remaining)
+        outcome = queue.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return str(outcome)
+
+    return send, given
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(401, "auth"), (403, "auth"), (404, "not_served"), (410, "not_served")]
+    + [(429, "retry"), (503, "retry"), (400, "other"), (500, "other"), (502, "other")],
+)
+def test_status_kind(status: int, kind: str) -> None:
+    assert status_kind(status) == kind
+
+
+def test_retry_wait_reads_the_answer_and_honours_the_cap() -> None:
+    assert retry_wait(failure(429, "7"), 0) == 7
+    assert retry_wait(failure(429, "7"), 0, max_wait_s=5) == 5
+    assert retry_wait(failure(429), 2) == 4  # exponential without a hint
+    loading_body = b'{"estimated_time": 12.5}'
+    assert retry_wait(failure(503, body=loading_body), 0) == 12.5
+    assert retry_wait(failure(429, body=loading_body), 0) == 1  # only a 503's estimate counts
+    assert retry_wait(failure(503, "0", loading_body), 0, max_wait_s=0.2) == 0.2
+
+
+def test_call_with_retries_retries_429_and_503_then_returns() -> None:
+    time_ = FakeTime()
+    send, given = scripted(failure(429, "3"), failure(503), "done")
+    waits: list[tuple[int, float]] = []
+    result = call_with_retries(
+        send,
+        max_attempts=5,
+        deadline=time_.now + 60,
+        on_wait=lambda answer, wait: waits.append((answer.status, wait)),
+        sleep=time_.sleep,
+        clock=time_.clock,
+    )
+    assert result == "done"
+    assert waits == [(429, 3.0), (503, 2.0)]  # Retry-After, then the second backoff step
+    assert time_.slept == [3.0, 2.0]
+    assert given == [60.0, 57.0, 55.0]  # each call is told the time left
+
+
+def test_call_with_retries_raises_other_statuses_and_transport_failures_at_once() -> None:
+    time_ = FakeTime()
+    send, _ = scripted(failure(404))
+    with pytest.raises(StatusFailure) as caught:
+        call_with_retries(send, max_attempts=5, sleep=time_.sleep, clock=time_.clock)
+    assert caught.value.status == 404
+    send, _ = scripted(TransportFailure("connect"))
+    with pytest.raises(TransportFailure, match="connect"):
+        call_with_retries(send, max_attempts=5, sleep=time_.sleep, clock=time_.clock)
+    assert time_.slept == []
+
+
+def test_call_with_retries_gives_up_after_the_attempts() -> None:
+    time_ = FakeTime()
+    send, given = scripted(failure(503), failure(503), failure(503))
+    with pytest.raises(RetriesExhausted) as caught:
+        call_with_retries(send, max_attempts=3, sleep=time_.sleep, clock=time_.clock)
+    exhausted = caught.value
+    assert (exhausted.failure.status, exhausted.attempts, exhausted.next_wait_s) == (503, 3, None)
+    assert exhausted.waited_s == 3.0 and time_.slept == [1.0, 2.0]  # no wait after the last
+    assert given == [None, None, None]  # no deadline: nothing left to tell
+
+
+def test_call_with_retries_stops_when_the_wait_would_pass_the_deadline() -> None:
+    time_ = FakeTime()
+    send, _ = scripted(failure(429, "60"))
+    with pytest.raises(RetriesExhausted) as caught:
+        call_with_retries(
+            send, max_attempts=8, deadline=time_.now + 5, sleep=time_.sleep, clock=time_.clock
+        )
+    assert (caught.value.attempts, caught.value.next_wait_s) == (1, 60.0)
+    assert time_.slept == []
+
+
+def test_call_with_retries_times_out_before_a_call_past_the_deadline() -> None:
+    time_ = FakeTime()
+    send, given = scripted("never")
+    with pytest.raises(TransportFailure, match="timeout"):
+        call_with_retries(
+            send, max_attempts=3, deadline=time_.now, sleep=time_.sleep, clock=time_.clock
+        )
+    assert given == []
+    with pytest.raises(ValueError, match="at least 1"):
+        call_with_retries(send, max_attempts=0)
+
+
+def test_scrubbed_redacts_texts_also_inside_notices() -> None:
+    settings = Settings(hf_api_key=KEY)
+    params = {"detail": f"bad {KEY}", "status": 500, "where": Notice("x", {"host": f"{KEY}@h"})}
+    assert scrubbed(params, settings.redact) == {
+        "detail": "bad ***",
+        "status": 500,
+        "where": Notice("x", {"host": "***@h"}),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Sentences in Chinese
+# --------------------------------------------------------------------------------------------
+
+
+def test_hosted_errors_and_waits_read_in_chinese(stand_in: StandInHF) -> None:
+    settings = make_settings(stand_in, "router")
+    stand_in.enqueue(not_found())
+    error = Run(settings).error(ModelNotServedError)
+    assert error.render("zh-CN") == (
+        f"服务商 hf-inference 不提供模型 {MODEL}（404）。可能已没有任何服务商提供 "
+        "Stable Diffusion 1.5：请用 `--model` 或 HUATU_HOSTED_MODEL 选择其他模型，"
+        "或用 `--backend local` 在本地生成。"
+    )
+    assert explain(error, "zh-CN", settings) == error.render("zh-CN")
+
+    stand_in.enqueue(gone())
+    tutorial = Run(make_settings(stand_in, "tutorial")).error(ModelNotServedError)
+    host = host_of(stand_in.url)
+    assert tutorial.render("zh-CN").startswith(
+        f"位于 {host} 的端点不提供这个模型（410，该地址已不存在）。"
+    )
+    assert str(tutorial).startswith(
+        f"The model is not served by the endpoint at {host} (410, that address is gone). "
+    )
+
+    stand_in.enqueue(rate_limited(retry_after="1"))
+    run = Run(settings)
+    run()
+    first, wait = run.events
+    assert render(first.message, "zh-CN") == "正在等待Hugging Face（hf-inference）……"
+    assert render(wait.message, "zh-CN") == "托管服务正在限制请求频率（429），1 秒后重试……"
+
+
+def test_timeout_sentence_in_both_languages(stand_in: StandInHF) -> None:
+    stand_in.enqueue(hang(seconds=30))
+    error = Run(make_settings(stand_in, "tutorial", hosted_timeout_s=0.5)).error(HostedTimeoutError)
+    host = host_of(stand_in.url)
+    assert str(error) == (
+        f"The endpoint at {host} sent no image within 0.5 s (HUATU_HOSTED_TIMEOUT). Try again, "
+        "raise HUATU_HOSTED_TIMEOUT, or generate locally with `--backend local`."
+    )
+    assert error.render("zh-CN") == (
+        f"位于 {host} 的端点在 0.5 秒内没有返回图片（HUATU_HOSTED_TIMEOUT）。请重试、调高 "
+        "HUATU_HOSTED_TIMEOUT，或用 `--backend local` 在本地生成。"
+    )
+
+
+def test_every_hosted_error_pickles_and_is_explained_without_the_key() -> None:
+    import pickle
+
+    from huatu.translation import HostedTranslationAuthError
+
+    settings = Settings(hf_api_key=KEY)
+    errors = [
+        HostedError("hosted_http_error_detail", where="x", status=500, detail=KEY),
+        HostedTimeoutError("hosted_timeout", where="x", limit="1"),
+        HostedAuthError("hosted_key_rejected", status=401),
+        ModelNotServedError("hosted_not_served_endpoint", host="h", status=404, gone=""),
+        HostedResponseError("hosted_not_image", kind="text/plain"),
+        HostedTranslationAuthError("translation_hosted_no_key"),
+    ]
+    for error in errors:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)
+        for language in ("en", "zh-CN"):
+            assert KEY not in explain(error, language, settings)

@@ -11,6 +11,7 @@ import pytest
 from huatu.backends.base import CancelToken, ProgressEvent
 from huatu.backends.tiny import build_tiny_pipeline, ensure_tiny_model
 from huatu.errors import BackendUnavailableError, GenerationCancelled
+from huatu.messages import Notice
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.request import GenerationRequest
 from huatu.schedulers import SCHEDULERS
@@ -131,21 +132,23 @@ def test_unloadable_model_still_starts_and_says_what_to_do(base_settings):
         replace(base_settings, hf_api_key=None), model="nobody/no-such-model", backend="local"
     )
     assert service.backend is None
-    assert "--model tiny" in service.load_error and "HF_API_KEY" in service.load_error
+    said = str(service.load_error)
+    assert "--model tiny" in said and "HF_API_KEY" in said
+    assert "--model tiny" in service.load_error.render("zh-CN")  # by key, in either language
     with pytest.raises(BackendUnavailableError, match="nobody/no-such-model"):
         service.generate(request())
 
 
 def test_folder_without_model_index_is_explained(base_settings, tmp_path: Path):
     service = ImageService.start(base_settings, model=str(tmp_path), backend="local")
-    assert "not a diffusers model folder" in service.load_error
+    assert "not a diffusers model folder" in str(service.load_error)
 
 
 def test_hosted_without_key_still_starts_and_says_what_to_do(base_settings):
     service = ImageService.start(
         replace(base_settings, hf_api_key=None), model="some/model", backend="hosted"
     )
-    assert service.backend is None and "HF_API_KEY" in service.load_error
+    assert service.backend is None and "HF_API_KEY" in str(service.load_error)
 
 
 def _with_safety_checker(backend, threshold: float):
@@ -189,7 +192,7 @@ def test_safety_checker_hits_are_reported_not_shown_as_black(settings):
     from huatu.errors import SafetyCheckerFlagged
 
     backend = LocalBackend("tiny", settings)
-    service = ImageService(settings, BackendChoice("local", "tiny", "test"), backend)
+    service = ImageService(settings, BackendChoice("local", "tiny", Notice("choice_tiny")), backend)
     _with_safety_checker(backend, threshold=2.0)
     kept = service.generate(request(seed=8, num_images=2))
     assert len(kept.images) == 2 and kept.notices == []

@@ -20,11 +20,13 @@ from pathlib import Path
 import pytest
 
 from huatu.config import Settings
-from huatu.errors import HostedAuthError, HostedError, HuatuError, ModelNotServedError
+from huatu.errors import HostedAuthError, HostedError, HuatuError, ModelNotServedError, explain
+from huatu.messages import Notice, render
 from huatu.translation import (
     CHINESE_NATIVE_MODELS,
     DEFAULT_GLOSSARY,
     DEFAULT_TRANSLATION_MODEL,
+    NO_TRANSLATOR_REASON,
     GlossaryError,
     HostedTranslationAuthError,
     HostedTranslationError,
@@ -46,10 +48,10 @@ from huatu.translation import (
     tidy_english,
     translate_prompt,
 )
+from tests.helpers import free_port
 from tests.standin_hf import (
     StandInHF,
     forbidden,
-    free_port,
     garbage,
     gone,
     hang,
@@ -94,11 +96,15 @@ class Refusing:
 
 
 def assert_no_key(error: BaseException) -> None:
-    """The key is in neither the message, the repr, nor any chained exception."""
+    """The key is in neither the message (English or Chinese), the repr, the parameters, nor
+    any chained exception."""
     seen: BaseException | None = error
     while seen is not None:
         assert KEY not in str(seen)
         assert KEY not in repr(seen)
+        if isinstance(seen, HuatuError):
+            assert KEY not in seen.render("zh-CN")
+            assert KEY not in repr(seen.params)
         seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
 
 
@@ -317,15 +323,19 @@ def test_a_phrase_between_english_words_is_sent_whole() -> None:
     assert result.translated == "city, at night, 8k"
 
 
-def test_no_translator_says_why_in_one_sentence() -> None:
+def test_no_translator_says_why_in_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(TranslationUnavailableError) as caught:
         translate_prompt("一只狗", glossary=DEFAULT_GLOSSARY, translator=None)
     assert "HF_API_KEY" in str(caught.value)
     assert one_sentence(str(caught.value))
-    assert caught.value.key == "translation_unavailable"
-    assert caught.value.params == {"reason": str(caught.value)}
-    with pytest.raises(TranslationUnavailableError, match="^Do this.$"):
-        translate_prompt("一只狗", glossary={}, translator=None, reason="Do this.")
+    assert caught.value.notice == NO_TRANSLATOR_REASON  # the sentence is the reason, by key
+    assert caught.value.render("zh-CN") == render(NO_TRANSLATOR_REASON, "zh-CN")
+    # the reason choose_translator gave is the error's sentence, word for word
+    _, reason = choose_translator(Settings(), model="tiny", cache_dir=tmp_path)
+    with pytest.raises(TranslationUnavailableError) as caught:
+        translate_prompt("一只狗", glossary={}, translator=None, reason=reason)
+    assert caught.value.notice == reason
+    assert str(caught.value) == render(reason) and "hf download" in str(caught.value)
 
 
 def test_empty_translation_is_an_error() -> None:
@@ -505,16 +515,22 @@ def test_key_chooses_the_hosted_translator(hub_reaches_stand_in: None) -> None:
     translator, reason = choose_translator(settings, model="tiny")
     assert isinstance(translator, HostedTranslator)
     assert translator.model == DEFAULT_TRANSLATION_MODEL
-    assert "key" in reason and one_sentence(reason)
-    assert KEY not in repr(translator) and KEY not in reason
+    said = render(reason)
+    assert "key" in said and one_sentence(said)
+    assert KEY not in repr(translator) and KEY not in said
 
 
 def test_no_key_and_no_local_model_says_what_to_do(tmp_path: Path) -> None:
     translator, reason = choose_translator(Settings(), model="tiny", cache_dir=tmp_path)
     assert translator is None
-    assert "HF_API_KEY" in reason
-    assert f"hf download {DEFAULT_TRANSLATION_MODEL}" in reason
-    assert one_sentence(reason)
+    said = render(reason)
+    assert "HF_API_KEY" in said
+    assert f"hf download {DEFAULT_TRANSLATION_MODEL}" in said
+    assert one_sentence(said)
+    assert render(reason, "zh-CN") == (
+        f"请设置 HF_API_KEY 以通过 Hugging Face 翻译，或下载 {DEFAULT_TRANSLATION_MODEL}"
+        f"（hf download {DEFAULT_TRANSLATION_MODEL}）以便在本地翻译。"
+    )
 
 
 def test_key_but_hub_offline_is_not_hosted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -525,7 +541,7 @@ def test_key_but_hub_offline_is_not_hosted(tmp_path: Path, monkeypatch: pytest.M
         Settings(hf_api_key=KEY), model="tiny", cache_dir=tmp_path
     )
     assert translator is None
-    assert "HF_HUB_OFFLINE" in reason and one_sentence(reason)
+    assert "HF_HUB_OFFLINE" in render(reason) and one_sentence(render(reason))
 
 
 def test_missing_sentencepiece_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -539,7 +555,10 @@ def test_missing_sentencepiece_is_named(tmp_path: Path, monkeypatch: pytest.Monk
     )
     assert not LocalTranslator.available(DEFAULT_TRANSLATION_MODEL, cache_dir=tmp_path)
     _, reason = choose_translator(Settings(), model="tiny", cache_dir=tmp_path)
-    assert "pip install sentencepiece" in reason
+    said = render(reason)
+    assert "pip install sentencepiece" in said
+    assert "install sentencepiece (pip install sentencepiece) and download" in said
+    assert "安装 sentencepiece（pip install sentencepiece），并下载" in render(reason, "zh-CN")
 
 
 @pytest.mark.parametrize("model", CHINESE_NATIVE_MODELS)
@@ -549,7 +568,7 @@ def test_chinese_reading_models_skip_translation(model: str) -> None:
     assert model_reads_chinese(f"/models/{model.split('/')[1]}/")
     translator, reason = choose_translator(Settings(hf_api_key=KEY), model=model)
     assert translator is None
-    assert "reads Chinese" in reason
+    assert "reads Chinese" in render(reason)
 
 
 @pytest.mark.parametrize(
@@ -684,7 +703,7 @@ def test_local_translator_from_the_hub_cache_by_id(marian_cache: Path) -> None:
     assert LocalTranslator.available(DEFAULT_TRANSLATION_MODEL, cache_dir=marian_cache)
     translator, reason = choose_translator(Settings(), model="tiny", cache_dir=marian_cache)
     assert isinstance(translator, LocalTranslator)
-    assert "on this computer" in reason
+    assert "on this computer" in render(reason)
     again, _ = choose_translator(Settings(), model="tiny", cache_dir=marian_cache)
     assert again is translator  # loaded weights are shared between prompts
     result = translate_prompt(
@@ -708,3 +727,44 @@ def test_local_translator_missing_files(tmp_path: Path, tiny_marian: Path) -> No
     with pytest.raises(TranslationError, match="could not be loaded") as caught:
         LocalTranslator(broken).load()  # ... but do not load
     assert one_sentence(str(caught.value))
+
+
+# --------------------------------------------------------------------------------------------
+# Sentences in Chinese
+# --------------------------------------------------------------------------------------------
+
+
+def test_hosted_translation_errors_read_in_chinese(stand_in: StandInHF) -> None:
+    stand_in.enqueue(unauthorized())
+    with pytest.raises(HostedTranslationAuthError) as caught:
+        hosted(stand_in).translate("一只狗")
+    assert caught.value.render("zh-CN") == (
+        "翻译提示时 Hugging Face 拒绝了 API 密钥（401）；请检查 HF_API_KEY，或直接用英文写提示。"
+    )
+    stand_in.enqueue(http_error(500, f"token {KEY} is odd."))
+    with pytest.raises(HostedTranslationError) as caught:
+        hosted(stand_in).translate("一只狗")
+    assert str(caught.value) == (
+        "The translation service answered HTTP 500 (token *** is odd); try again, "
+        "or write the prompt in English."
+    )
+    assert explain(caught.value, "zh-CN", hosted(stand_in).settings) == (
+        "翻译服务返回了 HTTP 500（token *** is odd）；请重试，或直接用英文写提示。"
+    )
+
+
+def test_glossary_errors_read_in_chinese(tmp_path: Path) -> None:
+    with pytest.raises(GlossaryError) as caught:
+        parse_glossary_text("油画 = oil painting\n油画 = oil on canvas\n")
+    assert caught.value.render("zh-CN") == (
+        "术语表第 2 行：'油画' 在第 1 行已经对应 'oil painting'。"
+    )
+    with pytest.raises(GlossaryError) as caught:
+        save_glossary(tmp_path / "g.json", {"汉服": " "})
+    assert (
+        str(caught.value) == "The glossary has a bad entry '汉服': the English for '汉服' is empty."
+    )
+    assert (
+        caught.value.render("zh-CN") == "术语表中有一条无效的术语 '汉服'：'汉服' 对应的英文是空的。"
+    )
+    assert Notice("glossary_where_text") in caught.value.params.values()

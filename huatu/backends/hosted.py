@@ -11,23 +11,24 @@ Two ways to reach a hosted model, chosen by :class:`~huatu.config.Settings`:
   (``{HUATU_HF_ROUTER}/hf-inference/models/{model}``), so nothing looks the model up on the Hub.
 
 Both share one deadline (``HUATU_HOSTED_TIMEOUT``) for the whole request, all images and all
-retries, and the same retry policy: 503 ("model is loading") and 429 ("too many requests") are
-retried with bounded exponential backoff that honours ``Retry-After`` and ``estimated_time``.
-Every error raised is a :class:`~huatu.errors.HostedError` whose message has been passed through
-:meth:`Settings.redact`, so the key never reaches a person, a log or a traceback's message.
+retries, and the retry policy of :mod:`huatu.backends.hosted_calls`: 503 ("model is loading")
+and 429 ("too many requests") are retried with bounded exponential backoff that honours
+``Retry-After`` and ``estimated_time``. Every error raised is a
+:class:`~huatu.errors.HostedError` with a ``hosted_*`` key of :mod:`huatu.catalog`, whose
+parameters went through :meth:`Settings.redact`, so the key never reaches a person, a log or
+a traceback's message; progress messages are :class:`~huatu.messages.Notice` values, redacted
+the same way.
 
-The module is split into small pure functions (payload building, ``Retry-After`` parsing,
-backoff, response decoding), the two senders, and the retry loop in
-:meth:`HostedBackend.generate`.
+Request building and response decoding are pure functions in
+:mod:`huatu.backends.hosted_wire`, the two senders live in :mod:`huatu.backends.hosted_send`;
+this module holds the backend: the retry loop per image and the sentences for its failures.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from huatu.backends.base import (
     BackendOutput,
@@ -36,33 +37,37 @@ from huatu.backends.base import (
     ProgressCallback,
     ProgressEvent,
 )
-from huatu.backends.hosted_wire import (
-    MAX_SERVER_TEXT,
+from huatu.backends.hosted_calls import (
+    RetriesExhausted,
     StatusFailure,
-    backoff_delay,
-    build_client_kwargs,
-    build_tti_payload,
-    decode_image_body,
+    TransportFailure,
+    call_with_retries,
     format_seconds,
+    scrubbed,
+    status_kind,
+)
+from huatu.backends.hosted_send import (
+    ImageCall,
+    check_cancel,
+    run_interruptible,
+    send_inference_client,
+    send_tutorial,
+    sleep_unless_cancelled,
+)
+from huatu.backends.hosted_wire import (
     host_of,
     is_url,
-    open_image,
-    parse_estimated_time,
-    parse_retry_after,
-    resolve_client_model,
     server_error_text,
-    to_rgb,
 )
 from huatu.config import Settings
 from huatu.errors import (
-    GenerationCancelled,
     HostedAuthError,
     HostedError,
-    HostedResponseError,
     HostedTimeoutError,
     ModelLoadError,
     ModelNotServedError,
 )
+from huatu.messages import Notice
 from huatu.presets import quality_presets
 from huatu.request import TXT2IMG
 
@@ -71,136 +76,16 @@ if TYPE_CHECKING:
 
     from huatu.request import GenerationRequest
 
-#: HTTP statuses that are retried (the model is loading; too many requests).
-RETRY_STATUSES = frozenset({429, 503})
 #: Most HTTP attempts for one image before giving up.
 MAX_ATTEMPTS = 8
-#: How often waits and running calls look at the cancel token, in seconds.
-POLL_S = 0.1
-#: Extra time a running call gets past the deadline before it is abandoned, in seconds (the
-#: HTTP client's own timeout normally fires first).
-WATCHDOG_GRACE_S = 1.0
-_T = TypeVar("_T")
-
-
-# --------------------------------------------------------------------------------------------
-# Sending: internal failures, normalised across httpx / huggingface_hub
-# --------------------------------------------------------------------------------------------
-
-
-class _TransportFailure(Exception):
-    """A failure below HTTP, ``kind`` one of: timeout, connect, reset, url, offline, other."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-def _classify_transport(error: Exception, module: Any) -> _TransportFailure:
-    """Map an ``httpx``/``httpx2`` exception onto a :class:`_TransportFailure` kind."""
-    if isinstance(error, module.TimeoutException):
-        return _TransportFailure("timeout")
-    if isinstance(error, (module.UnsupportedProtocol, module.InvalidURL)):
-        return _TransportFailure("url")
-    if isinstance(error, module.ConnectError):
-        return _TransportFailure("connect")
-    if isinstance(error, (module.RemoteProtocolError, module.ReadError, module.WriteError)):
-        return _TransportFailure("reset")
-    return _TransportFailure("other")
-
-
-@dataclass(frozen=True)
-class _Call:
-    """One HTTP attempt for one image."""
-
-    request: GenerationRequest
-    seed: int
-    timeout_s: float
-
-
-def _send_tutorial(settings: Settings, call: _Call) -> Image:
-    """Path A: POST the tutorial's JSON to ``HF_API_TTI_BASE`` with ``httpx``."""
-    import httpx
-
-    assert settings.hf_api_tti_base is not None
-    headers = {
-        "Authorization": f"Bearer {settings.hf_api_key}",
-        "Content-Type": "application/json",
-        "Accept": "image/png, application/json",
-    }
-    try:
-        response = httpx.post(
-            settings.hf_api_tti_base,
-            json=build_tti_payload(call.request, call.seed),
-            headers=headers,
-            timeout=httpx.Timeout(call.timeout_s),
-            follow_redirects=True,
-        )
-    except httpx.HTTPError as error:
-        raise _classify_transport(error, httpx) from None
-    except (OSError, ValueError):  # e.g. a URL httpx cannot even parse
-        raise _TransportFailure("url") from None
-    if response.status_code >= 400:
-        raise StatusFailure(response.status_code, response.headers, response.content)
-    data = decode_image_body(response.content, response.headers.get("content-type"))
-    return open_image(data)
-
-
-def _send_inference_client(settings: Settings, call: _Call) -> Image:
-    """Path B: ``InferenceClient.text_to_image`` through the chosen provider."""
-    import httpx2
-    from huggingface_hub import InferenceClient
-    from huggingface_hub.errors import (
-        HfHubHTTPError,
-        InferenceTimeoutError,
-        OfflineModeIsEnabled,
-    )
-    from PIL import UnidentifiedImageError
-
-    model = resolve_client_model(
-        settings.effective_hosted_model, settings.hosted_provider, settings.hf_router
-    )
-    client = InferenceClient(
-        provider=settings.hosted_provider,  # type: ignore[arg-type]
-        api_key=settings.hf_api_key,
-        timeout=call.timeout_s,
-    )
-    try:
-        image = client.text_to_image(
-            call.request.prompt, **build_client_kwargs(call.request, call.seed, model)
-        )
-    except HfHubHTTPError as error:
-        raise StatusFailure.from_hub_error(error) from None
-    except InferenceTimeoutError:
-        raise _TransportFailure("timeout") from None
-    except OfflineModeIsEnabled:
-        raise _TransportFailure("offline") from None
-    except httpx2.HTTPError as error:
-        raise _classify_transport(error, httpx2) from None
-    except UnidentifiedImageError:
-        raise HostedResponseError(
-            "The hosted service sent data that is not a readable image."
-        ) from None
-    except ValueError as error:  # unknown provider or task, bad model id ...
-        raise HostedError(f"InferenceClient refused the request: {_one_line(str(error))}") from None
-    finally:
-        client.close()
-    try:
-        return to_rgb(image)
-    except (OSError, ValueError, SyntaxError):
-        raise HostedResponseError(
-            "The hosted service sent data that is not a readable image."
-        ) from None
-
-
-def _one_line(text: str, limit: int = MAX_SERVER_TEXT) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-# --------------------------------------------------------------------------------------------
-# The backend
-# --------------------------------------------------------------------------------------------
+#: The sentence for each failure below HTTP (a timeout has its own, see ``_timeout_error``).
+TRANSPORT_KEYS = {
+    "connect": "hosted_unreachable",
+    "reset": "hosted_cut",
+    "url": "hosted_bad_url",
+    "offline": "hosted_offline",
+    "other": "hosted_unreachable_other",
+}
 
 
 def create_hosted_backend(model: str, settings: Settings) -> HostedBackend:
@@ -254,11 +139,12 @@ class HostedBackend:
     @property
     def capabilities(self) -> Capabilities:
         """Text to image; an estimated CLIP token count; the service picks its own sampler
-        (so no preset is recorded); four calls at once."""
+        (so no preset is recorded) and adds no metadata fields; four calls at once."""
         return Capabilities(
             modes=frozenset({TXT2IMG}),
             token_limit=self.TOKEN_LIMIT,
             presets=quality_presets(fast_available=False),
+            metadata_fields=(),
             concurrency=self.CONCURRENCY,
         )
 
@@ -305,18 +191,14 @@ class HostedBackend:
             GenerationCancelled: ``cancel`` was set.
         """
         if not self.settings.hf_api_key:
-            raise HostedAuthError(
-                "No Hugging Face key is configured: set HF_API_KEY in .env or the environment, "
-                "or generate locally with `--backend local` (or `--model tiny`)."
-            )
+            raise HostedAuthError("hosted_no_key")
         try:
             return self._generate(request, progress, cancel)
-        except (HostedError, GenerationCancelled) as error:
-            text = str(error)
-            redacted = self.settings.redact(text)
-            if redacted == text:
+        except HostedError as error:  # e.g. a server text that quotes the key
+            params = scrubbed(error.params, self.settings.redact)
+            if params == error.params:
                 raise
-            raise type(error)(redacted) from None
+            raise type(error)(error.key, **params) from None
 
     # -- internals -----------------------------------------------------------------------
 
@@ -327,19 +209,18 @@ class HostedBackend:
         cancel: CancelToken | None,
     ) -> BackendOutput:
         deadline = time.monotonic() + self.settings.hosted_timeout_s
-        send = _send_tutorial if self.settings.hf_api_tti_base else _send_inference_client
+        send = send_tutorial if self.settings.hf_api_tti_base else send_inference_client
         images: list[Image] = []
         seeds: list[int] = []
         for index in range(request.num_images):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             seed = request.seed + index
             if progress is not None:
-                which = (
-                    f" (image {index + 1} of {request.num_images})"
-                    if request.num_images > 1
-                    else ""
-                )
-                message = self.settings.redact(f"Waiting for {self._where()}{which}…")
+                if request.num_images > 1:
+                    counted = {"index": index + 1, "count": request.num_images}
+                    message = self._notice("hosted_waiting_image", where=self._where(), **counted)
+                else:
+                    message = self._notice("hosted_waiting", where=self._where())
                 progress(ProgressEvent(step=0, total=0, message=message))
             images.append(self._one_image(send, request, seed, deadline, progress, cancel))
             seeds.append(seed)
@@ -347,7 +228,7 @@ class HostedBackend:
 
     def _one_image(
         self,
-        send: Callable[[Settings, _Call], Image],
+        send: Callable[[Settings, ImageCall], Image],
         request: GenerationRequest,
         seed: int,
         deadline: float,
@@ -355,228 +236,125 @@ class HostedBackend:
         cancel: CancelToken | None,
     ) -> Image:
         """Get one image, retrying 429/503 until it arrives or the deadline/attempts run out."""
-        started = time.monotonic()
-        last: StatusFailure | None = None
-        for attempt in range(MAX_ATTEMPTS):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._timeout_error()
-            call = _Call(request=request, seed=seed, timeout_s=remaining)
-            try:
-                return _run_interruptible(
-                    lambda call=call: send(self.settings, call), deadline=deadline, cancel=cancel
-                )
-            except _TransportFailure as failure:
-                raise self._transport_error(failure.kind) from None
-            except StatusFailure as failure:
-                if failure.status not in RETRY_STATUSES:
-                    raise self._status_error(failure) from None
-                last = failure
-            wait = backoff_delay(
+
+        def attempt(remaining: float | None) -> Image:
+            call = ImageCall(
+                request=request, seed=seed, timeout_s=remaining or self.settings.hosted_timeout_s
+            )
+            return run_interruptible(
+                lambda: send(self.settings, call), deadline=deadline, cancel=cancel
+            )
+
+        def announce(failure: StatusFailure, wait: float) -> None:
+            if progress is None:
+                return
+            key = "hosted_retry_loading" if failure.status == 503 else "hosted_retry_rate_limited"
+            message = self._notice(key, seconds=format_seconds(wait))
+            progress(ProgressEvent(step=0, total=0, message=message, wait_s=wait))
+
+        try:
+            return call_with_retries(
                 attempt,
-                retry_after=parse_retry_after(last.headers.get("retry-after")),
-                estimated_time=parse_estimated_time(last.body) if last.status == 503 else None,
+                max_attempts=MAX_ATTEMPTS,
+                deadline=deadline,
+                on_wait=announce,
+                sleep=lambda seconds: sleep_unless_cancelled(seconds, cancel),
             )
-            if attempt + 1 >= MAX_ATTEMPTS:
-                break
-            if time.monotonic() + wait > deadline:
-                raise self._retry_timeout_error(
-                    last.status, time.monotonic() - started, attempt + 1, wait
-                )
-            reason = (
-                "The model is loading on the hosted service"
-                if last.status == 503
-                else "The hosted service is rate-limiting requests (429)"
-            )
-            if progress is not None:
-                progress(
-                    ProgressEvent(
-                        step=0,
-                        total=0,
-                        message=self.settings.redact(
-                            f"{reason}, retrying in {format_seconds(wait)} s…"
-                        ),
-                        wait_s=wait,
-                    )
-                )
-            _sleep(wait, cancel)
-        status = last.status if last is not None else 503
-        raise self._retry_timeout_error(status, time.monotonic() - started, MAX_ATTEMPTS, None)
+        except TransportFailure as failure:
+            raise self._transport_error(failure.kind) from None
+        except StatusFailure as failure:
+            raise self._status_error(failure) from None
+        except RetriesExhausted as exhausted:
+            raise self._retry_timeout_error(exhausted) from None
 
-    def _where(self) -> str:
-        if self.settings.hf_api_tti_base:
-            return f"the endpoint at {host_of(self.settings.hf_api_tti_base)}"
-        if is_url(self.model):
-            return f"the endpoint at {host_of(self.model)}"
-        return f"Hugging Face ({self.settings.hosted_provider})"
+    # -- sentences ---------------------------------------------------------------------------
 
-    def _address(self) -> str:
+    def _notice(self, key: str, **params: object) -> Notice:
+        """The notice ``key`` with its parameters redacted."""
+        return Notice(key, scrubbed(params, self.settings.redact))
+
+    def _error(self, cls: type[HostedError], key: str, **params: object) -> HostedError:
+        """The error ``cls`` with sentence ``key`` and its parameters redacted."""
+        return cls(key, **scrubbed(params, self.settings.redact))
+
+    def _where(self, *, lead: bool = False) -> Notice:
+        """Who is called, for a sentence: "the endpoint at host" or "Hugging Face (provider)"
+        (``lead``: capitalised, to start a sentence)."""
+        url = self.settings.hf_api_tti_base or (self.model if is_url(self.model) else None)
+        if url:
+            key = "hosted_where_endpoint_lead" if lead else "hosted_where_endpoint"
+            return Notice(key, {"host": host_of(url)})
+        return Notice("hosted_where_provider", {"provider": self.settings.hosted_provider})
+
+    def _address(self) -> str | Notice:
+        """Where the calls go: a host, or "provider NAME" when only the provider knows."""
         if self.settings.hf_api_tti_base:
             return host_of(self.settings.hf_api_tti_base)
         if is_url(self.model):
             return host_of(self.model)
         if self.settings.hosted_provider == "hf-inference":
             return host_of(self.settings.hf_router)
-        return f"provider {self.settings.hosted_provider}"
-
-    def _make(self, cls: type[HostedError], text: str) -> HostedError:
-        """Build ``cls`` with ``text`` made a sentence and redacted."""
-        return cls(self.settings.redact(text[:1].upper() + text[1:]))
+        return Notice("hosted_address_provider", {"provider": self.settings.hosted_provider})
 
     def _timeout_error(self) -> HostedError:
-        return self._make(
+        return self._error(
             HostedTimeoutError,
-            f"{self._where()} sent no image within {self.settings.hosted_timeout_s:g} s "
-            "(HUATU_HOSTED_TIMEOUT). Try again, raise HUATU_HOSTED_TIMEOUT, "
-            "or generate locally with `--backend local`.",
+            "hosted_timeout",
+            where=self._where(lead=True),
+            limit=f"{self.settings.hosted_timeout_s:g}",
         )
 
-    def _retry_timeout_error(
-        self, status: int, waited: float, attempts: int, next_wait: float | None
-    ) -> HostedError:
-        why = (
-            "was still loading the model"
-            if status == 503
-            else "was still rate-limiting requests (429)"
-        )
-        over = f"after {attempts} tries over {format_seconds(waited)} s"
-        limit = f"the {self.settings.hosted_timeout_s:g} s limit (HUATU_HOSTED_TIMEOUT)"
-        if next_wait is None:
-            detail = f"{why} {over}, so huatu gave up"
-        elif attempts == 1:
-            now = "is loading the model" if status == 503 else "is rate-limiting requests (429)"
-            detail = f"{now}; waiting {format_seconds(next_wait)} s would pass {limit}"
+    def _retry_timeout_error(self, exhausted: RetriesExhausted) -> HostedError:
+        """Still 429/503 when retrying stopped: out of attempts, or the next wait is too long."""
+        loading = exhausted.failure.status == 503
+        params: dict[str, object] = {
+            "where": self._where(lead=True),
+            "attempts": exhausted.attempts,
+            "waited": format_seconds(exhausted.waited_s),
+            "limit": f"{self.settings.hosted_timeout_s:g}",
+        }
+        if exhausted.next_wait_s is None:
+            key, why = "hosted_gave_up", "still"
         else:
-            detail = f"{why} {over}; waiting {format_seconds(next_wait)} s more would pass {limit}"
-        return self._make(
-            HostedTimeoutError,
-            f"{self._where()} {detail}. Try again in a minute, raise HUATU_HOSTED_TIMEOUT, "
-            "or generate locally with `--backend local`.",
-        )
+            params["wait"] = format_seconds(exhausted.next_wait_s)
+            first = exhausted.attempts == 1
+            key = "hosted_wait_past_limit_first" if first else "hosted_wait_past_limit"
+            why = "now" if first else "still"
+        reason = Notice(f"hosted_{why}_{'loading' if loading else 'rate_limited'}")
+        return self._error(HostedTimeoutError, key, why=reason, **params)
 
     def _transport_error(self, kind: str) -> HostedError:
-        address = self._address()
         if kind == "timeout":
             return self._timeout_error()
-        if kind == "connect":
-            return self._make(
-                HostedError,
-                f"Could not reach the hosted service at {address}: the connection failed. "
-                "Check your network (and HF_API_TTI_BASE / HUATU_HF_ROUTER), "
-                "or generate locally with `--backend local`.",
-            )
-        if kind == "reset":
-            return self._make(
-                HostedError,
-                f"The connection to the hosted service at {address} was cut before the image "
-                "arrived. Try again, or generate locally with `--backend local`.",
-            )
-        if kind == "url":
-            return self._make(
-                HostedError,
-                "The hosted service's address is not a valid http(s) URL; "
-                "check HF_API_TTI_BASE / HUATU_HF_ROUTER / HUATU_HOSTED_MODEL.",
-            )
-        if kind == "offline":
-            return self._make(
-                HostedError,
-                "Hosted generation is off because HF_HUB_OFFLINE is set; unset it, "
-                "or generate locally with `--backend local`.",
-            )
-        return self._make(
-            HostedError,
-            f"Could not talk to the hosted service at {address}. Try again, "
-            "or generate locally with `--backend local`.",
-        )
+        key = TRANSPORT_KEYS.get(kind, TRANSPORT_KEYS["other"])
+        return self._error(HostedError, key, address=self._address())
 
     def _status_error(self, failure: StatusFailure) -> HostedError:
         status = failure.status
-        if status in (401, 403):
-            return self._make(
-                HostedAuthError,
-                f"Hugging Face rejected the API key ({status}). Check HF_API_KEY in .env or the "
-                "environment (a token allowed to call Inference Providers), "
-                "or generate locally with `--backend local`.",
-            )
-        if status in (404, 410):
-            gone = ", that address is gone" if status == 410 else ""
+        kind = status_kind(status)
+        if kind == "auth":
+            return self._error(HostedAuthError, "hosted_key_rejected", status=status)
+        if kind == "not_served":
+            gone = Notice("hosted_address_gone") if status == 410 else ""
             if self.settings.hf_api_tti_base:
-                first = (
-                    "The model is not served by the endpoint at "
-                    f"{host_of(self.settings.hf_api_tti_base)} ({status}{gone})."
+                host = host_of(self.settings.hf_api_tti_base)
+                return self._error(
+                    ModelNotServedError,
+                    "hosted_not_served_endpoint",
+                    host=host,
+                    status=status,
+                    gone=gone,
                 )
-            else:
-                first = (
-                    f"The model {self.model} is not served by the "
-                    f"{self.settings.hosted_provider} provider ({status}{gone})."
-                )
-            return self._make(
+            return self._error(
                 ModelNotServedError,
-                f"{first} Stable Diffusion 1.5 may no longer be served by any provider: "
-                "choose another model with `--model` or HUATU_HOSTED_MODEL, "
-                "or generate locally with `--backend local`.",
+                "hosted_not_served_provider",
+                model=self.model,
+                provider=self.settings.hosted_provider,
+                status=status,
+                gone=gone,
             )
         detail = server_error_text(failure.body)
-        suffix = f": {detail}" if detail else "."
-        return self._make(HostedError, f"{self._where()} answered HTTP {status}{suffix}")
-
-
-# --------------------------------------------------------------------------------------------
-# Waiting and running with cancel + deadline
-# --------------------------------------------------------------------------------------------
-
-
-def _check_cancel(cancel: CancelToken | None) -> None:
-    if cancel is not None and cancel.cancelled:
-        raise GenerationCancelled()
-
-
-def _sleep(seconds: float, cancel: CancelToken | None, *, poll_s: float = POLL_S) -> None:
-    """Sleep ``seconds`` in slices of ``poll_s``, raising GenerationCancelled when cancelled."""
-    end = time.monotonic() + seconds
-    while True:
-        _check_cancel(cancel)
-        left = end - time.monotonic()
-        if left <= 0:
-            return
-        time.sleep(min(poll_s, left))
-
-
-def _run_interruptible(
-    fn: Callable[[], _T],
-    *,
-    deadline: float,
-    cancel: CancelToken | None,
-    grace_s: float = WATCHDOG_GRACE_S,
-    poll_s: float = POLL_S,
-) -> _T:
-    """Run ``fn`` in a daemon thread; return its result or re-raise its exception.
-
-    Stops waiting (the thread is left to end on its own HTTP timeout) when ``cancel`` is set,
-    raising GenerationCancelled, or when ``deadline + grace_s`` passes, raising a timeout
-    :class:`_TransportFailure`.
-    """
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as error:  # handed over to the waiting thread
-            box["error"] = error
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=target, name="huatu-hosted-call", daemon=True)
-    worker.start()
-    while not done.wait(poll_s):
-        _check_cancel(cancel)
-        if time.monotonic() > deadline + grace_s:
-            raise _TransportFailure("timeout")
-    if "error" in box:
-        error = box.pop("error")
-        try:
-            raise error
-        finally:
-            del error
-    return box["value"]
+        key = "hosted_http_error_detail" if detail else "hosted_http_error"
+        return self._error(
+            HostedError, key, where=self._where(lead=True), status=status, detail=detail
+        )

@@ -1,9 +1,10 @@
 """The wire format of Hugging Face hosted inference, as pure functions.
 
 Request building (the tutorial endpoint's JSON, ``InferenceClient`` arguments, the router
-URL), ``Retry-After``/``estimated_time`` parsing and backoff, and response decoding (raw image
-bytes or JSON carrying base64). No I/O here, so all of it is unit-tested directly; the
-sending and the retry loop live in :mod:`huatu.backends.hosted`.
+URL) and response decoding (raw image bytes or JSON carrying base64). No I/O here, so all of
+it is unit-tested directly; the retry policy lives in :mod:`huatu.backends.hosted_calls`, the
+sending in :mod:`huatu.backends.hosted`. Every error is a
+:class:`~huatu.errors.HostedResponseError` with a ``hosted_*`` key of :mod:`huatu.catalog`.
 """
 
 from __future__ import annotations
@@ -12,15 +13,12 @@ import base64
 import binascii
 import io
 import json
-import math
 import re
-from collections.abc import Mapping
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from huatu.errors import HostedResponseError
+from huatu.messages import Notice
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -41,10 +39,6 @@ IMAGE_KEYS = (
     "base64",
     "result",
 )
-#: First backoff wait, in seconds; doubled on each further attempt.
-BACKOFF_BASE_S = 1.0
-#: Longest backoff huatu chooses on its own, in seconds (a server's ``Retry-After`` may ask more).
-BACKOFF_CAP_S = 30.0
 #: Longest server error text quoted in a message, in characters.
 MAX_SERVER_TEXT = 200
 
@@ -138,98 +132,6 @@ def host_of(url: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Pure helpers: retry policy
-# --------------------------------------------------------------------------------------------
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Parse an HTTP ``Retry-After`` header into seconds.
-
-    Args:
-        value: the header's value: seconds (``"5"``, ``"1.5"``) or an HTTP date; ``None`` when
-            the header is missing.
-        now: the current time for HTTP dates. Default: the real current time (UTC).
-
-    Returns:
-        Seconds to wait (never negative), or ``None`` when missing or unreadable.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def parse_estimated_time(body: bytes) -> float | None:
-    """Return ``estimated_time`` (seconds) from a 503 JSON body, or ``None`` when absent.
-
-    Args:
-        body: the response body, e.g.
-            ``b'{"error": "Model ... is currently loading", "estimated_time": 20.0}'``.
-    """
-    data = _json_or_none(body)
-    if not isinstance(data, dict):
-        return None
-    value = data.get("estimated_time")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if not math.isfinite(value):
-        return None
-    return max(0.0, float(value))
-
-
-def backoff_delay(
-    attempt: int,
-    *,
-    retry_after: float | None = None,
-    estimated_time: float | None = None,
-    base: float = BACKOFF_BASE_S,
-    cap: float = BACKOFF_CAP_S,
-) -> float:
-    """Seconds to wait before retry number ``attempt + 1``.
-
-    Args:
-        attempt: retries made so far (0 before the first retry).
-        retry_after: the server's ``Retry-After`` in seconds, if any; the wait is never shorter
-            (even past ``cap``: the deadline check then fails the request at once).
-        estimated_time: a 503's ``estimated_time`` in seconds, if any; used when longer than
-            the exponential wait, but capped at ``cap`` (it is only an estimate).
-        base: the first exponential wait. Default 1 s.
-        cap: the longest wait huatu chooses on its own. Default 30 s.
-
-    Returns:
-        ``min(base * 2**attempt, cap)``, raised to ``estimated_time`` (capped) and
-        ``retry_after``.
-    """
-    wait = min(base * (2 ** max(0, attempt)), cap)
-    if estimated_time is not None:
-        wait = max(wait, min(estimated_time, cap))
-    if retry_after is not None:
-        wait = max(wait, retry_after)
-    return float(wait)
-
-
-def format_seconds(seconds: float) -> str:
-    """Format a wait for people: ``"0.5"`` under 10 s with a fraction, else whole seconds."""
-    if seconds < 10 and abs(seconds - round(seconds)) >= 0.05:
-        return f"{seconds:.1f}"
-    return f"{round(seconds):d}"
-
-
-# --------------------------------------------------------------------------------------------
 # Pure helpers: response decoding
 # --------------------------------------------------------------------------------------------
 
@@ -249,26 +151,19 @@ def decode_image_body(body: bytes, content_type: str | None) -> bytes:
     """
     kind = (content_type or "").split(";", 1)[0].strip().lower()
     if not body:
-        raise HostedResponseError(
-            "The hosted service answered with an empty body instead of an image."
-        )
+        raise HostedResponseError("hosted_empty_body")
     if kind.startswith("image/"):
         return body
     if kind == "application/json" or kind.endswith("+json"):
         return decode_json_image(body)
     if "html" in kind or body.lstrip()[:1] == b"<":
-        raise HostedResponseError(
-            "The hosted service answered with a web page instead of an image; "
-            "check HF_API_TTI_BASE or HUATU_HF_ROUTER."
-        )
+        raise HostedResponseError("hosted_web_page")
     if body.startswith(_IMAGE_MAGIC) or body[8:12] == b"WEBP":
         return body
     if body.lstrip()[:1] in (b'"', b"{", b"["):
         return decode_json_image(body)
-    shown = kind or "no content type"
-    raise HostedResponseError(
-        f"The hosted service answered with something that is not an image ({shown})."
-    )
+    shown: str | Notice = kind or Notice("hosted_no_content_type")
+    raise HostedResponseError("hosted_not_image", kind=shown)
 
 
 def decode_json_image(body: bytes) -> bytes:
@@ -284,16 +179,13 @@ def decode_json_image(body: bytes) -> bytes:
     """
     data = _json_or_none(body)
     if data is None:
-        raise HostedResponseError(
-            "The hosted service said it sent JSON, but the body is not valid JSON."
-        )
+        raise HostedResponseError("hosted_bad_json")
     text = find_base64_image(data)
     if text is None:
         detail = server_error_text(body)
-        suffix = f": {detail}" if detail else ""
-        raise HostedResponseError(
-            f"The hosted service answered with JSON that holds no image{suffix}."
-        )
+        if detail:
+            raise HostedResponseError("hosted_json_no_image_detail", detail=detail)
+        raise HostedResponseError("hosted_json_no_image")
     return decode_base64_image(text)
 
 
@@ -336,16 +228,14 @@ def decode_base64_image(text: str) -> bytes:
     cleaned = _DATA_URI.sub("", text, count=1)
     cleaned = "".join(cleaned.split())
     if not cleaned:
-        raise HostedResponseError("The hosted service sent an empty image.")
+        raise HostedResponseError("hosted_empty_image")
     cleaned += "=" * (-len(cleaned) % 4)
     try:
         if "-" in cleaned or "_" in cleaned:
             return base64.urlsafe_b64decode(cleaned.encode("ascii"))
         return base64.b64decode(cleaned.encode("ascii"), validate=True)
     except (binascii.Error, ValueError):
-        raise HostedResponseError(
-            "The hosted service sent text that is not a base64 image."
-        ) from None
+        raise HostedResponseError("hosted_not_base64") from None
 
 
 def open_image(data: bytes) -> Image:
@@ -361,9 +251,7 @@ def open_image(data: bytes) -> Image:
         with PILImage.open(io.BytesIO(data)) as image:
             return to_rgb(image)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise HostedResponseError(
-            "The hosted service sent data that is not a readable image."
-        ) from None
+        raise HostedResponseError("hosted_unreadable_image") from None
 
 
 def server_error_text(body: bytes, limit: int = MAX_SERVER_TEXT) -> str:
@@ -392,10 +280,14 @@ def server_error_text(body: bytes, limit: int = MAX_SERVER_TEXT) -> str:
         decoded = body[: limit * 4].decode("utf-8", errors="replace")
         if "<" not in decoded.lstrip()[:1]:
             text = decoded
+    return one_line(text, limit)
+
+
+def one_line(text: str, limit: int = MAX_SERVER_TEXT) -> str:
+    """``text`` on one line (runs of whitespace become one space), cut to ``limit``
+    characters (default 200) with "…"."""
     text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return text
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _json_or_none(body: bytes) -> Any:
@@ -409,24 +301,3 @@ def to_rgb(image: Any) -> Image:
     """Load ``image`` fully and return it in RGB mode (a copy when it already is)."""
     image.load()
     return image.convert("RGB") if image.mode != "RGB" else image.copy()
-
-
-class StatusFailure(Exception):
-    """An HTTP error status from a hosted call (internal to the hosted modules; callers turn it
-    into a :class:`~huatu.errors.HostedError` with a sentence for people)."""
-
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        super().__init__(status)
-        self.status = status
-        self.headers = {str(k).lower(): str(v) for k, v in headers.items()}
-        self.body = body
-
-    @classmethod
-    def from_hub_error(cls, error: Any) -> StatusFailure:
-        """From a ``huggingface_hub`` ``HfHubHTTPError`` (status, headers and body kept)."""
-        response = error.response
-        try:
-            body = response.content
-        except Exception:  # an unread stream: fall back to what huggingface_hub kept
-            body = (error.server_message or "").encode()
-        return cls(response.status_code, response.headers, body)

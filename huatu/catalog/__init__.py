@@ -15,15 +15,17 @@ from huatu.catalog import (
     generation,
     hosted,
     models,
+    settings,
     storage,
     studio,
     translation,
+    ui,
     validation,
 )
 
 LANGUAGES = ("en", "zh-CN")
 #: The domains, in the order their keys are merged.
-PARTS = (generation, validation, models, hosted, translation, storage, studio, api)
+PARTS = (generation, validation, models, settings, hosted, translation, storage, studio, api, ui)
 
 
 def build() -> dict[str, dict[str, str]]:

@@ -117,7 +117,7 @@ def start_service(
         raise usage_error(error, settings) from None
     if service.load_error is not None and required:
         raise failure(service.load_error, settings)
-    click.echo(f"huatu: {settings.redact(service.status)}", err=True)
+    click.echo(f"huatu: {service.status}", err=True)
     return service
 
 

@@ -1,0 +1,123 @@
+"""The benchmark's report: what the machine is, the speed-ups, the Markdown table, the JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+#: Result fields and their column labels, in table order.
+FIELDS = (
+    ("unet_cfg_step_s", "UNet step+CFG s"),
+    ("unet_step_s", "UNet step (b1) s"),
+    ("vae_decode_s", "decode s"),
+    ("text_encode_s", "text s"),
+    ("image_20_steps_s", "20-step image s"),
+    ("image_s", "image s"),
+    ("peak_rss_gib", "peak RSS GiB"),
+    ("unet_rel_l2_vs_fp32", "rel L2 vs fp32"),
+    ("compile_s", "compile s"),
+)
+
+
+def machine_info(quick: bool) -> dict[str, Any]:
+    """CPU model, cores, library versions, date: what the numbers depend on."""
+    import diffusers
+    import torch
+    import transformers
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cpu_flags": sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "quick": quick,
+    }
+
+
+def speedups(cases: list[dict[str, Any]]) -> dict[str, float | None]:
+    """baseline ÷ huatu-default for the UNet step and the 20-step image."""
+    by_name = {case["name"]: case for case in cases}
+    base, default = by_name.get("baseline", {}), by_name.get("huatu-default", {})
+
+    def ratio(field: str) -> float | None:
+        if base.get(field) and default.get(field):
+            return round(base[field] / default[field], 2)
+        return None
+
+    return {"unet_cfg_step": ratio("unet_cfg_step_s"), "image_20_steps": ratio("image_20_steps_s")}
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The result as a Markdown table (estimated values marked ``~``) plus the speedups."""
+    cases = result["cases"]
+    fields = [(key, label) for key, label in FIELDS if any(c.get(key) is not None for c in cases)]
+    lines = [
+        "| case | " + " | ".join(label for _, label in fields) + " |",
+        "|---|" + "---:|" * len(fields),
+    ]
+    for case in cases:
+        cells = []
+        for key, _ in fields:
+            value = case.get(key)
+            if value is None:
+                cells.append("—")
+                continue
+            text = f"{value:.4f}" if key == "unet_rel_l2_vs_fp32" else f"{value:.2f}"
+            if key in case.get("estimated_fields", ()):
+                text = "~" + text
+            cells.append(text)
+        lines.append(f"| {case['name']} | " + " | ".join(cells) + " |")
+    speed = result.get("speedup", {})
+    lines.append("")
+    lines.append(
+        "speedup baseline/huatu-default: "
+        + ", ".join(f"{key} {value}×" for key, value in speed.items() if value is not None)
+    )
+    if any(case.get("estimated") for case in cases):
+        lines.append("~ estimated: text encode + 20 × UNet step + decode (quick mode)")
+    batching = result.get("batching")
+    if batching:
+        lines.append(
+            f"batching {batching['images']} queued images ({batching['case']}): UNet step per "
+            f"image {batching['unet_cfg_step_per_image_one_by_one_s']:.2f} s one by one, "
+            f"{batching['unet_cfg_step_per_image_batched_s']:.2f} s batched → "
+            f"{batching['images_per_minute_gain']}× images per minute"
+        )
+    app = result.get("app")
+    if app:
+        lines.append(
+            f"app (tiny model, through gradio_client): {app['overhead_ms']:.0f} ms per request "
+            f"over the bare pipeline ({app['pipeline_direct_ms']:.0f} → "
+            f"{app['through_app_ms']:.0f} ms; a Gradio call that runs no model: "
+            f"{app.get('gradio_call_without_model_ms', 0):.0f} ms); first image "
+            f"{app['first_request_s']:.1f} s after `huatu serve` starts"
+        )
+    return "\n".join(lines)
+
+
+def write_result(result: dict[str, Any], out: Path) -> Path:
+    """Write ``result`` as indented JSON to ``out`` (folders created)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out

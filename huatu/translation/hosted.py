@@ -1,0 +1,182 @@
+"""Translating through Hugging Face's ``hf-inference`` provider (``InferenceClient``).
+
+The call, its retry of a 429/503 and the sorting of its failures are those of
+:mod:`huatu.backends.hosted_calls`, which the hosted image backend uses too; this module only
+words the failures for a translation (``translation_hosted_*`` keys).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from huatu.backends.hosted_calls import (
+    RetriesExhausted,
+    StatusFailure,
+    TransportFailure,
+    call_with_retries,
+    hub_errors,
+    scrubbed,
+    status_kind,
+)
+from huatu.backends.hosted_wire import host_of, is_url, resolve_client_model, server_error_text
+from huatu.translation.base import (
+    DEFAULT_TRANSLATION_MODEL,
+    HostedTranslationAuthError,
+    HostedTranslationError,
+    TranslationModelNotServedError,
+)
+
+if TYPE_CHECKING:
+    from huatu.config import Settings
+
+#: Default deadline of one hosted translation request, in seconds (never more than
+#: ``Settings.hosted_timeout_s``).
+TRANSLATION_TIMEOUT_S = 30.0
+#: Longest wait before the single retry of a 503 ("model loading") or 429, in seconds.
+RETRY_WAIT_CAP_S = 5.0
+#: Calls in all: the first and one retry of a 429/503.
+MAX_ATTEMPTS = 2
+#: The sentence for each failure below HTTP.
+TRANSPORT_KEYS = {
+    "timeout": "translation_hosted_timeout",
+    "offline": "translation_hosted_offline",
+    "url": "translation_hosted_bad_url",
+    "connect": "translation_hosted_unreachable",
+    "reset": "translation_hosted_cut",
+    "other": "translation_hosted_cut",
+}
+#: The sentence for a 429/503 still there after the retry.
+BUSY_KEYS = {503: "translation_hosted_loading", 429: "translation_hosted_rate_limited"}
+
+
+class HostedTranslator:
+    """Translate through Hugging Face's ``hf-inference`` provider (``InferenceClient``).
+
+    The model is given to ``InferenceClient.translation`` as its router URL,
+    ``{settings.hf_router}/hf-inference/models/{model}``, so nothing looks the model up on the
+    Hub (an Inference Endpoint URL is used as it is). A 503 ("model loading") or 429 is
+    retried once after a short wait; every other failure raises at once.
+
+    Args:
+        settings: ``hf_api_key`` (required at translate time), ``hf_router`` and
+            ``hosted_timeout_s`` (an upper bound of the request timeout) are used;
+            ``hosted_provider`` is not: translation models are served by ``hf-inference``.
+        model: the translation model: a Hub id or an endpoint URL.
+            Default ``Helsinki-NLP/opus-mt-zh-en``.
+        timeout_s: deadline of one HTTP request, in seconds. Default:
+            :data:`TRANSLATION_TIMEOUT_S` (30 s) or ``settings.hosted_timeout_s`` if lower.
+        max_retry_wait_s: longest wait before the one retry, whatever ``Retry-After`` or
+            ``estimated_time`` ask. Default :data:`RETRY_WAIT_CAP_S` (5 s).
+
+    Attributes:
+        name: ``"hosted · {model}"`` (the host only for a URL); never contains the key.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        model: str = DEFAULT_TRANSLATION_MODEL,
+        *,
+        timeout_s: float | None = None,
+        max_retry_wait_s: float = RETRY_WAIT_CAP_S,
+    ) -> None:
+        self.settings = settings
+        self.model = model
+        self.timeout_s = (
+            timeout_s
+            if timeout_s is not None
+            else min(TRANSLATION_TIMEOUT_S, settings.hosted_timeout_s)
+        )
+        self.max_retry_wait_s = max_retry_wait_s
+        shown = host_of(model) if is_url(model) else model
+        self.name = settings.redact(f"hosted · {shown}")
+
+    def __repr__(self) -> str:
+        return f"HostedTranslator({self.name!r})"
+
+    @property
+    def url(self) -> str:
+        """Where the requests go: the model's router URL, or the endpoint URL as given."""
+        return resolve_client_model(self.model, "hf-inference", self.settings.hf_router)
+
+    def translate(self, text: str) -> str:
+        """Translate ``text`` (returned as is when blank).
+
+        Raises:
+            HostedTranslationAuthError: no key is set, or Hugging Face rejected it (401/403).
+            TranslationModelNotServedError: the model is not served (404/410).
+            HostedTranslationError: still loading or rate-limited after the retry, a timeout,
+                an unreachable service, another HTTP error, or an answer that is not a
+                translation. Every message is one sentence without the key.
+        """
+        if not text.strip():
+            return text
+        if not self.settings.hf_api_key:
+            raise HostedTranslationAuthError("translation_hosted_no_key")
+        try:
+            return call_with_retries(
+                lambda _remaining: self._send(text),
+                max_attempts=MAX_ATTEMPTS,
+                max_wait_s=self.max_retry_wait_s,
+                sleep=time.sleep,
+            )
+        except TransportFailure as failure:
+            raise self._error(
+                HostedTranslationError,
+                TRANSPORT_KEYS.get(failure.kind, TRANSPORT_KEYS["other"]),
+                address=host_of(self.url),
+                timeout=f"{self.timeout_s:g}",
+            ) from None
+        except StatusFailure as failure:
+            raise self._status_error(failure) from None
+        except RetriesExhausted as exhausted:
+            raise self._status_error(exhausted.failure) from None
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _error(
+        self, cls: type[HostedTranslationError], key: str, **params: object
+    ) -> HostedTranslationError:
+        return cls(key, **scrubbed(params, self.settings.redact))
+
+    def _send(self, text: str) -> str:
+        from huggingface_hub import InferenceClient
+
+        client = InferenceClient(
+            provider="hf-inference", api_key=self.settings.hf_api_key, timeout=self.timeout_s
+        )
+        try:
+            with hub_errors():
+                output = client.translation(text, model=self.url)
+        except (ValueError, LookupError, TypeError, AttributeError):  # unparsable answers
+            raise self._garbage() from None
+        finally:
+            client.close()
+        translated = getattr(output, "translation_text", None)
+        if not isinstance(translated, str) or not translated.strip():
+            raise self._garbage()
+        return translated.strip()
+
+    def _garbage(self) -> HostedTranslationError:
+        return self._error(HostedTranslationError, "translation_hosted_garbage")
+
+    def _status_error(self, failure: StatusFailure) -> HostedTranslationError:
+        status = failure.status
+        kind = status_kind(status)
+        if kind == "auth":
+            return self._error(
+                HostedTranslationAuthError, "translation_hosted_key_rejected", status=status
+            )
+        if kind == "not_served":
+            return self._error(
+                TranslationModelNotServedError,
+                "translation_hosted_not_served",
+                model=self.model,
+                status=status,
+            )
+        if kind == "retry":
+            return self._error(HostedTranslationError, BUSY_KEYS[status], model=self.model)
+        detail = server_error_text(failure.body).rstrip(".")
+        key = "translation_hosted_http_error_detail" if detail else "translation_hosted_http_error"
+        return self._error(HostedTranslationError, key, status=status, detail=detail)
