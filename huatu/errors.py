@@ -70,8 +70,10 @@ class HuatuError(Exception):
 
 
 def _rebuild(cls: type[HuatuError], state: dict[str, Any]) -> HuatuError:
-    # OSError's __new__ must make errors that are OSErrors too (TimeoutError, PermissionError)
-    error = (OSError if issubclass(cls, OSError) else cls).__new__(cls)
+    base = cls  # the builtin whose __new__ the class inherits (OSError, MemoryError …)
+    while base.__module__ != "builtins":
+        base = base.__base__
+    error = base.__new__(cls)
     Exception.__init__(error, state.get("key"))
     error.__dict__.update(state)
     return error

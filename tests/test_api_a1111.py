@@ -22,6 +22,7 @@ from huatu.api.a1111 import create_router
 from huatu.api.gate import ApiGate
 from huatu.backends.selection import BackendChoice
 from huatu.backends.tiny import ensure_tiny_model
+from huatu.errors import ModelLoadError
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.server import Access
 from huatu.service import ImageService
@@ -340,18 +341,20 @@ def test_busy_and_unloaded_answer_in_a1111_error_shape(tiny_service, settings):
     app = FastAPI()
     app.include_router(create_router(tiny_service, ApiGate(limit=0)))
     answer = TestClient(app).post("/sdapi/v1/txt2img", json={"prompt": "a cat", **FAST})
-    assert answer.status_code == 503
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "60"
     assert answer.json()["error"] == "QueueFullError" and "busy" in answer.json()["detail"]
     assert set(answer.json()) == {"error", "detail", "body", "errors"}
 
     choice = BackendChoice("local", "broken", "test")
-    unloaded = ImageService(settings, choice, None, "The model broken could not be loaded.")
+    failure = ModelLoadError("model_load_failed", model="broken", kind="OSError", remedy="")
+    unloaded = ImageService(settings, choice, None, failure)
     app = FastAPI()
     app.include_router(create_router(unloaded, ApiGate()))
     answer = TestClient(app).post("/sdapi/v1/txt2img", json={"prompt": "a cat", **FAST})
     assert answer.status_code == 503
     assert answer.json()["error"] == "BackendUnavailableError"
     assert "could not be loaded" in answer.json()["detail"]
+    assert "retry-after" not in answer.headers  # only a full queue passes by itself
 
 
 def test_credentials_are_asked_and_webuiapi_sends_them(tiny_service):

@@ -15,9 +15,25 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image
 
+from huatu.api import a1111
+from huatu.api.a1111.schemas import FIELDS as A1111_FIELDS
 from huatu.api.gate import ApiGate
+from huatu.api.http_errors import failure_of
 from huatu.api.openai_images import create_router
-from huatu.errors import BackendUnavailableError
+from huatu.api.openai_images.parsing import FIELDS as OPENAI_FIELDS
+from huatu.errors import (
+    BackendUnavailableError,
+    HostedError,
+    HostedTimeoutError,
+    HuatuError,
+    ModelLoadError,
+    OutOfMemory,
+    QueueFullError,
+    SafetyCheckerFlagged,
+    StorageError,
+    explain,
+)
+from huatu.messages import Notice
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.server import Access, ServerThread
 from huatu.service import ImageService
@@ -188,22 +204,34 @@ def test_raw_requests_get_openai_errors(url, client):
 
 
 @contextmanager
-def bare_router(service, gate) -> Iterator[openai.OpenAI]:
-    """Only this router on a FastAPI app of its own, served for real; yield a client."""
+def serving_routers(service, gate, *, with_a1111: bool = False) -> Iterator[str]:
+    """This router (and A1111's when ``with_a1111``) on a FastAPI app of its own, served for
+    real; yield its base URL."""
     app = FastAPI()
     app.include_router(create_router(service, gate))
+    if with_a1111:
+        app.include_router(a1111.create_router(service, gate))
     server = ServerThread(app, "127.0.0.1", free_port()).start()
     try:
-        yield openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0)
+        yield server.url
     finally:
         server.stop()
 
 
-def test_busy_gate_is_429(tiny_service):
+@contextmanager
+def bare_router(service, gate) -> Iterator[openai.OpenAI]:
+    """Only this router, served for real; yield a client."""
+    with serving_routers(service, gate) as base_url:
+        yield openai.OpenAI(base_url=f"{base_url}/v1", api_key="x", max_retries=0)
+
+
+def test_busy_gate_is_503_with_retry_after(tiny_service):
     with bare_router(tiny_service, ApiGate(limit=0)) as client:
-        with pytest.raises(openai.RateLimitError) as caught:
+        with pytest.raises(openai.InternalServerError) as caught:
             client.images.generate(prompt="a dog", size="64x64")
+        assert caught.value.status_code == 503
         assert caught.value.response.headers["retry-after"] == "60"
+        assert caught.value.type == "server_error" and caught.value.code == "server_overloaded"
         assert "busy" in caught.value.body["message"]
 
 
@@ -219,10 +247,16 @@ class FailingService:
         raise self.error
 
 
+def unloaded_by(model: str) -> BackendUnavailableError:
+    """What the service raises while ``model`` failed to load."""
+    failure = Notice("model_load_failed", {"model": model, "kind": "OSError", "remedy": ""})
+    return BackendUnavailableError("model_not_loaded", error=failure)
+
+
 @pytest.mark.parametrize(
     ("error", "status", "text"),
     [
-        (BackendUnavailableError(f"No model: key {API_KEY} rejected."), 503, "No model: key ***"),
+        (unloaded_by(f"key {API_KEY}"), 503, "key ***"),
         (RuntimeError(f"boom {API_KEY}"), 500, "the server log has details"),
     ],
 )
@@ -233,6 +267,100 @@ def test_failures_are_openai_errors_without_secrets(tiny_service, error, status,
         assert caught.value.status_code == status
         assert caught.value.type == "server_error" and text in caught.value.body["message"]
         assert API_KEY not in caught.value.response.text
+
+
+# --------------------------------------------------------------------------------------------
+# Both APIs: one status table, each API's own field names
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "retry_after"),
+    [
+        (QueueFullError(16), 503, True),
+        (unloaded_by("broken"), 503, False),
+        (OutOfMemory(), 503, False),
+        (ModelLoadError("model_load_failed", model="m", kind="OSError", remedy=""), 400, False),
+        (SafetyCheckerFlagged(2, 2), 400, False),
+        (HostedTimeoutError("internal_error"), 504, False),
+        (HostedError("internal_error"), 502, False),
+        (StorageError("storage_disk_full"), 500, False),
+        (RuntimeError("a bug"), 500, False),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else None,
+)
+def test_both_apis_answer_a_failure_with_the_one_tables_status(
+    tiny_service, error, status, retry_after
+):
+    failure = failure_of(error)
+    assert (failure.status, failure.retry_after) == (status, retry_after)
+    with serving_routers(FailingService(tiny_service, error), ApiGate(), with_a1111=True) as url:
+        a1111_answer = httpx.post(
+            f"{url}/sdapi/v1/txt2img", json={"prompt": "a dog", "width": 64, "height": 64}
+        )
+        openai_answer = httpx.post(f"{url}/v1/images/generations", json={"prompt": "a dog"})
+    assert a1111_answer.status_code == openai_answer.status_code == status
+    for answer in (a1111_answer, openai_answer):
+        assert ("retry-after" in answer.headers) == retry_after
+        if retry_after:
+            assert answer.headers["retry-after"] == "60"
+    assert a1111_answer.json()["error"] == type(error).__name__
+    body = openai_answer.json()["error"]
+    assert (body["type"], body["code"]) == (failure.type, failure.code)
+    if isinstance(error, HuatuError):  # and the same sentence
+        assert body["message"] == a1111_answer.json()["detail"]
+        assert a1111_answer.json()["detail"] == explain(error)
+
+
+#: A value the validator refuses, by request field (``model``: the service's model switch).
+REFUSED = {
+    "prompt": "",
+    "negative_prompt": 5,
+    "num_inference_steps": 0,
+    "guidance_scale": 25,
+    "width": 65,
+    "height": 65,
+    "seed": -5,
+    "num_images": 9,
+    "scheduler": "Heun",
+    "model": "/not/a/listed/folder",
+}
+
+
+def refused_fields(names) -> list[tuple[str, str]]:
+    """(edge name, request field) of every field of a FieldNames table."""
+    return [
+        (edge, field)
+        for edge, target in names.items()
+        for field in (target if isinstance(target, tuple) else (target,))
+    ]
+
+
+@pytest.mark.parametrize(("edge", "field"), refused_fields(OPENAI_FIELDS.names))
+def test_openai_names_a_refused_field_from_its_table(url, edge, field):
+    target = OPENAI_FIELDS.names[edge]
+    if isinstance(target, tuple):  # size: the refused side, the other one good
+        value = "x".join(str(REFUSED[side]) if side == field else "64" for side in target)
+    else:
+        value = REFUSED[field]
+    body = {"prompt": "a dog", "size": "64x64", **FAST, edge: value}
+    answer = httpx.post(f"{url}/v1/images/generations", json=body)
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["param"] == edge == OPENAI_FIELDS.edge_name(field)
+    assert error["code"] == "invalid_value" and f"`{edge}`" in error["message"]
+
+
+@pytest.mark.parametrize(("edge", "field"), refused_fields(A1111_FIELDS.names))
+def test_a1111_names_a_refused_field_from_its_table(url, edge, field):
+    if field == "model":  # the service's model switch refuses it
+        answer = httpx.post(f"{url}/sdapi/v1/options", json={edge: REFUSED[field]})
+    else:
+        body = {"prompt": "a dog", "width": 64, "height": 64, "steps": 2, edge: REFUSED[field]}
+        answer = httpx.post(f"{url}/sdapi/v1/txt2img", json=body)
+    assert answer.status_code == 422, answer.text
+    [detail] = answer.json()["detail"]
+    assert detail["loc"] == ["body", edge] and A1111_FIELDS.edge_name(field) == edge
+    assert f"`{edge}`" in detail["msg"]
 
 
 def test_api_key_is_required_and_never_echoed(tiny_service):

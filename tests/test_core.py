@@ -20,6 +20,7 @@ from huatu.errors import (
     HostedTimeoutError,
     HuatuError,
     ModelLoadError,
+    OutOfMemory,
     QueueFullError,
     StorageError,
     UnknownNameError,
@@ -64,6 +65,7 @@ def test_errors_survive_pickling_whole():
         HostedTimeoutError("error", detail="late"),  # an OSError and a RuntimeError
         HostedAuthError("error", detail="refused"),
         StorageError("history_disk_full", folder="/x"),
+        OutOfMemory(),  # a MemoryError
     ):
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and copy.__dict__ == error.__dict__

@@ -38,8 +38,14 @@ def openai_error_body(
         kind: OpenAI's error ``type``. Default ``invalid_request_error`` below 500, else
             ``server_error``.
     """
-    kind = kind or ("invalid_request_error" if status < 500 else "server_error")
+    kind = kind or openai_error_type(status)
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def openai_error_type(status: int) -> str:
+    """OpenAI's error ``type`` for an HTTP status: ``invalid_request_error`` below 500, else
+    ``server_error``."""
+    return "invalid_request_error" if status < 500 else "server_error"
 
 
 def error_body(path: str, status: int, message: str, code: str | None = None) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from huatu.messages import message
+
 #: Where saved images are served (OpenAI ``url`` answers point here).
 OUTPUTS_ROUTE = "/outputs"
 
@@ -23,7 +25,7 @@ def create_router(outputs_dir: Path) -> Any:
         target = (root / path).resolve()
         inside = target.is_relative_to(root) and target != root
         if not inside or target.suffix.lower() != ".png" or not target.is_file():
-            raise HTTPException(status_code=404, detail="No such image.")
+            raise HTTPException(status_code=404, detail=message("api_no_such_image"))
         return FileResponse(target, media_type="image/png")
 
     return router

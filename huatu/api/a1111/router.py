@@ -1,0 +1,197 @@
+"""The ``/sdapi/v1`` routes (see :mod:`huatu.api.a1111` for what they serve)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from huatu.api.a1111.answers import b64_png, checkpoint, error_response, info
+from huatu.api.a1111.progress import Job, ProgressTracker
+from huatu.api.a1111.schemas import (
+    EMPTY_GETS,
+    FIELDS,
+    Plan,
+    Txt2ImgRequest,
+    Txt2ImgResponse,
+    or_default,
+    plan,
+)
+from huatu.api.http_errors import plain
+from huatu.errors import GenerationCancelled, HuatuError, ValidationError
+from huatu.runs import finish_unless_disconnected
+from huatu.schedulers import a1111_samplers, a1111_schedule_types
+
+if TYPE_CHECKING:
+    from huatu.api.gate import ApiGate
+    from huatu.service import GenerationResult, ImageService
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/sdapi/v1"
+
+
+def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
+    """The ``/sdapi/v1`` routes over ``service``.
+
+    Args:
+        service: generates, saves and switches models; shared with every other edge.
+        gate: bounds the API generations waiting or running at once (shared with the other
+            HTTP APIs); a request over the bound answers 503 with ``Retry-After``.
+    """
+    router = APIRouter(prefix=PREFIX, tags=["AUTOMATIC1111 API"])
+    tracker = ProgressTracker()
+
+    def failed(error: BaseException) -> Any:
+        return error_response(error, service.settings)
+
+    def run(plan: Plan, job: Job) -> list[GenerationResult]:
+        results = []
+        for index in range(plan.n_iter):
+            token = tracker.next_run(job, index)
+            if token is None:
+                break
+            try:
+                result = service.generate(
+                    plan.run(index),
+                    progress=lambda event: tracker.report(job, event),
+                    cancel=token,
+                    save=True,
+                    preview_every=1,
+                )
+            except GenerationCancelled:
+                if job.interrupted:
+                    break
+                continue  # /skip: on to the next run
+            except ValidationError as error:  # the service's own check, e.g. the mode
+                raise FIELDS.refusal(error) from None
+            results.append(result)
+        return results
+
+    @router.post("/txt2img", response_model=Txt2ImgResponse)
+    async def txt2img(body: Txt2ImgRequest, request: Request) -> Any:
+        """Generate ``batch_size`` × ``n_iter`` images (A1111's txt2img); a client that goes
+        away interrupts its run within one step."""
+        jobs: list[Job] = []
+        work = run_in_threadpool(txt2img_blocking, body, jobs)
+        return await finish_unless_disconnected(
+            work, request.is_disconnected, lambda: [tracker.interrupt(job) for job in jobs]
+        )
+
+    def txt2img_blocking(body: Txt2ImgRequest, jobs: list[Job]) -> Any:
+        try:
+            planned = plan(body)
+            with gate.enter():
+                job = tracker.begin(planned.n_iter)
+                jobs.append(job)
+                try:
+                    results = run(planned, job)
+                finally:
+                    tracker.end(job)
+            images = [
+                b64_png(image, text)
+                for result in (results if or_default(body.send_images, True) else [])
+                for image, text in zip(result.images, result.parameters, strict=True)
+            ]
+            text = info(service, planned, results, body.styles)
+        except HuatuError as error:
+            return failed(error)
+        except Exception as error:  # never a traceback to the client
+            log.exception("A1111 txt2img failed")
+            return failed(error)
+        try:
+            parameters = plain(body.model_dump())
+        except RecursionError:
+            parameters = {}
+        return {"images": images, "parameters": parameters, "info": text}
+
+    @router.get("/progress")
+    async def progress(skip_current_image: bool = False) -> dict[str, Any]:
+        """How far the API run is (A1111's ProgressResponse); progress 0 when idle."""
+        return tracker.progress(with_image=not skip_current_image)
+
+    @router.post("/interrupt")
+    async def interrupt() -> dict[str, Any]:
+        """Stop the current API generation within one step."""
+        tracker.stop(skip=False)
+        return {}
+
+    @router.post("/skip")
+    async def skip() -> None:
+        """Stop the current run of the API generation; the next run goes on."""
+        tracker.stop(skip=True)
+
+    @router.get("/options")
+    async def get_options() -> dict[str, Any]:
+        """The A1111 options huatu has: the model, PNG output, live previews."""
+        return {
+            "sd_model_checkpoint": service.choice.model,
+            "sd_checkpoint_hash": None,
+            "sd_vae": "Automatic",
+            "samples_format": "png",
+            "samples_save": True,
+            "return_grid": False,
+            "CLIP_stop_at_last_layers": 1,
+            "live_previews_enable": True,
+            "show_progress_every_n_steps": 1,
+        }
+
+    @router.post("/options")
+    async def set_options(options: dict[str, Any]) -> Any:
+        """Switch the model when ``sd_model_checkpoint`` is given (a title or model name from
+        /sd-models, or a Hugging Face Hub id); other options are ignored. Answers ``null``."""
+        wanted = options.get("sd_model_checkpoint")
+        if wanted is None:
+            return None
+        if not isinstance(wanted, str) or not wanted.strip():
+            return failed(ValidationError("sd_model_checkpoint", wanted, "text"))
+        target = wanted.strip()
+        for model in service.known_models():  # A1111 clients name a model by title or name
+            item = checkpoint(model)
+            if target.lower() in (item["title"].lower(), item["model_name"].lower()):
+                target = model
+                break
+        try:
+            await run_in_threadpool(service.switch_model, target)
+        except ValidationError as error:  # neither listed nor a Hub id
+            return failed(FIELDS.refusal(error))
+        except HuatuError as error:
+            return failed(error)
+        except Exception as error:
+            log.exception("A1111 options: switching to %r failed", target)
+            return failed(error)
+        return None
+
+    @router.get("/sd-models")
+    async def sd_models() -> list[dict[str, Any]]:
+        """The loaded model, the built-in tiny test model and the models used before."""
+        return [checkpoint(model) for model in service.known_models()]
+
+    @router.get("/samplers")
+    async def samplers() -> list[dict[str, Any]]:
+        """huatu's schedulers under their A1111 sampler names."""
+        return a1111_samplers()
+
+    @router.get("/schedulers")
+    async def schedulers() -> list[dict[str, Any]]:
+        """The A1111 >= 1.9 schedule types huatu honours."""
+        return a1111_schedule_types()
+
+    @router.post("/refresh-checkpoints")
+    async def refresh_checkpoints() -> None:
+        """Nothing to refresh: huatu lists the models it has loaded."""
+
+    def empty(value: Any) -> Any:
+        async def endpoint() -> Any:
+            return json.loads(json.dumps(value))
+
+        return endpoint
+
+    for path, value in EMPTY_GETS.items():
+        router.add_api_route(
+            f"/{path}", empty(value), methods=["GET"], summary=f"{path} (none in huatu)"
+        )
+    return router
