@@ -79,9 +79,29 @@ def _rebuild(cls: type[HuatuError], state: dict[str, Any]) -> HuatuError:
     return error
 
 
+class _Shown:
+    """A value whose ``repr`` is ``text``: a list or object a client sent, with its secrets
+    masked in its text form."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def _masked(value: object, mask: Callable[[object], object]) -> object:
+    """``value`` with secrets masked: text by ``mask``, a nested Notice's parameters, and a
+    list or object by its ``repr`` (so shortening it never leaves part of a secret)."""
     if isinstance(value, Notice):
         return Notice(value.key, {name: _masked(v, mask) for name, v in value.params.items()})
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            text = repr(value)
+        except ValueError:  # it holds a whole number too long to write out
+            return value
+        clean = mask(text)
+        return value if clean == text else _Shown(str(clean))
     return mask(value)
 
 
@@ -145,7 +165,7 @@ class ValidationError(HuatuError, ValueError):
     def masked(self, mask: Callable[[object], object]) -> ValidationError:
         clone = super().masked(mask)
         assert isinstance(clone, ValidationError)
-        clone.value = mask(self.value)
+        clone.value = _masked(self.value, mask)
         return clone
 
     def renamed(self, field: str) -> ValidationError:

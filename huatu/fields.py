@@ -37,18 +37,27 @@ class FieldNames:
     """One edge's names for the request's fields.
 
     Attributes:
-        names: edge name → request field name. Names not in the table are passed on
-            unchanged (the validator refuses the unknown ones).
+        names: edge name → request field name, or a tuple of them when one edge field fills
+            several (OpenAI's ``size`` → ``("width", "height")``: its value is then a tuple
+            of theirs). Names not in the table are passed on unchanged (the validator refuses
+            the unknown ones).
         rename_errors: name a refused field as the edge does (``cfg_scale``) rather than as
             the request does (``guidance_scale``). Default ``True``.
     """
 
-    names: Mapping[str, str]
+    names: Mapping[str, str | tuple[str, ...]]
     rename_errors: bool = True
 
     def request_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """``values`` (edge names) under the request's field names."""
-        return {self.names.get(name, name): value for name, value in values.items()}
+        fields: dict[str, Any] = {}
+        for name, value in values.items():
+            target = self.names.get(name, name)
+            if isinstance(target, tuple):
+                fields.update(zip(target, value, strict=True))
+            else:
+                fields[target] = value
+        return fields
 
     def request(self, values: Mapping[str, Any], **fixed: Any) -> GenerationRequest:
         """Validate ``values`` (edge names) and ``fixed`` (request names) into a request.
@@ -63,7 +72,10 @@ class FieldNames:
 
     def edge_name(self, field: str) -> str:
         """The edge's name for request field ``field`` (itself when the edge has none)."""
-        return next((edge for edge, name in self.names.items() if name == field), field)
+        for edge, target in self.names.items():
+            if field == target or (isinstance(target, tuple) and field in target):
+                return edge
+        return field
 
     def refusal(self, error: ValidationError) -> ValidationError:
         """``error`` naming the field as this edge does (unchanged unless ``rename_errors``)."""

@@ -100,41 +100,10 @@ def failure_of(error: BaseException) -> Failure:
     return GENERATION_FAILED if isinstance(error, HuatuError) else INTERNAL
 
 
-class _Shown:
-    """A value whose ``repr`` is ``text`` (a non-text value with its secrets masked)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-@dataclass(frozen=True)
-class _ApiSecrets:
-    """``secrets`` for :func:`explain`, also masking a secret inside a list or an object a
-    client sent (by its ``repr``), so shortening the value never leaves part of one."""
-
-    secrets: Secrets
-
-    def mask(self, value: object) -> object:
-        if not isinstance(value, (list, tuple, dict)):
-            return self.secrets.mask(value)
-        try:
-            text = repr(value)
-        except ValueError:  # it holds a whole number too long to write out
-            return value
-        clean = self.secrets.mask(text)
-        return value if clean == text else _Shown(str(clean))
-
-    def redact(self, text: str) -> str:
-        return self.secrets.redact(text)
-
-
 def sentence(error: HuatuError, secrets: Secrets | None) -> str:
     """``error`` as the sentence an API answers with: English, ``secrets`` (the settings)
     masked and removed (see :func:`huatu.errors.explain`; ``None``: none to keep out)."""
-    return explain(error, API_LANGUAGE, None if secrets is None else _ApiSecrets(secrets))
+    return explain(error, API_LANGUAGE, secrets)
 
 
 def plain(value: Any) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,33 +43,8 @@ RESPONSE_FORMATS = ("b64_json", "url")
 URL_DEFAULT_PREFIX = "dall-e-"
 
 
-@dataclass(frozen=True)
-class SplitFieldNames(FieldNames):
-    """:class:`~huatu.fields.FieldNames` where one body field may fill several request
-    fields: its value is then a tuple of theirs (``size`` → ``(width, height)``), and a
-    refusal of any of them names that body field."""
-
-    names: Mapping[str, str | tuple[str, ...]]  # type: ignore[assignment]
-
-    def request_fields(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        for name, value in values.items():
-            target = self.names.get(name, name)
-            if isinstance(target, tuple):
-                fields.update(zip(target, value, strict=True))
-            else:
-                fields[target] = value
-        return fields
-
-    def edge_name(self, field: str) -> str:
-        for edge, target in self.names.items():
-            if field == target or (isinstance(target, tuple) and field in target):
-                return edge
-        return field
-
-
 #: The body's fields (OpenAI's and huatu's extensions) → the request's.
-FIELDS = SplitFieldNames(
+FIELDS = FieldNames(
     {
         "prompt": "prompt",
         "n": "num_images",
