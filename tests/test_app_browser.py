@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from huatu.server import Access
 from huatu.service import ImageService
-from tests.conftest import serving_app
+from tests.helpers import serving_app
 
 pytestmark = pytest.mark.browser
 USER, PASSWORD = "ann", "browser-pass-42"

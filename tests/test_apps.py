@@ -6,6 +6,7 @@ import time
 import urllib.request
 from dataclasses import replace
 
+import gradio as gr
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError, ValidationError
@@ -15,7 +16,7 @@ from huatu.metadata import parse_parameters, read_parameters
 from huatu.service import ImageService
 from huatu.ui.lessons import build_lesson
 from huatu.ui.studio import build_studio
-from tests.conftest import serving
+from tests.helpers import serving
 
 ADVANCED_ARGS = ("a mecha robot in a favela", "blurry", 3, 7, 128, 192)
 
@@ -110,6 +111,11 @@ def test_studio_generates_with_metadata_and_reports_seed(tiny_service, settings)
             client.predict(prompt="a dog", steps=10.5, api_name="/generate")
         with pytest.raises(ValidationError, match="`prompt` must be at most 1,000 characters"):
             client.predict(prompt="x" * 5000, api_name="/generate")
+        # the English translation is what is drawn: a bad one is shown on its own box
+        with pytest.raises(
+            ValidationError, match=r"- english_prompt: `prompt` must be at most 1,000"
+        ):
+            client.predict(prompt="公园里的一只狗", english_prompt="x" * 5000, api_name="/generate")
         # no key, no local translator: a Chinese prompt is explained, not drawn as noise
         with pytest.raises(AppError, match="Translation is not available"):
             client.predict(prompt="公园里的一只狗", steps=2, api_name="/generate")
@@ -126,6 +132,39 @@ def test_studio_generates_with_metadata_and_reports_seed(tiny_service, settings)
         parsed = parse_parameters(read_parameters(path))
         assert parsed.prompt == "a dog in a park"
         assert parsed.settings["Original prompt"] == "公园里的一只狗"
+
+
+def test_parameters_fill_the_form_by_name_leaving_out_what_it_refuses(monkeypatch):
+    from huatu.ui.form import FIELDS, send_to_generate
+
+    warned: list[str] = []
+    monkeypatch.setattr("gradio.Warning", warned.append)
+    parsed = {  # an SDXL image's parameters: its width and its 150 steps do not fit
+        "prompt": "a fox",
+        "negative_prompt": "",
+        "num_inference_steps": 150,
+        "guidance_scale": 6.5,
+        "width": 1216,
+        "height": 832,
+        "seed": 5,
+        "scheduler": "euler_a",
+    }
+    tabs, *form, english = send_to_generate(parsed)
+    keep = gr.skip()
+    assert tabs == gr.update(selected="generate") and english == ""
+    assert dict(zip(FIELDS, form, strict=True)) == {
+        "prompt": "a fox",
+        "negative_prompt": "",
+        "steps": keep,
+        "guidance": 6.5,
+        "width": keep,
+        "height": 832,
+        "seed": 5,
+        "num_images": keep,
+        "scheduler": "euler_a",
+    }
+    assert warned == ["Left out values huatu cannot use here: num_inference_steps, width."]
+    assert send_to_generate(None) == keep and len(warned) == 2
 
 
 def test_studio_errors_follow_the_browser_language(tiny_service, settings):

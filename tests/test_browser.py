@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.service import ImageService
 from huatu.ui.studio import build_studio
-from tests.conftest import serving
+from tests.helpers import serving
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.service import ImageService
-from tests.conftest import serving_app
+from tests.helpers import serving_app
 
 #: /generate's parameters, in order, with their defaults (the prompt has none: required).
 GENERATE_DEFAULTS = {

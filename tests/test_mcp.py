@@ -22,7 +22,7 @@ from huatu.metadata import parse_parameters, read_parameters
 from huatu.server import Access
 from huatu.service import ImageService
 from huatu.ui.mcp_tool import make_generate_image
-from tests.conftest import serving_app
+from tests.helpers import serving_app
 
 MCP_PATH = "/gradio_api/mcp/"
 PARAMETERS = [
@@ -179,3 +179,19 @@ def test_a_flood_of_tool_calls_is_told_the_server_is_busy(service):
     with pytest.raises(gr.Error, match="The server is busy"):
         make_generate_image(service, full)(prompt="a fox", steps=2, width=64, height=64)
     assert list(service.settings.outputs_dir.rglob("*.png")) == []
+
+
+def test_the_tool_answers_in_the_callers_language(service):
+    from huatu.request import GenerationRequest
+    from huatu.ui.mcp_tool import result_text
+
+    request = GenerationRequest.create(
+        prompt="a fox", num_inference_steps=2, width=64, height=64, seed=7, num_images=2
+    )
+    result = service.generate(request, save=False)
+    chinese = result_text(result, "zh-CN")
+    assert chinese.startswith("已生成 2 张图片；种子：7, 8。")
+    assert "第 2 张图片（种子 8）的参数：" in chinese and result.parameters[1] in chinese
+    english = result_text(result)
+    assert english.startswith("Generated 2 image(s); seed(s): 7, 8.")
+    assert "Image 2 (seed 8) parameters:" in english

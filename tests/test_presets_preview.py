@@ -2,25 +2,76 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from huatu.backends.base import ProgressEvent
-from huatu.presets import ASPECT_PRESETS, QUALITY_PRESETS, aspect_by_id, matching_preset
+from huatu.metadata import parse_parameters
+from huatu.presets import (
+    ASPECT_PRESETS,
+    DEFAULT_PRESET,
+    QUALITY_PRESETS,
+    QualityPreset,
+    apply_quality_preset,
+    aspect_by_id,
+    matching_preset,
+    quality_presets,
+)
 from huatu.preview import SD15_LATENT_RGB_FACTORS, latents_to_preview
-from huatu.request import GenerationRequest
+from huatu.request import DEFAULT_GUIDANCE, GenerationRequest
 
 
-def test_quality_presets_are_valid_requests_and_distinct():
-    assert [p.steps for p in QUALITY_PRESETS.values()] == [30, 20, 12]
-    for preset in QUALITY_PRESETS.values():
-        request = GenerationRequest.create(
-            prompt="a", scheduler=preset.scheduler, num_inference_steps=preset.steps
-        )
+def preset_request(preset: QualityPreset, **fields) -> GenerationRequest:
+    """The request a preset makes (its guidance where it sets one, else the default)."""
+    guidance = DEFAULT_GUIDANCE if preset.guidance is None else preset.guidance
+    return GenerationRequest.create(
+        prompt="a lighthouse",
+        scheduler=preset.scheduler,
+        num_inference_steps=preset.steps,
+        guidance_scale=guidance,
+        **fields,
+    )
+
+
+def test_every_preset_is_a_distinct_valid_request_and_balanced_is_the_default():
+    offered = [*quality_presets(False).values(), quality_presets(True)["fast"]]
+    for preset in offered:
+        request = preset_request(preset)
         assert matching_preset(request.scheduler, request.num_inference_steps) == preset
-    assert matching_preset("dpmpp_2m_karras", 21) is None
-    assert matching_preset("euler_a", 20) is None
+    assert len({(p.scheduler, p.steps, p.guidance) for p in offered}) == len(offered)
+    # a request that sets nothing is a Balanced one, and the form starts on Balanced
+    default = GenerationRequest.create(prompt="a lighthouse")
+    assert DEFAULT_PRESET == "balanced"
+    assert (
+        matching_preset(default.scheduler, default.num_inference_steps)
+        == (QUALITY_PRESETS["balanced"])
+    )
+    assert apply_quality_preset(DEFAULT_PRESET, presets={}, guidance=DEFAULT_GUIDANCE) == (
+        default.num_inference_steps,
+        default.scheduler,
+        default.guidance_scale,
+    )
+
+
+def test_a_preset_is_recorded_only_while_its_settings_are_unchanged(tiny_service):
+    def recorded(request: GenerationRequest) -> str | None:
+        (parameters,) = tiny_service.generate(request, save=False).parameters
+        return parse_parameters(parameters).settings.get("Preset")
+
+    size = {"width": 64, "height": 64, "seed": 1}
+    presets = tiny_service.capabilities.presets  # the tiny model carries its own LCM-LoRA
+    assert presets["fast"].scheduler == "lcm"
+    for preset in presets.values():
+        assert recorded(preset_request(preset, **size)) == preset.label
+        more_steps = replace(preset, steps=preset.steps + 1)
+        assert recorded(preset_request(more_steps, **size)) is None, preset
+        other_sampler = replace(preset, scheduler="euler_a")
+        assert recorded(preset_request(other_sampler, **size)) is None, preset
+    guided = replace(presets["fast"], guidance=DEFAULT_GUIDANCE)  # LCM with guidance back on
+    assert recorded(preset_request(guided, **size)) is None
 
 
 def test_aspect_presets_are_valid_sizes_labelled_with_their_ratio():
@@ -67,8 +118,6 @@ def test_previews_arrive_every_n_steps_and_at_the_end(tiny_service):
     not hasattr(torch.ops.aten, "_slow_conv2d_forward"), reason="no fp16 conv on this CPU build"
 )
 def test_fp16_overflow_in_the_vae_is_decoded_again_in_fp32(settings):
-    from dataclasses import replace
-
     from huatu.backends.local import LocalBackend
     from huatu.backends.selection import BackendChoice
     from huatu.service import ImageService

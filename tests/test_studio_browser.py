@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.service import ImageService
 from huatu.ui.studio import build_studio
-from tests.conftest import serving
+from tests.helpers import serving
 from tests.standin_hf import StandInHF
 
 pytestmark = pytest.mark.browser

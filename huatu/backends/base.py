@@ -119,13 +119,16 @@ class Backend(Protocol):
         id: its id in :mod:`huatu.backends.registry` (``local``, ``hosted`` …), recorded
             in the history.
         model: the model it serves (Hub id, folder, URL or ``tiny``).
-        description: one line for people: backend, model, device and dtype.
+        detail: how it runs, for the status line: device, dtype and options, or where hosted
+            calls go.
+        description: one line for people: backend, model and ``detail``.
         capabilities: what it can do now (it may change, e.g. once the Fast path's weights
             failed to load).
     """
 
     id: str
     model: str
+    detail: str
     description: str
 
     @property

@@ -114,7 +114,8 @@ class HostedBackend:
     Attributes:
         id: ``"hosted"``.
         model: the model asked of the hosted service (``settings.effective_hosted_model``).
-        description: one line for people; never contains the key.
+        detail: where the calls go (endpoint, or model via provider); never contains the key.
+        description: ``hosted · <detail>``.
     """
 
     id = "hosted"
@@ -127,11 +128,12 @@ class HostedBackend:
         self.settings = settings
         self.model = settings.effective_hosted_model
         if settings.hf_api_tti_base:
-            text = f"hosted · tutorial endpoint {host_of(settings.hf_api_tti_base)}"
+            detail = f"tutorial endpoint {host_of(settings.hf_api_tti_base)}"
         else:
             shown = host_of(self.model) if is_url(self.model) else self.model
-            text = f"hosted · {shown} via {settings.hosted_provider}"
-        self.description = settings.redact(text)
+            detail = f"{shown} via {settings.hosted_provider}"
+        self.detail = settings.redact(detail)
+        self.description = f"hosted · {self.detail}"
 
     def __repr__(self) -> str:
         return f"HostedBackend({self.description!r})"

@@ -82,7 +82,8 @@ class LocalBackend:
             options.append(compile_unet(self.pipe, self.plan, settings.cache_dir))
         label = "tiny (test model: random weights, draws noise)" if self.is_test_model else model
         extras = "".join(f", {option}" for option in options)
-        self.description = f"local · {label} · {self.plan.short}{extras} ({self.plan.reason})"
+        self.detail = f"{self.plan.short}{extras} ({self.plan.reason})"
+        self.description = f"local · {label} · {self.detail}"
 
     def token_count(self, text: str) -> int | None:
         """Content tokens CLIP sees for ``text`` (without start/end tokens)."""

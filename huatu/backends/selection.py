@@ -61,7 +61,7 @@ def choose_backend(
     backend = backend or settings.backend
     local = runs_only_locally(model)
     if backend != AUTO:
-        if local and not get_backend(backend).runs_local_files:
+        if not get_backend(backend).runs_local_files and local:
             raise ValidationError("model", model, "local_only")
         return BackendChoice(backend, model, Notice("choice_flag", {"backend": backend}))
     if model == TINY_MODEL:

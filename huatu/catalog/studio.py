@@ -1,4 +1,5 @@
-"""Texts only the studio page shows: its translation step, image info and history."""
+"""Texts only the studio says from Python: its translation step, image info and history on the
+page, and the results of its MCP tool (the page's labels are in :mod:`huatu.catalog.ui`)."""
 
 from __future__ import annotations
 
@@ -45,5 +46,17 @@ TEXTS: dict[str, tuple[str, str]] = {
             "the box below the prompt."
         ),
         "无法翻译（{reason}）。你也可以在提示下方的输入框里自己填写英文提示。",
+    ),
+    "tool_generated": (
+        "Generated {count} image(s); seed(s): {seeds}.",
+        "已生成 {count} 张图片；种子：{seeds}。",
+    ),
+    "tool_image_parameters": (
+        "Image {index} (seed {seed}) parameters:",
+        "第 {index} 张图片（种子 {seed}）的参数：",
+    ),
+    "tool_note": (
+        "Note: {notice}",
+        "注意：{notice}",
     ),
 }

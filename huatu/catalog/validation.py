@@ -4,7 +4,7 @@ from __future__ import annotations
 
 TEXTS: dict[str, tuple[str, str]] = {
     "invalid_value": (
-        "`{name}` {reason}, but is {value}.",
+        "`{name}`{label} {reason}, but is {value}.",
         "`{name}`{label}{reason}，但现在是 {value}。",
     ),
     "reason_required": (

@@ -14,7 +14,7 @@ import gradio as gr
 from huatu.backends.base import ProgressEvent
 from huatu.errors import HuatuError, explain
 from huatu.fields import FORM
-from huatu.messages import Notice, language_from_header, render
+from huatu.messages import language_from_header, message, render
 from huatu.service import GenerationResult, ImageService
 
 log = logging.getLogger(__name__)
@@ -84,13 +84,22 @@ def user_error(message: str) -> gr.Error:
 
 
 def status_markdown(service: ImageService, language: str = "en") -> str:
-    """The one-line status shown under an app's title: backend, model, why — or the error."""
+    """The status shown under an app's title, in ``language``: backend, model, how it runs,
+    and why this backend, and for the built-in test model a warning — or why no model is
+    loaded."""
     if service.backend is None:
         error = explain(service.unavailable(), language, service.settings)
-        return f"⚠️ **{error}**"
-    line = f"`{service.settings.redact(service.status_text(language))}`"
+        return message("status_not_loaded", language, model=service.choice.model, error=error)
+    line = message(
+        "status",
+        language,
+        backend=service.backend.id,
+        model=service.choice.model,
+        detail=service.backend.detail,
+        reason=service.choice.reason,
+    )
     if service.is_test_model:
-        line += f"  \n⚠️ {render(Notice('test_model'), language)}"
+        line += f"  \n⚠️ {message('test_model', language)}"
     return line
 
 

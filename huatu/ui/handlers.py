@@ -1,15 +1,15 @@
-"""The studio's event handlers: Gradio values in, service calls, Gradio updates out.
+"""The Generate tab's event handlers: form values in, service calls, Gradio updates out.
 
-This is the Gradio edge of the studio: it turns component values into requests, streams
-runs, renders notices and errors in the person's language, and hands the layout plain values
-or ``gr.update`` objects. The layout itself is in :mod:`huatu.ui.studio`.
+This is the Gradio edge of the studio's generator: it turns the form's values (by name, see
+:mod:`huatu.ui.form`) into a request, admits and streams runs, stops them, translates
+prompts, and renders notices and errors in the person's language. The image-info and
+history tabs' handlers are in :mod:`huatu.ui.saved`; the layout is in :mod:`huatu.ui.studio`.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,51 +20,38 @@ from huatu.backends.base import CancelToken
 from huatu.errors import HuatuError, ValidationError, explain
 from huatu.fields import FORM
 from huatu.messages import message, render
-from huatu.presets import apply_quality_preset, aspect_by_id
+from huatu.presets import apply_quality_preset
 from huatu.prompt_checks import foreign_script
-from huatu.request import RANDOM_SEED, GenerationRequest
 from huatu.runs import RunRegistry, RunUpdate, stream_generation
-from huatu.service import ImageService
-from huatu.ui.common import request_language, user_error
+from huatu.service import GenerationResult, ImageService
+from huatu.ui.common import error_for_person, request_language, status_markdown, user_error
+from huatu.ui.form import FIELDS, INPUTS, named_inputs
 
-log = logging.getLogger(__name__)
-
+#: A latent preview every this many steps.
 PREVIEW_EVERY = 2
-#: Updates a "fill the form" handler returns: tabs, 8 form fields, english prompt.
-FORM_UPDATES = 10
-#: The request field behind each input of the generate event, in order (the validator
-#: answers one verdict per input, so a refusal is shown on the input it concerns).
-GENERATE_FIELDS = (
-    "prompt",
-    "negative_prompt",
-    "num_inference_steps",
-    "guidance_scale",
-    "width",
-    "height",
-    "seed",
-    "num_images",
-    "scheduler",
-    "english_prompt",
-)
 #: Generations one browser session may have queued or running at once.
 MAX_PER_SESSION = 2
+#: What :meth:`StudioHandlers.generate` yields, in order (components of the Generate tab).
+GENERATE_OUTPUTS = ("progress", "preview", "gallery", "info", "last_seeds", "english_prompt")
 
 
 @dataclass
 class StudioHandlers:
-    """The studio's event handlers and what they share (bound methods, so Gradio can see
-    their ``gr.Request``/``gr.SelectData`` parameters).
+    """The Generate tab's event handlers and what they share (bound methods, so Gradio can see
+    their ``gr.Request`` parameters).
 
     Attributes:
         service: generates and saves.
-        runs: each session's running generation, for the stop button.
-        history: the history store, or ``None`` when the service keeps none.
-        glossary_path: where the editable zh→en glossary is saved.
+        runs: each session's admitted and running generations, for the cap and the stop
+            button. Default: a new registry.
+        glossary_path: where the editable zh→en glossary is saved. Default: none (no
+            glossary).
+        demo: the studio, once built (its queue tells how many runs a session has waiting).
+            Default: none.
     """
 
     service: ImageService
     runs: RunRegistry = field(default_factory=RunRegistry)
-    history: Any = None
     glossary_path: Path | None = None
     demo: gr.Blocks | None = None
 
@@ -77,35 +64,19 @@ class StudioHandlers:
         return sum(1 for event in list(waiting.queue) if event.session_hash == session)
 
     def status_line(self, request: gr.Request | None = None) -> str:
-        """Markdown: backend, model, device and why — or why nothing is loaded."""
-        language = request_language(request)
-        service = self.service
-        if service.backend is None:
-            error = explain(service.unavailable(), language, service.settings)
-            return message("status_not_loaded", language, model=service.choice.model, error=error)
-        backend = service.backend
-        detail = backend.description.split(" · ", 2)[-1] if " · " in backend.description else ""
-        line = message(
-            "status",
-            language,
-            backend=backend.id,
-            model=service.choice.model,
-            detail=detail,
-            reason=service.choice.reason,
-        )
-        if service.is_test_model:
-            line += "  \n⚠️ " + message("test_model", language)
-        return line
+        """Markdown: backend, model, device and why — or why nothing is loaded — in the
+        person's language."""
+        return status_markdown(self.service, request_language(request))
 
     def apply_preset(
         self, preset_id: str, guidance: float, request: gr.Request | None = None
     ) -> tuple[int, str, float]:
-        """A quality preset's (steps, scheduler, guidance) as this backend runs it: Fast is
-        4 LCM steps without guidance where the LCM-LoRA weights are at hand, else 12 DPM++
-        steps — and then the person is told why."""
+        """A quality preset's (steps, scheduler, guidance) as this backend runs it
+        (``service.capabilities.presets``); when the backend has a note about the preset (why
+        Fast is the slower fallback here), the person is told."""
         capabilities = self.service.capabilities
         note = capabilities.preset_notes.get(preset_id)
-        if note is not None:  # e.g. the LCM-LoRA weights are missing here
+        if note is not None:
             gr.Info(render(note, request_language(request)))
         return apply_quality_preset(preset_id, presets=capabilities.presets, guidance=guidance)
 
@@ -125,7 +96,16 @@ class StudioHandlers:
     def translate(
         self, prompt: str, request: gr.Request | None = None, *, language: str | None = None
     ) -> str:
-        """Glossary first, then the translator: the English prompt for the person to check."""
+        """Glossary first, then the translator: the English prompt for the person to check.
+
+        Args:
+            prompt: the person's prompt.
+            request: the person's request (for their language).
+            language: the language to answer in. Default: the request's.
+
+        Raises:
+            gr.Error: translation is not available here, and why.
+        """
         from huatu.translation import choose_translator, load_glossary, translate_prompt
 
         language = language or request_language(request)
@@ -138,9 +118,8 @@ class StudioHandlers:
                 prompt, glossary=glossary, translator=translator, reason=reason
             )
         except HuatuError as error:
-            raise user_error(
-                message("translation_unavailable", language, reason=str(error).rstrip("."))
-            ) from None
+            why = explain(error, language, self.service.settings).rstrip(".。")
+            raise user_error(message("translation_unavailable", language, reason=why)) from None
         if result.needed:
             gr.Info(message("translated_with", language, translator=result.translator))
         return result.translated
@@ -160,35 +139,31 @@ class StudioHandlers:
         request: gr.Request | None,
         progress: gr.Progress = gr.Progress(),
     ) -> Iterator[tuple]:
-        """Stream one run: yields (progress line, preview, gallery, info, last seeds, english
-        prompt). The place :meth:`admit` reserved is given back however the run ends."""
+        """Gradio API ``/generate``: stream one run.
+
+        Its parameters (before ``request``) are the API's, named and ordered as
+        :data:`huatu.ui.form.INPUTS` (Gradio names the API's parameters after them): the
+        form's fields under :data:`huatu.fields.FORM`'s names and the English translation.
+        Yields updates of :data:`GENERATE_OUTPUTS` (progress line, preview, gallery, info,
+        last seeds, English prompt). The place :meth:`admit` reserved is given back however
+        the run ends.
+        """
+        form = named_inputs(locals())
         language = request_language(request)
         session = session_of(request)
         cancel = self.runs.start(session)
         try:
-            yield from self._run(
-                prompt,
-                (negative_prompt, steps, guidance, width, height, seed, num_images, scheduler),
-                english_prompt,
-                cancel,
-                language,
-                progress,
-            )
-        except HuatuError as error:
-            raise self._error(error, language) from None
+            yield from self._run(form, cancel, language, progress)
         except gr.Error:
             raise
-        except Exception:  # the edge: log the details, show a translated sentence
-            log.exception("generation failed")
-            raise user_error(message("internal_error", language)) from None
+        except Exception as error:  # the edge: one sentence for the person, details in the log
+            raise error_for_person(error, self.service, language) from None
         finally:
             self.runs.finish(session, cancel)
 
     def _run(
         self,
-        prompt: str,
-        form: tuple,
-        english_prompt: str,
+        form: Mapping[str, Any],
         cancel: CancelToken,
         language: str,
         progress: gr.Progress | None,
@@ -196,19 +171,18 @@ class StudioHandlers:
         """The run itself: translate first if needed (and stop there so the person can check
         the English), then stream steps, waits, and the result or the stop."""
         skip = gr.skip()
+        values = {name: form[name] for name in FIELDS}
+        english_prompt = form["english_prompt"]
         extra: dict[str, str] = {}
-        if self.needs_translation(prompt):
+        if self.needs_translation(values["prompt"]):
             if not (english_prompt or "").strip():
-                english = self.translate(prompt, None, language=language)
+                english = self.translate(values["prompt"], None, language=language)
                 gr.Info(message("translation_ready", language))
                 yield (message("translation_ready", language), None, skip, skip, skip, english)
                 return
-            extra["Original prompt"] = prompt
-            prompt = english_prompt
-        names = ("negative_prompt", "steps", "guidance", "width", "height", "seed", "num_images")
-        run_request = FORM.request(
-            {"prompt": prompt, **dict(zip((*names, "scheduler"), form, strict=True))}
-        )
+            extra["Original prompt"] = values["prompt"]
+            values["prompt"] = english_prompt
+        run_request = FORM.request(values)
         started = time.monotonic()
         for update in stream_generation(
             self.service, run_request, cancel=cancel, preview_every=PREVIEW_EVERY, extra=extra
@@ -218,96 +192,70 @@ class StudioHandlers:
             elif update.kind == "step":
                 if progress is not None:
                     progress((update.step, update.total), unit="steps")
-                line = step_line(update, language)
                 preview = update.preview if update.preview is not None else skip
-                yield (line, preview, skip, skip, skip, skip)
+                yield (step_line(update, language), preview, skip, skip, skip, skip)
             elif update.kind == "waiting":
                 yield (waiting_line(update, language), skip, skip, skip, skip, skip)
             elif update.kind == "stopped":
-                line = (
-                    message(
-                        "stopped_run",
-                        language,
-                        step=update.step,
-                        total=run_request.num_inference_steps,
-                    )
-                    if update.step
-                    else message("stopped", language)
-                )
+                line = stopped_line(update.step, run_request.num_inference_steps, language)
                 yield (line, None, skip, skip, skip, skip)
                 return
             else:
-                result = update.result
                 seconds = round(time.monotonic() - started, 1)
-                gallery = [
-                    (str(path), render_seed(seed, language))
-                    for path, seed in zip(result.paths, result.seeds, strict=True)
-                ]
-                seeds = ", ".join(str(seed) for seed in result.seeds)
-                lines = [message("seed_used", language, seeds=seeds)]
-                lines += [f"⚠️ {render(notice, language)}" for notice in result.notices]
-                for notice in result.notices:
-                    gr.Warning(render(notice, language))
-                done = message("done", language, count=len(result.images), seconds=seconds)
-                yield (done, None, gallery, "  \n".join(lines), result.seeds, english_prompt)
+                yield self._finished(update.result, seconds, english_prompt, language)
 
-    def _error_text(self, error: HuatuError, language: str) -> str:
-        return explain(error, language, self.service.settings)
-
-    def _error(self, error: HuatuError, language: str) -> gr.Error:
-        return user_error(self._error_text(error, language))
-
-    def admit(
-        self,
-        prompt: str,
-        negative_prompt: str,
-        steps: float,
-        guidance: float,
-        width: float,
-        height: float,
-        seed: float,
-        num_images: float,
-        scheduler: str,
-        english_prompt: str,
-        request: gr.Request | None = None,
+    def _finished(
+        self, result: GenerationResult, seconds: float, english_prompt: str, language: str
     ) -> tuple:
+        """The outputs for a finished run; its notices are also shown as warnings."""
+        gallery = [
+            (str(path), render_seed(seed, language))
+            for path, seed in zip(result.paths, result.seeds, strict=True)
+        ]
+        seeds = ", ".join(str(seed) for seed in result.seeds)
+        lines = [message("seed_used", language, seeds=seeds)]
+        lines += [f"⚠️ {render(notice, language)}" for notice in result.notices]
+        for notice in result.notices:
+            gr.Warning(render(notice, language))
+        done = message("done", language, count=len(result.images), seconds=seconds)
+        return (done, None, gallery, "  \n".join(lines), result.seeds, english_prompt)
+
+    def admit(self, request: gr.Request | None, *inputs: Any) -> tuple:
         """Gradio ``validator`` of the generate event, run before the event is queued.
 
-        Refuses bad fields (the shared validator), and a session that already has
-        :data:`MAX_PER_SESSION` generations queued or running, so nothing invalid waits in the
-        queue and one person cannot flood it.
+        Refuses bad fields (the shared validator), each on its own input, and a session that
+        already has :data:`MAX_PER_SESSION` generations queued or running, so nothing invalid
+        waits in the queue and one person cannot flood it.
+
+        Args:
+            request: the person's request (Gradio puts it first, by its annotation).
+            *inputs: the generate event's inputs, in :data:`huatu.ui.form.INPUTS` order.
+
+        Returns:
+            One ``gr.validate`` per input.
         """
         language = request_language(request)
-        verdicts = [gr.validate(True, "") for _ in GENERATE_FIELDS]
-        prompt_field = "english_prompt" if (english_prompt or "").strip() else "prompt"
+        form = dict(zip(INPUTS, inputs, strict=True))
+        verdicts = {name: gr.validate(True, "") for name in INPUTS}
+        values = {name: form[name] for name in FIELDS}
+        prompt_field = "english_prompt" if (form["english_prompt"] or "").strip() else "prompt"
+        values["prompt"] = form[prompt_field]
         try:
-            FORM.request(
-                {
-                    "prompt": english_prompt if prompt_field == "english_prompt" else prompt,
-                    "negative_prompt": negative_prompt,
-                    "steps": steps,
-                    "guidance": guidance,
-                    "width": width,
-                    "height": height,
-                    "seed": seed,
-                    "num_images": num_images,
-                    "scheduler": scheduler,
-                }
-            )
+            FORM.request(values)
         except ValidationError as error:
-            field = prompt_field if error.field == "prompt" else error.field
-            index = GENERATE_FIELDS.index(field) if field in GENERATE_FIELDS else 0
-            verdicts[index] = gr.validate(False, self._error_text(error, language))
-            return tuple(verdicts)
+            name = prompt_field if error.field == "prompt" else FORM.edge_name(error.field)
+            text = explain(error, language, self.service.settings)
+            verdicts[name if name in verdicts else "prompt"] = gr.validate(False, text)
+            return tuple(verdicts.values())
         session = session_of(request)
         actual = self.queued(session) + self.runs.running(session)
         if not self.runs.admit(session, MAX_PER_SESSION, actual=actual):
             text = message("session_queue_full", language, limit=MAX_PER_SESSION)
-            verdicts[0] = gr.validate(False, text)
-        return tuple(verdicts)
+            verdicts["prompt"] = gr.validate(False, text)
+        return tuple(verdicts.values())
 
     def stop(self, request: gr.Request | None = None) -> None:
-        """Stop this session's run (within one denoising step)."""
+        """Stop this session's run (within one denoising step) and its queued ones."""
         session = session_of(request)
         self.runs.stop(session, queued=self.queued(session))
 
@@ -330,64 +278,8 @@ class StudioHandlers:
             if self.glossary_path is not None:
                 save(self.glossary_path, glossary)
         except HuatuError as error:
-            raise self._error(error, language) from None
+            raise error_for_person(error, self.service, language) from None
         gr.Info(message("glossary_saved", language, count=len(glossary)))
-
-    def read_image_info(
-        self, file: str | None, request: gr.Request | None = None
-    ) -> tuple[str, dict | None]:
-        """The dropped image's parameters text and its fields for the form."""
-        from huatu.metadata import parse_parameters, read_parameters
-
-        language = request_language(request)
-        if not file:
-            return "", None
-        try:
-            text = read_parameters(Path(file))
-        except HuatuError as error:
-            raise self._error(error, language) from None
-        if not text:
-            return message("no_parameters", language), None
-        return text, parse_parameters(text).to_request_fields()
-
-    def history_items(self, query: str = "") -> tuple[list, list[int]]:
-        """The history gallery (newest first) and the ids in the same order."""
-        if self.history is None:
-            return [], []
-        entries = self.history.list(query or "", limit=100)
-        return [(str(e.path), e.prompt[:60]) for e in entries], [e.id for e in entries]
-
-    def select_history(self, ids: list[int], evt: gr.SelectData) -> tuple[int | None, str]:
-        """The selected history entry's id and its parameters text."""
-        if self.history is None or evt.index is None or not 0 <= evt.index < len(ids):
-            return None, ""
-        entry = self.history.get(ids[evt.index])
-        return (entry.id, entry.parameters) if entry else (None, "")
-
-    def restore_history(self, entry_id: int | None, request: gr.Request | None = None) -> tuple:
-        """Like :func:`send_to_generate`, from a history entry."""
-        entry = self.history.get(entry_id) if self.history is not None and entry_id else None
-        if entry is None:
-            gr.Warning(message("history_nothing_selected", request_language(request)))
-            return tuple(gr.skip() for _ in range(FORM_UPDATES))
-        return send_to_generate(entry.request_fields(), request)
-
-    def delete_history(
-        self, entry_id: int | None, query: str, request: gr.Request | None = None
-    ) -> tuple:
-        """Delete an entry (row and file); return the refreshed gallery, ids, selection, details."""
-        language = request_language(request)
-        if self.history is None or entry_id is None:
-            gr.Warning(message("history_nothing_selected", language))
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        try:
-            deleted = self.history.delete(entry_id)
-        except HuatuError as error:
-            raise self._error(error, language) from None
-        if deleted:
-            gr.Info(message("history_deleted", language))
-        items, ids = self.history_items(query)
-        return items, ids, None, ""
 
 
 def session_of(request: gr.Request | None) -> str:
@@ -411,69 +303,14 @@ def waiting_line(update: RunUpdate, language: str) -> str:
     return message("waiting", language, seconds=round(update.wait_s))
 
 
+def stopped_line(step: int, total: int, language: str) -> str:
+    """The line for a run stopped after ``step`` of ``total`` steps (just "Stopped." before
+    the first step) in ``language``."""
+    if not step:
+        return message("stopped", language)
+    return message("stopped_run", language, step=step, total=total)
+
+
 def render_seed(seed: int, language: str) -> str:
     """``"Seed: 42"`` in ``language``."""
     return message("seed_used", language, seeds=seed)
-
-
-def new_random_seed() -> int:
-    """The dice: back to a random seed for each run (A1111's -1)."""
-    return RANDOM_SEED
-
-
-def reuse_seed(last_seeds: list[int] | None) -> int:
-    """The recycle button: the first seed of the last run, or random when there was none."""
-    return last_seeds[0] if last_seeds else RANDOM_SEED
-
-
-def apply_aspect(aspect_id: str) -> tuple[Any, Any]:
-    """An aspect preset's (width, height); unchanged for "custom"."""
-    aspect = aspect_by_id(aspect_id)
-    if aspect is None:
-        return gr.skip(), gr.skip()
-    return aspect.width, aspect.height
-
-
-def send_to_generate(fields: dict | None, request: gr.Request | None = None) -> tuple:
-    """Fill the generator's form from parsed parameters; switch to the Generate tab.
-
-    Values the generator would refuse (an SDXL image's 1216×832, 150 steps …) are left out
-    and named in a warning, so the form never holds what the sliders reject.
-
-    Returns updates for: tabs, prompt, negative prompt, steps, guidance, width, height, seed,
-    scheduler, english prompt.
-    """
-    language = request_language(request)
-    if not fields:
-        gr.Warning(message("info_nothing", language))
-        return tuple(gr.skip() for _ in range(FORM_UPDATES))
-    usable, refused = usable_fields(fields)
-    if refused:
-        gr.Warning(message("info_fields_skipped", language, fields=", ".join(refused)))
-    keep = gr.skip()
-    order = (
-        "prompt",
-        "negative_prompt",
-        "num_inference_steps",
-        "guidance_scale",
-        "width",
-        "height",
-        "seed",
-        "scheduler",
-    )
-    return (gr.update(selected="generate"), *(usable.get(name, keep) for name in order), "")
-
-
-def usable_fields(fields: dict) -> tuple[dict, list[str]]:
-    """Split parsed request fields into those the validator accepts and the names of the rest."""
-    usable: dict = {}
-    refused: list[str] = []
-    for name, value in fields.items():
-        probe = {"prompt": "probe", name: value} if name != "prompt" else {name: value}
-        try:
-            GenerationRequest.create(**probe)
-        except ValidationError:
-            refused.append(name)
-        else:
-            usable[name] = value
-    return usable, refused

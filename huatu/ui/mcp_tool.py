@@ -34,6 +34,7 @@ import gradio as gr
 from huatu.api.gate import ApiGate
 from huatu.errors import HuatuError
 from huatu.fields import FORM, describe
+from huatu.messages import message
 from huatu.request import (
     DEFAULT_GUIDANCE,
     DEFAULT_SCHEDULER,
@@ -112,17 +113,8 @@ def make_generate_image(service: ImageService, gate: ApiGate) -> Callable[..., t
         scheduler: str = DEFAULT_SCHEDULER,
         request: gr.Request | None = None,  # filled in by Gradio
     ) -> tuple:
-        values = dict(
-            prompt=prompt,
-            negative_prompt=negative_prompt,
-            steps=steps,
-            guidance=guidance,
-            width=width,
-            height=height,
-            seed=seed,
-            num_images=num_images,
-            scheduler=scheduler,
-        )
+        given = locals()  # the parameters are the form's fields, by their FORM names
+        values = {name: given[name] for name in FORM.names}
         language = request_language(request)
         try:
             with gate.enter():
@@ -138,17 +130,17 @@ def make_generate_image(service: ImageService, gate: ApiGate) -> Callable[..., t
 
 
 def result_text(result: GenerationResult, language: str = "en") -> str:
-    """What the tool says besides the images: each image's seed and parameters, and notices."""
-    from huatu.messages import render
-
+    """What the tool says besides the images, in ``language``: each image's seed and
+    parameters, and the run's notices."""
     seeds = ", ".join(str(seed) for seed in result.seeds)
-    lines = [f"Generated {len(result.seeds)} image(s); seed(s): {seeds}."]
+    lines = [message("tool_generated", language, count=len(result.seeds), seeds=seeds)]
     for index, (seed, parameters) in enumerate(
         zip(result.seeds, result.parameters, strict=True), start=1
     ):
-        lines += ["", f"Image {index} (seed {seed}) parameters:", parameters]
+        said = message("tool_image_parameters", language, index=index, seed=seed)
+        lines += ["", said, parameters]
     for notice in result.notices:
-        lines += ["", f"Note: {render(notice, language)}"]
+        lines += ["", message("tool_note", language, notice=notice)]
     return "\n".join(lines)
 
 

@@ -1,0 +1,190 @@
+"""The studio's interface labels (titles, tabs, buttons, field labels and hints).
+
+Gradio translates these in the browser, following its language (:mod:`huatu.ui.i18n` builds
+its ``gr.I18n`` from :data:`TEXTS`); sentences rendered in Python are in the other domains.
+"""
+
+from __future__ import annotations
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "title": (
+        "# 画图 huatu · text to image with Stable Diffusion",
+        "# 画图 huatu · 基于 Stable Diffusion 的图像生成",
+    ),
+    "tab_generate": (
+        "Generate",
+        "生成",
+    ),
+    "tab_info": (
+        "Image info",
+        "图片信息",
+    ),
+    "tab_history": (
+        "History",
+        "历史记录",
+    ),
+    "prompt": (
+        "Prompt",
+        "你的提示",
+    ),
+    "prompt_placeholder": (
+        "What should the picture show? e.g. a dog in a park",
+        "想画什么？例如：a dog in a park（公园里的一只狗）",
+    ),
+    "generate": (
+        "Generate",
+        "生成",
+    ),
+    "stop": (
+        "Stop",
+        "停止",
+    ),
+    "translation": (
+        "English prompt (translation, editable)",
+        "英文提示（翻译结果，可修改）",
+    ),
+    "translation_info": (
+        "The model reads English: this text is what it will draw.",
+        "模型只读英文：它会按这段文字作画。",
+    ),
+    "translate": (
+        "Translate",
+        "翻译",
+    ),
+    "preset": (
+        "Preset",
+        "预设",
+    ),
+    "preset_quality": (
+        "Quality",
+        "高质量",
+    ),
+    "preset_balanced": (
+        "Balanced",
+        "均衡",
+    ),
+    "preset_fast": (
+        "Fast",
+        "快速",
+    ),
+    "aspect": (
+        "Size",
+        "尺寸",
+    ),
+    "num_images": (
+        "Images",
+        "图片数量",
+    ),
+    "advanced": (
+        "Advanced options",
+        "高级选项",
+    ),
+    "negative_prompt": (
+        "Negative prompt",
+        "负面提示",
+    ),
+    "negative_prompt_info": (
+        "What to avoid in the picture",
+        "不希望出现在图片中的内容",
+    ),
+    "steps": (
+        "Inference steps",
+        "推理步数（Inference Steps）",
+    ),
+    "steps_info": (
+        "How many steps the denoiser takes",
+        "去噪器将分几步对图像进行去噪？",
+    ),
+    "guidance": (
+        "Guidance scale",
+        "文字的引导程度",
+    ),
+    "guidance_info": (
+        "How strongly the prompt steers the picture",
+        "控制文字提示对结果的影响程度",
+    ),
+    "width": (
+        "Width",
+        "宽",
+    ),
+    "height": (
+        "Height",
+        "高",
+    ),
+    "seed": (
+        "Seed",
+        "种子",
+    ),
+    "seed_info": (
+        "-1 picks a random seed",
+        "-1 表示随机种子",
+    ),
+    "dice": (
+        "Random seed",
+        "随机种子",
+    ),
+    "recycle": (
+        "Reuse last seed",
+        "沿用上次的种子",
+    ),
+    "scheduler": (
+        "Sampler",
+        "采样器",
+    ),
+    "glossary": (
+        "Glossary (Chinese = English, one per line)",
+        "术语表（中文 = English，每行一条）",
+    ),
+    "glossary_info": (
+        "Applied before translation, e.g. 赛博朋克 = cyberpunk",
+        "在翻译之前先替换，例如 赛博朋克 = cyberpunk",
+    ),
+    "save_glossary": (
+        "Save glossary",
+        "保存术语表",
+    ),
+    "preview": (
+        "Preview",
+        "预览",
+    ),
+    "gallery": (
+        "Result",
+        "结果",
+    ),
+    "info_upload": (
+        "Drop a PNG here",
+        "把 PNG 图片拖到这里",
+    ),
+    "info_parameters": (
+        "Parameters",
+        "生成参数",
+    ),
+    "send_to_generate": (
+        "Send to Generate",
+        "发送到生成页",
+    ),
+    "search": (
+        "Search prompts",
+        "搜索提示",
+    ),
+    "refresh": (
+        "Refresh",
+        "刷新",
+    ),
+    "history_gallery": (
+        "Generations, newest first",
+        "生成记录（最新的在前）",
+    ),
+    "history_details": (
+        "Details",
+        "详情",
+    ),
+    "restore": (
+        "Restore settings",
+        "恢复这些设置",
+    ),
+    "delete": (
+        "Delete",
+        "删除",
+    ),
+}

@@ -1,0 +1,97 @@
+"""The Image-info and History tabs' event handlers: saved images in, the form filled out.
+
+Reading an image's parameters, listing, searching, restoring and deleting history entries;
+both tabs fill the generator's form through :func:`huatu.ui.form.send_to_generate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from huatu.errors import HuatuError
+from huatu.messages import message
+from huatu.service import ImageService
+from huatu.ui.common import error_for_person, request_language
+from huatu.ui.form import send_to_generate
+
+if TYPE_CHECKING:
+    from huatu.history import HistoryStore
+
+#: Most entries the history gallery shows.
+HISTORY_LIMIT = 100
+#: Characters of the prompt shown as a history image's caption.
+CAPTION_CHARS = 60
+
+
+@dataclass
+class SavedImageHandlers:
+    """The Image-info and History tabs' event handlers.
+
+    Attributes:
+        service: the studio's service (its settings keep secrets out of error messages).
+        history: the history store, or ``None`` when the service keeps none (the History
+            tab then stays empty). Default ``None``.
+    """
+
+    service: ImageService
+    history: HistoryStore | None = None
+
+    def read_image_info(
+        self, file: str | None, request: gr.Request | None = None
+    ) -> tuple[str, dict | None]:
+        """The dropped image's parameters text and its fields for the form."""
+        from huatu.metadata import parse_parameters, read_parameters
+
+        language = request_language(request)
+        if not file:
+            return "", None
+        try:
+            text = read_parameters(Path(file))
+        except HuatuError as error:
+            raise error_for_person(error, self.service, language) from None
+        if not text:
+            return message("no_parameters", language), None
+        return text, parse_parameters(text).to_request_fields()
+
+    def history_items(self, query: str = "") -> tuple[list, list[int]]:
+        """The history gallery (newest first) and the ids in the same order."""
+        if self.history is None:
+            return [], []
+        entries = self.history.list(query or "", limit=HISTORY_LIMIT)
+        return [(str(e.path), e.prompt[:CAPTION_CHARS]) for e in entries], [e.id for e in entries]
+
+    def select_history(self, ids: list[int], evt: gr.SelectData) -> tuple[int | None, str]:
+        """The selected history entry's id and its parameters text."""
+        if self.history is None or evt.index is None or not 0 <= evt.index < len(ids):
+            return None, ""
+        entry = self.history.get(ids[evt.index])
+        return (entry.id, entry.parameters) if entry else (None, "")
+
+    def restore_history(self, entry_id: int | None, request: gr.Request | None = None) -> Any:
+        """Like :func:`~huatu.ui.form.send_to_generate`, from a history entry."""
+        entry = self.history.get(entry_id) if self.history is not None and entry_id else None
+        if entry is None:
+            gr.Warning(message("history_nothing_selected", request_language(request)))
+            return gr.skip()
+        return send_to_generate(entry.request_fields(), request)
+
+    def delete_history(
+        self, entry_id: int | None, query: str, request: gr.Request | None = None
+    ) -> tuple:
+        """Delete an entry (row and file); return the refreshed gallery, ids, selection, details."""
+        language = request_language(request)
+        if self.history is None or entry_id is None:
+            gr.Warning(message("history_nothing_selected", language))
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            deleted = self.history.delete(entry_id)
+        except HuatuError as error:
+            raise error_for_person(error, self.service, language) from None
+        if deleted:
+            gr.Info(message("history_deleted", language))
+        items, ids = self.history_items(query)
+        return items, ids, None, ""

@@ -1,0 +1,283 @@
+"""The studio's three tabs, laid out: Generate, Image info, History.
+
+Each function lays out one tab inside the current ``gr.Tabs`` and returns its components by
+name (:data:`Parts`); the generate form's components are named as :data:`huatu.ui.form.INPUTS`
+names them. Every label is a ``gr.I18n`` key (:mod:`huatu.catalog.ui`), every limit and
+default the validator's own. Wiring is in :mod:`huatu.ui.studio`.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from huatu.presets import ASPECT_PRESETS, DEFAULT_PRESET, QUALITY_PRESETS, apply_quality_preset
+from huatu.request import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_SIDE,
+    MAX_GUIDANCE,
+    MAX_IMAGES,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_STEPS,
+    MIN_GUIDANCE,
+    MIN_IMAGES,
+    MIN_SIDE,
+    MIN_STEPS,
+    RANDOM_SEED,
+    SIDE_MULTIPLE,
+)
+from huatu.schedulers import SCHEDULERS
+from huatu.service import ImageService
+from huatu.ui.i18n import t
+
+#: A tab's components by name.
+Parts = dict[str, gr.blocks.Block]
+
+
+def generate_tab(service: ImageService) -> Parts:
+    """The Generate tab: prompt and buttons, the translation box, presets, the advanced
+    options in an accordion, progress, preview and results.
+
+    Args:
+        service: its backend's presets set the form's starting steps, sampler and guidance.
+    """
+    with gr.Tab(t("tab_generate"), id="generate"):
+        parts = prompt_row()
+        parts |= translation_row()
+        parts |= choices_row()
+        with gr.Accordion(t("advanced"), open=False, elem_id="advanced"):
+            parts |= advanced_options(service)
+        parts |= results()
+    return parts
+
+
+def prompt_row() -> Parts:
+    """The prompt, with Generate and Stop beside it."""
+    with gr.Row():
+        with gr.Column(scale=4):
+            prompt = gr.Textbox(
+                label=t("prompt"),
+                placeholder=t("prompt_placeholder"),
+                max_length=MAX_PROMPT_CHARS,
+                lines=2,
+                elem_id="prompt",
+            )
+        with gr.Column(scale=1, min_width=120):
+            run = gr.Button(t("generate"), variant="primary", elem_id="generate")
+            stop = gr.Button(t("stop"), variant="stop", elem_id="stop")
+    return {"prompt": prompt, "run": run, "stop": stop}
+
+
+def translation_row() -> Parts:
+    """The editable English translation, shown while the prompt needs one."""
+    with gr.Row(visible=False, elem_id="translation-row") as row:
+        english_prompt = gr.Textbox(
+            value="",
+            label=t("translation"),
+            info=t("translation_info"),
+            max_length=MAX_PROMPT_CHARS,
+            scale=4,
+            elem_id="english-prompt",
+        )
+        translate = gr.Button(t("translate"), scale=1, elem_id="translate")
+    return {"translation_row": row, "english_prompt": english_prompt, "translate": translate}
+
+
+def choices_row() -> Parts:
+    """Quality preset, size and number of images."""
+    with gr.Row():
+        preset = gr.Radio(
+            label=t("preset"),
+            choices=[(t(f"preset_{preset_id}"), preset_id) for preset_id in QUALITY_PRESETS],
+            value=DEFAULT_PRESET,
+            elem_id="preset",
+        )
+        aspect = gr.Dropdown(
+            label=t("aspect"),
+            choices=[(aspect.label, aspect.id) for aspect in ASPECT_PRESETS],
+            value=ASPECT_PRESETS[0].id,
+            elem_id="aspect",
+        )
+        num_images = gr.Slider(
+            label=t("num_images"),
+            minimum=MIN_IMAGES,
+            maximum=MAX_IMAGES,
+            step=1,
+            value=MIN_IMAGES,
+            elem_id="num-images",
+        )
+    return {"preset": preset, "aspect": aspect, "num_images": num_images}
+
+
+def advanced_options(service: ImageService) -> Parts:
+    """Negative prompt, steps, guidance, size, seed (with dice and recycle), sampler, and the
+    translation glossary; steps, sampler and guidance start as the default preset sets them."""
+    steps, scheduler, guidance = apply_quality_preset(
+        DEFAULT_PRESET, presets=service.capabilities.presets, guidance=DEFAULT_GUIDANCE
+    )
+    parts: Parts = {
+        "negative_prompt": gr.Textbox(
+            label=t("negative_prompt"),
+            info=t("negative_prompt_info"),
+            value="",
+            max_length=MAX_PROMPT_CHARS,
+            elem_id="negative-prompt",
+        )
+    }
+    with gr.Row():
+        parts["steps"] = gr.Slider(
+            label=t("steps"),
+            info=t("steps_info"),
+            minimum=MIN_STEPS,
+            maximum=MAX_STEPS,
+            step=1,
+            value=steps,
+            elem_id="steps",
+        )
+        parts["guidance"] = gr.Slider(
+            label=t("guidance"),
+            info=t("guidance_info"),
+            minimum=MIN_GUIDANCE,
+            maximum=MAX_GUIDANCE,
+            step=0.5,
+            value=guidance,
+            elem_id="guidance",
+        )
+    with gr.Row():
+        for side in ("width", "height"):
+            parts[side] = gr.Slider(
+                label=t(side),
+                minimum=MIN_SIDE,
+                maximum=MAX_SIDE,
+                step=SIDE_MULTIPLE,
+                value=DEFAULT_SIDE,
+                elem_id=side,
+            )
+    with gr.Row():
+        parts["seed"] = gr.Number(
+            label=t("seed"),
+            info=t("seed_info"),
+            value=RANDOM_SEED,
+            minimum=RANDOM_SEED,
+            maximum=MAX_SEED,
+            precision=0,
+            scale=3,
+            elem_id="seed",
+        )
+        with gr.Column(scale=2, min_width=140):
+            parts["dice"] = gr.Button(t("dice"), size="sm", elem_id="dice")
+            parts["recycle"] = gr.Button(t("recycle"), size="sm", elem_id="recycle")
+        parts["scheduler"] = gr.Dropdown(
+            label=t("scheduler"),
+            choices=[(spec.label, spec.id) for spec in SCHEDULERS.values()],
+            value=scheduler,
+            scale=3,
+            elem_id="scheduler",
+        )
+    with gr.Row():
+        parts["glossary"] = gr.Textbox(
+            label=t("glossary"),
+            info=t("glossary_info"),
+            lines=4,
+            max_lines=8,
+            scale=4,
+            elem_id="glossary",
+        )
+        parts["save_glossary"] = gr.Button(t("save_glossary"), scale=1)
+    return parts
+
+
+def results() -> Parts:
+    """The progress line, the latent preview, the images and what to know about them."""
+    progress = gr.Markdown(elem_id="progress")
+    with gr.Row():
+        preview = gr.Image(
+            label=t("preview"),
+            format="png",
+            interactive=False,
+            height=256,
+            scale=1,
+            elem_id="preview",
+        )
+        gallery = gr.Gallery(
+            label=t("gallery"),
+            format="png",
+            columns=2,
+            height="auto",
+            interactive=False,
+            scale=3,
+            elem_id="gallery",
+        )
+    info = gr.Markdown(elem_id="info")
+    last_seeds = gr.State([])
+    return {
+        "progress": progress,
+        "preview": preview,
+        "gallery": gallery,
+        "info": info,
+        "last_seeds": last_seeds,
+    }
+
+
+def info_tab() -> Parts:
+    """The Image-info tab: drop a PNG, read its parameters, send them to the form."""
+    with gr.Tab(t("tab_info"), id="info"):
+        with gr.Row():
+            file = gr.File(
+                label=t("info_upload"),
+                file_types=[".png", ".jpg", ".jpeg", ".webp"],
+                type="filepath",
+                elem_id="info-file",
+            )
+            with gr.Column():
+                parameters = gr.Textbox(
+                    label=t("info_parameters"),
+                    lines=8,
+                    interactive=False,
+                    elem_id="info-parameters",
+                )
+                send = gr.Button(t("send_to_generate"), elem_id="send-to-generate")
+        fields = gr.State(None)  # the parsed request fields, for "Send to Generate"
+    return {"file": file, "parameters": parameters, "send": send, "fields": fields}
+
+
+def history_tab() -> Parts:
+    """The History tab: search, the saved images, an entry's details, restore and delete."""
+    with gr.Tab(t("tab_history"), id="history") as tab:
+        with gr.Row():
+            search = gr.Textbox(label=t("search"), scale=4, elem_id="history-search")
+            refresh = gr.Button(t("refresh"), scale=1, elem_id="history-refresh")
+        gallery = gr.Gallery(
+            label=t("history_gallery"),
+            format="png",
+            columns=6,
+            height="auto",
+            interactive=False,
+            allow_preview=False,
+            elem_id="history-gallery",
+        )
+        ids = gr.State([])  # the entries' ids, in the gallery's order
+        selected = gr.State(None)  # the selected entry's id
+        with gr.Row():
+            details = gr.Textbox(
+                label=t("history_details"),
+                lines=5,
+                interactive=False,
+                scale=4,
+                elem_id="history-details",
+            )
+            with gr.Column(scale=1):
+                restore = gr.Button(t("restore"), elem_id="history-restore")
+                delete = gr.Button(t("delete"), variant="stop", elem_id="history-delete")
+    return {
+        "tab": tab,
+        "search": search,
+        "refresh": refresh,
+        "gallery": gallery,
+        "ids": ids,
+        "selected": selected,
+        "details": details,
+        "restore": restore,
+        "delete": delete,
+    }
