@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from huatu.errors import HuatuError, ValidationError
+from huatu.fields import FORM
+from huatu.messages import Notice
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.request import GenerationRequest
 
@@ -51,28 +53,31 @@ KEY_FIELD = "Batch key"
 #: PNG metadata key holding the token of the run (one generation) that made the image.
 RUN_FIELD = "Batch run"
 
-#: Per-line names accepted in JSON Lines, mapped to request fields.
-ALIASES = {"steps": "num_inference_steps", "guidance": "guidance_scale"}
-#: Request fields a line may set, in the request's order.
+#: Request fields a line may set, in the request's order (besides the short names of
+#: :data:`huatu.fields.FORM`, e.g. ``steps``).
 FIELDS = tuple(field.name for field in dataclasses.fields(GenerationRequest))
+#: The names a JSON Lines line may use, as the "unknown field" sentence lists them.
+_KNOWN = ", ".join([*FIELDS, *(short for short, field in FORM.names.items() if short != field)])
 
 
 class BatchFileError(HuatuError, ValueError):
-    """A prompts file cannot be used; the message names the file and, when known, the line.
+    """A prompts file cannot be used; the sentence names the file and, when known, the line.
 
     Args:
         name: the file's name as the person gave it.
         line: the 1-based line number, or ``None`` for the whole file.
-        message: what is wrong (a sentence).
+        problem: what is wrong, a sentence of the catalog (``batch_*``, or a refused field's).
         field: the request field at fault, when one is. Default ``None``.
     """
 
-    def __init__(self, name: str, line: int | None, message: str, field: str | None = None):
+    def __init__(self, name: str, line: int | None, problem: Notice, field: str | None = None):
         self.name = name
         self.line = line
         self.field = field
-        where = f"{name} line {line}" if line is not None else name
-        super().__init__(f"{where}: {message}")
+        if line is None:
+            super().__init__("batch_file", name=name, problem=problem)
+        else:
+            super().__init__("batch_line", name=name, line=line, problem=problem)
 
 
 @dataclass(frozen=True)
@@ -113,12 +118,13 @@ def read_batch(
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise BatchFileError(name, None, f"cannot be read: {error.strerror}.") from None
+        problem = Notice("batch_unreadable", {"reason": error.strerror})
+        raise BatchFileError(name, None, problem) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise BatchFileError(name, line, "is not UTF-8 text.") from None
+        raise BatchFileError(name, line, Notice("batch_not_utf8")) from None
     jsonl = True if path.suffix.lower() == ".jsonl" else None
     return parse_batch(text, name=name, jsonl=jsonl, defaults=defaults, model=model)
 
@@ -149,7 +155,7 @@ def parse_batch(
     lines = [(number, raw.rstrip("\r")) for number, raw in enumerate(text.split("\n"), 1)]
     content = [(n, line) for n, line in lines if line.strip() and not _is_comment(line)]
     if not content:
-        raise BatchFileError(name, None, "has no prompts (blank lines and # comments only).")
+        raise BatchFileError(name, None, Notice("batch_no_prompts"))
     if jsonl is None:
         jsonl = _json_object(content[0][1]) is not None
     base = {key: value for key, value in (defaults or {}).items() if value is not None}
@@ -161,7 +167,7 @@ def parse_batch(
             given = {key: value for key, value in fields.items() if value is not None}
             request = GenerationRequest.create(**{**base, **given})
         except ValidationError as error:
-            raise BatchFileError(name, number, str(error), error.field) from None
+            raise BatchFileError(name, number, error.notice, error.field) from None
         identity = _identity(request, model)
         key = batch_key(request, occurrence=counts[identity], model=model)
         counts[identity] += 1
@@ -182,27 +188,27 @@ def _json_object(line: str) -> dict[str, Any] | None:
 
 
 def _json_fields(name: str, number: int, line: str) -> dict[str, Any]:
-    """One JSON Lines line as request fields (aliases resolved, unknown names refused)."""
+    """One JSON Lines line as request fields (short names resolved, unknown names refused)."""
     try:
         value = json.loads(line)
     except ValueError as error:
         reason = getattr(error, "msg", str(error))
-        raise BatchFileError(name, number, f"is not valid JSON ({reason}).") from None
+        problem = Notice("batch_bad_json", {"reason": reason})
+        raise BatchFileError(name, number, problem) from None
     if not isinstance(value, dict):
-        raise BatchFileError(name, number, 'must be a JSON object such as {"prompt": "…"}.')
+        raise BatchFileError(name, number, Notice("batch_not_object"))
     fields: dict[str, Any] = {}
     for given, item in value.items():
-        field = ALIASES.get(given, given)
+        (field,) = FORM.request_fields({given: item})  # the request's name for it
         if field not in FIELDS:
-            known = ", ".join([*FIELDS, *ALIASES])
-            raise BatchFileError(name, number, f"unknown field {given!r}; known: {known}.", given)
+            problem = Notice("batch_unknown_field", {"given": repr(given), "known": _KNOWN})
+            raise BatchFileError(name, number, problem, given)
         if field in fields:
-            raise BatchFileError(
-                name, number, f"gives `{field}` twice (as {field!r} and its short name).", field
-            )
+            problem = Notice("batch_field_twice", {"name": field})
+            raise BatchFileError(name, number, problem, field)
         fields[field] = item
     if fields.get("prompt") is None:
-        raise BatchFileError(name, number, "has no `prompt`.", "prompt")
+        raise BatchFileError(name, number, Notice("batch_no_prompt"), "prompt")
     return fields
 
 

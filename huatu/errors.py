@@ -14,7 +14,15 @@ import copy
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from huatu.messages import DEFAULT_LANGUAGE, Notice, message, render, render_validation
+from huatu.messages import (
+    CATALOG,
+    DEFAULT_LANGUAGE,
+    Notice,
+    Quoted,
+    message,
+    render,
+    render_validation,
+)
 
 
 class Secrets(Protocol):
@@ -95,6 +103,8 @@ def _masked(value: object, mask: Callable[[object], object]) -> object:
     list or object by its ``repr`` (so shortening it never leaves part of a secret)."""
     if isinstance(value, Notice):
         return Notice(value.key, {name: _masked(v, mask) for name, v in value.params.items()})
+    if isinstance(value, Quoted):
+        return Quoted(_masked(value.value, mask))
     if isinstance(value, (list, tuple, dict)):
         try:
             text = repr(value)
@@ -152,13 +162,17 @@ class ValidationError(HuatuError, ValueError):
 
     @property
     def notice(self) -> Notice:
+        label = f"field_{self.field}"
         return Notice(
             self.key,
             {
                 "name": self.field,
-                "label": "",
+                # the field's name in parentheses where the language adds one (not English)
+                "label": Notice("invalid_value_label", {"label": Notice(label)})
+                if label in CATALOG["en"]
+                else "",
                 "reason": Notice(f"reason_{self.reason}", dict(self.params)),
-                "value": repr(self.value),
+                "value": Quoted(self.value),
             },
         )
 

@@ -112,6 +112,17 @@ def render_validation(
     )
 
 
+@dataclass(frozen=True)
+class Quoted:
+    """A parameter shown as :func:`short_repr` of ``value`` when rendered: kept whole until
+    then, so secrets can be masked in it before it is shortened."""
+
+    value: Any
+
+    def __format__(self, spec: str) -> str:
+        return format(short_repr(self.value), spec)
+
+
 def short_repr(value: Any, limit: int = 60) -> str:
     """Return ``repr(value)`` cut to ``limit`` characters, saying how long the original was."""
     if isinstance(value, int) and value.bit_length() > 3000:  # repr refuses > 4,300 digits

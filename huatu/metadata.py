@@ -12,18 +12,21 @@ holds ``Key: value`` settings; a value that contains ``,``, ``:``, ``"`` or a li
 written JSON-quoted. :func:`parse_parameters` splits such text exactly the way A1111's
 ``parse_generation_parameters`` does, so whatever A1111 reads from a file, huatu reads too.
 
+It also puts the text into PNG bytes (:func:`png_bytes`) and reads it back from PNG, JPEG
+and WebP files (:func:`read_parameters`); writing files is :mod:`huatu.history.files`' job.
 This module is pure: Pillow and the standard library only (no torch, no gradio).
+
+Why this module is long (about 470 lines, over the ~400 aimed at): writer and reader are two
+halves of one format that change together (the round-trip and A1111-agreement tests hold them
+to each other).
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
-import os
 import re
-import secrets
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,7 +35,7 @@ from typing import IO, Any
 
 from PIL import Image, PngImagePlugin
 
-from huatu.errors import HuatuError
+from huatu.errors import HuatuError, StorageError
 from huatu.request import GenerationRequest
 from huatu.schedulers import scheduler_id_from_label
 
@@ -67,6 +70,10 @@ _UNREADABLE = (
 
 _EXIF_IFD = 0x8769
 _EXIF_USER_COMMENT = 0x9286
+
+
+class MetadataKeyError(HuatuError, ValueError):
+    """A metadata key :func:`format_parameters` cannot write (the sentence names it)."""
 
 
 def _version() -> str:
@@ -155,8 +162,8 @@ def format_parameters(
             written anyway. Default ``None`` (none).
 
     Raises:
-        ValueError: an ``extra`` key cannot be written so that it reads back, or repeats one
-            of the standard keys.
+        MetadataKeyError: an ``extra`` key cannot be written so that it reads back, or repeats
+            one of the standard keys.
     """
     settings: dict[str, str] = {
         "Steps": _setting_text(request.num_inference_steps),
@@ -168,12 +175,9 @@ def format_parameters(
     }
     for key, value in (extra or {}).items():
         if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
-            raise ValueError(
-                f"Metadata key {key!r} cannot be written: use 2 or more letters, digits, "
-                "'_', '-', '/' and inner spaces."
-            )
+            raise MetadataKeyError("metadata_key_unwritable", name=repr(key))
         if key in _BUILTIN_KEYS:
-            raise ValueError(f"Metadata key {key!r} is written by huatu itself; rename it.")
+            raise MetadataKeyError("metadata_key_reserved", name=repr(key))
         if value is not None:
             settings[key] = _setting_text(value)
     settings["Version"] = f"huatu {_version()}"
@@ -334,63 +338,19 @@ def _png_info(parameters: str) -> PngImagePlugin.PngInfo:
     return info
 
 
-def _save_png(image: Image.Image, target: IO[bytes], parameters: str) -> None:
-    image.save(target, format="PNG", pnginfo=_png_info(parameters))
-
-
 def png_bytes(image: Image.Image, parameters: str) -> bytes:
     """Return ``image`` encoded as PNG with the ``parameters`` text chunk, in memory.
 
-    The chunk is ``tEXt`` when ``parameters`` encodes as Latin-1, else UTF-8 ``iTXt``.
+    The chunk is ``tEXt`` when ``parameters`` encodes as Latin-1, else UTF-8 ``iTXt``. Files
+    are written from these bytes by :func:`huatu.history.write_png` (and the history store).
 
     Args:
         image: the image (any mode Pillow can write as PNG: RGB, RGBA, L, P ...).
         parameters: the text to store, usually from :func:`format_parameters`.
     """
     buffer = io.BytesIO()
-    _save_png(image, buffer, parameters)
+    image.save(buffer, format="PNG", pnginfo=_png_info(parameters))
     return buffer.getvalue()
-
-
-def write_png(image: Image.Image, path: str | Path, parameters: str) -> Path:
-    """Save ``image`` as a PNG file at ``path`` with the ``parameters`` text chunk.
-
-    The chunk is ``tEXt`` when ``parameters`` encodes as Latin-1, else UTF-8 ``iTXt``. The
-    file is written atomically: to a hidden temporary file in the same folder, synced, then
-    moved over ``path`` with :func:`os.replace`; on any error the temporary file is removed
-    and an existing file at ``path`` is left as it was. Missing parent folders are created.
-
-    Args:
-        image: the image (any mode Pillow can write as PNG).
-        path: where to write; an existing file is replaced.
-        parameters: the text to store, usually from :func:`format_parameters`.
-
-    Returns:
-        ``path`` as a :class:`~pathlib.Path`.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _attempt in range(100):
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            descriptor = os.open(temp, flags, 0o666)  # the umask applies, as for any file
-        except FileExistsError:
-            continue
-        break
-    else:  # pragma: no cover - 100 random names taken
-        raise FileExistsError(f"Could not create a temporary file next to {target}.")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            _save_png(image, handle, parameters)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    return target
 
 
 def _decode_user_comment(raw: object) -> str | None:
@@ -485,23 +445,24 @@ def read_parameters(source: str | Path | bytes | Image.Image) -> str | None:
             made in memory is looked up in its ``info`` dict).
 
     Raises:
-        HuatuError: the file cannot be opened, or it is not an image Pillow can read.
+        StorageError: the file cannot be opened, or it is not an image Pillow can read.
     """
     if isinstance(source, Image.Image):
         try:
             return _parameters_of(source)
         except _UNREADABLE as exc:
-            raise HuatuError("The given image is not one huatu can read.") from exc
+            raise StorageError("image_given_unreadable") from exc
     if isinstance(source, (bytes, bytearray, memoryview)):
-        name = "The given data"
+        unreadable = StorageError("image_data_unreadable")
         handle: IO[bytes] = io.BytesIO(bytes(source))
     else:
         name = Path(source).name  # not the folder: it may be a server's temp path
+        unreadable = StorageError("image_unreadable", name=name)
         try:
             handle = open(source, "rb")  # noqa: SIM115 - closed by the with below
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
-            raise HuatuError(f"{name} cannot be opened: {reason}.") from exc
+            raise StorageError("image_cannot_open", name=name, reason=reason) from exc
     try:
         with handle:
             if handle.read(len(_PNG_SIGNATURE)) == _PNG_SIGNATURE:
@@ -510,4 +471,4 @@ def read_parameters(source: str | Path | bytes | Image.Image) -> str | None:
             with Image.open(handle) as image:
                 return _parameters_of(image)
     except (*_UNREADABLE, ValueError, UnicodeDecodeError) as exc:
-        raise HuatuError(f"{name} is not a PNG/JPEG/WebP image huatu can read.") from exc
+        raise unreadable from exc

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,9 +23,11 @@ from huatu.errors import (
     OutOfMemory,
     SafetyCheckerFlagged,
     ValidationError,
+    explain,
 )
+from huatu.history.files import save_png
 from huatu.messages import Notice, render
-from huatu.metadata import format_parameters, write_png
+from huatu.metadata import format_parameters
 from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices
 from huatu.request import GenerationRequest
@@ -185,7 +186,7 @@ class ImageService:
         """One line for people: backend, model, device, and why this backend — or why
         nothing is loaded — in ``language``."""
         if self.backend is None:
-            error = self.load_error.render(language) if self.load_error else ""
+            error = explain(self.unavailable(), language, self.settings)
             return f"{self.choice.backend} · {self.choice.model} — {error}"
         return f"{self.backend.description} — {render(self.choice.reason, language)}"
 
@@ -332,19 +333,24 @@ class ImageService:
         extra: Mapping[str, str],
         folder: Path | None,
     ) -> Path:
-        """Write one image (with its history row when there is a history)."""
-        if self.history is not None:
-            entry = self.history.save(
+        """Write one image (with its history row when there is a history); both ways name it
+        by the one rule of :func:`huatu.history.files.image_names`."""
+        if self.history is None:
+            return save_png(
                 image,
                 parameters,
-                request=request,
                 seed=request.seed,
-                model=backend.model,
-                backend=backend.id,
-                extra=extra,
+                outputs_dir=self.settings.outputs_dir,
                 folder=folder,
             )
-            return entry.path
-        now = datetime.now()
-        folder = folder or self.settings.outputs_dir / now.strftime("%Y-%m-%d")
-        return write_png(image, folder / f"{now:%H%M%S-%f}-{request.seed}.png", parameters)
+        entry = self.history.save(
+            image,
+            parameters,
+            request=request,
+            seed=request.seed,
+            model=backend.model,
+            backend=backend.id,
+            extra=extra,
+            folder=folder,
+        )
+        return entry.path

@@ -1,4 +1,5 @@
-"""Tests for huatu.history: the SQLite generation history and its crash safety.
+"""Tests for huatu.history: the SQLite generation history, its crash safety, and the one
+atomic PNG writer and naming rule that saves with and without a history share.
 
 Real SQLite files and real PNGs in ``tmp_path``. Crashes are simulated two ways: in-process
 exceptions at each step of a save (the save must undo itself), and child processes that die
@@ -16,16 +17,18 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from huatu import history
-from huatu.errors import HuatuError
-from huatu.history import DB_NAME, HistoryEntry, HistoryStore
+from huatu.errors import HuatuError, StorageError
+from huatu.history import DB_NAME, HistoryEntry, HistoryStore, files, save_png
 from huatu.metadata import read_parameters
 from huatu.request import GenerationRequest
+from huatu.service import ImageService
 
 DB_FILES = {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal"}
 
@@ -208,9 +211,10 @@ def test_delete_that_cannot_remove_the_file_keeps_the_entry(
     def refuse(path: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(history.os, "unlink", refuse)
-    with pytest.raises(HuatuError, match="Could not delete .*permission denied"):
+    monkeypatch.setattr(os, "unlink", refuse)
+    with pytest.raises(HuatuError, match="Could not delete .*permission denied") as caught:
         store.delete(entry.id)
+    assert caught.value.key == "history_delete_file_failed"  # type: ignore[attr-defined]
     monkeypatch.undo()
     assert store.get(entry.id) == entry
     assert entry.path.is_file()
@@ -239,7 +243,7 @@ def test_outputs_folder_can_move(outputs: Path, tmp_path: Path) -> None:
 
 
 def test_database_settings(store: HistoryStore, outputs: Path) -> None:
-    conn = store._connection()
+    conn = store._db.connection()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA user_version").fetchone()[0] == history.SCHEMA_VERSION
@@ -254,8 +258,10 @@ def test_newer_schema_and_foreign_files_are_refused(tmp_path: Path) -> None:
     newer.mkdir()
     with sqlite3.connect(newer / DB_NAME) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(HuatuError, match="newer huatu"):
+    with pytest.raises(HuatuError, match="newer huatu") as caught:
         HistoryStore(newer)
+    assert "(schema 99, this one knows up to 1)" in str(caught.value)
+    assert "更新版本的 huatu" in caught.value.render("zh-CN")  # type: ignore[attr-defined]
 
     junk = tmp_path / "junk"
     junk.mkdir()
@@ -318,17 +324,66 @@ def test_concurrent_saves_from_threads(store: HistoryStore, outputs: Path) -> No
 
 
 # --------------------------------------------------------------------------------------------
+# One naming rule and one writer, with a history and without
+
+
+def test_saves_with_and_without_history_share_one_naming_rule(
+    tiny_service: ImageService, settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moment = datetime(2024, 5, 1, 8, 30, 0, 123456).astimezone()  # 08:30 local time
+
+    class Frozen(datetime):
+        """The writer's clock, stopped at ``moment``: every save wants the same name."""
+
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return moment.astimezone(tz)
+
+    monkeypatch.setattr(files, "datetime", Frozen)
+    request = GenerationRequest.create(
+        prompt="a fox", width=64, height=64, num_inference_steps=2, seed=42
+    )
+    plain = ImageService(settings, tiny_service.choice, tiny_service.backend)
+    with HistoryStore(settings.outputs_dir) as store:
+        kept = ImageService(settings, tiny_service.choice, tiny_service.backend, history=store)
+        paths = [service.generate(request).paths[0] for service in (plain, kept, plain, kept)]
+        entries = store.list()
+    folder = settings.outputs_dir / "2024-05-01"  # the local date, by default
+    stem = "083000-123456-42"
+    assert paths == [folder / f"{stem}{suffix}.png" for suffix in ("", "-1", "-2", "-3")]
+    assert sorted(entry.path for entry in entries) == [paths[1], paths[3]]
+    assert all((read_parameters(path) or "").startswith("a fox\n") for path in paths)
+    assert sorted(folder.iterdir()) == sorted(paths)  # and no temporary file left
+
+
+def test_a_save_without_history_fails_like_one_with_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "plain"
+    monkeypatch.setattr(files, "write_fully", half_then_full)
+    with pytest.raises(StorageError, match="Could not save the image to .*: the disk is full"):
+        save_png(image(), "text", seed=1, outputs_dir=tmp_path, folder=folder)
+    assert list(folder.iterdir()) == []
+    monkeypatch.undo()
+    saved = save_png(image(), "text", seed=7, outputs_dir=tmp_path)
+    assert saved.parent.parent == tmp_path and saved.name.endswith("-7.png")
+    assert read_parameters(saved) == "text"
+
+
+# --------------------------------------------------------------------------------------------
 # Failures inside a save: the save undoes itself and says why
+
+
+def half_then_full(descriptor: int, data: bytes) -> None:
+    """A write that fills the disk half-way through the file."""
+    os.write(descriptor, data[: len(data) // 2])
+    raise OSError(errno.ENOSPC, "No space left on device")
 
 
 def test_disk_full_while_writing_the_png(
     store: HistoryStore, outputs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def half_then_full(descriptor: int, data: bytes) -> None:
-        os.write(descriptor, data[: len(data) // 2])
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(history, "_write_fully", half_then_full)
+    monkeypatch.setattr(files, "write_fully", half_then_full)
     folder = outputs / "2024-01-01"
     with pytest.raises(
         HuatuError, match="Could not save the image to .*: the disk is full"
@@ -336,6 +391,7 @@ def test_disk_full_while_writing_the_png(
         save(store, folder=folder)
     assert str(folder) in str(info.value)
     assert info.value.key == "history_disk_full"  # type: ignore[attr-defined]
+    assert info.value.render("zh-CN").endswith("：磁盘已满。")  # type: ignore[attr-defined]
     assert files_left(outputs) == []
     assert row_states(outputs) == {}
     assert store.count() == 0
@@ -363,7 +419,7 @@ def test_failure_at_each_step_leaves_nothing(
         raise error
 
     if target == "replace":
-        monkeypatch.setattr(history.os, "replace", fail)
+        monkeypatch.setattr(os, "replace", fail)
     else:
         monkeypatch.setattr(HistoryStore, target, fail)
     with pytest.raises(HuatuError, match="Could not (save|record) the image"):
@@ -406,13 +462,13 @@ if mode == "loop":
     threading.Event().wait()
 elif mode == "delete":
     entry = save(1)
-    history.os.unlink = die
+    os.unlink = die
     store.delete(entry.id)
 else:
     if mode == "before_insert":
         history.HistoryStore._insert_pending = die
     elif mode == "before_rename":
-        history.os.replace = die
+        os.replace = die
     elif mode == "before_done":
         history.HistoryStore._mark_done = die
     save(7)
@@ -511,7 +567,7 @@ def test_a_save_running_in_another_process_is_left_alone(store: HistoryStore) ->
     folder = save(store).path.parent  # a folder huatu writes into
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        temp = folder / f".huatu-{history._HOST_ID}-{sleeper.pid}-{'ab' * 8}.png.part"
+        temp = folder / f".huatu-{files.HOST_ID}-{sleeper.pid}-{'ab' * 8}.png.part"
         temp.write_bytes(b"half a png")
         assert store.recover().skipped == 1
         assert temp.exists()
@@ -529,7 +585,7 @@ def test_files_huatu_did_not_write_are_never_touched(outputs: Path) -> None:
         folder / "by-hand.png",
         folder / "notes.txt",
         folder / ".other.png.part",
-        folder / ".x.png.0123456789ab.tmp",  # metadata.write_png's temporary name
+        folder / ".x.png.0123456789ab.tmp",  # the temporary name of huatu 0.1's write_png
         outputs / "old-run.png",
     ]
     for path in foreign:

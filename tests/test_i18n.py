@@ -19,7 +19,7 @@ PLACEHOLDER = re.compile(r"{(\w+)[^}]*}")
 PACKAGE = Path(huatu.__file__).parent
 #: Placeholders only one language's text uses: the field's Chinese name after its English
 #: one; the package names, which the English text lists as "a and b".
-ONE_LANGUAGE_ONLY = {"invalid_value": {"label"}, "translation_todo_install": {"names"}}
+ONE_LANGUAGE_ONLY = {"invalid_value_label": {"label"}, "translation_todo_install": {"names"}}
 #: Names written the same in both languages.
 NAMES = re.compile(r"Hugging Face|Stable Diffusion|huatu")
 

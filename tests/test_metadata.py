@@ -1,9 +1,11 @@
-"""Tests for huatu.metadata: A1111-compatible ``parameters`` text and PNG text chunks."""
+"""Tests for huatu.metadata: A1111-compatible ``parameters`` text and PNG text chunks (and
+:func:`huatu.history.write_png`, the file writer, on them)."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import struct
 import zlib
@@ -15,18 +17,18 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from huatu import metadata
 from huatu.errors import HuatuError
+from huatu.history import files, write_png
 from huatu.metadata import (
+    MetadataKeyError,
     ParsedParameters,
     format_number,
     format_parameters,
     parse_parameters,
     png_bytes,
     read_parameters,
-    write_png,
 )
-from huatu.request import GenerationRequest
+from huatu.request import DEFAULT_STEPS, GenerationRequest
 from huatu.schedulers import SCHEDULERS
 
 # --------------------------------------------------------------------------------------------
@@ -242,7 +244,7 @@ def test_format_leaves_out_empty_negative_and_keeps_prompt_lines() -> None:
     text = fmt(make_request(prompt="line one\n  line two  \n\nline four"))
     assert text.split("\n")[:4] == ["line one", "  line two  ", "", "line four"]
     assert "Negative prompt" not in text
-    assert text.split("\n")[-1].startswith("Steps: 25, Sampler: DPM++ 2M Karras")
+    assert text.split("\n")[-1].startswith(f"Steps: {DEFAULT_STEPS}, Sampler: DPM++ 2M Karras")
 
 
 @pytest.mark.parametrize(
@@ -284,14 +286,18 @@ def test_extra_items_come_before_version_and_are_quoted_when_needed() -> None:
 
 @pytest.mark.parametrize("key", ["", "x", " Padded", "Bad:key", "Comma,key", "Trailing ", "a\nb"])
 def test_extra_key_that_cannot_be_read_back_is_refused(key: str) -> None:
-    with pytest.raises(ValueError, match="cannot be written"):
+    with pytest.raises(ValueError, match="cannot be written") as caught:
         fmt(make_request(), extra={key: "value"})
+    assert isinstance(caught.value, MetadataKeyError)
+    assert str(caught.value).startswith(f"Metadata key {key!r} cannot be written: use 2 or more")
 
 
 @pytest.mark.parametrize("key", ["Steps", "Seed", "Model", "Version"])
 def test_extra_key_may_not_repeat_a_standard_key(key: str) -> None:
-    with pytest.raises(ValueError, match="written by huatu itself"):
+    with pytest.raises(ValueError, match="written by huatu itself") as caught:
         fmt(make_request(), extra={key: "value"})
+    assert str(caught.value) == f"Metadata key {key!r} is written by huatu itself; rename it."
+    assert caught.value.render("zh-CN") == f"元数据键 {key!r} 由 huatu 自己写入；请换个名字。"  # type: ignore[attr-defined]
 
 
 def test_model_and_sampler_values_never_break_parsing() -> None:
@@ -640,13 +646,24 @@ def test_png_bytes_is_the_same_png(tmp_path: Path, image: Image.Image) -> None:
 
 
 def test_write_png_creates_folders_and_replaces_atomically(
-    tmp_path: Path, image: Image.Image
+    tmp_path: Path, image: Image.Image, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "deep" / "er" / "out.png"
     write_png(image, target, "first")
+    renames: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def recording_replace(source: str, destination: str) -> None:
+        renames.append((Path(source).name, Path(destination).name))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
     write_png(image, str(target), "second")
     assert read_parameters(target) == "second"
     assert sorted(p.name for p in target.parent.iterdir()) == ["out.png"]
+    # written beside it under huatu's temporary name, then renamed over it in one step
+    ((temp, final),) = renames
+    assert files.TEMP_RE.fullmatch(temp) and final == "out.png"
 
 
 def test_write_png_failure_leaves_no_partial_file(tmp_path: Path, image: Image.Image) -> None:
@@ -665,11 +682,11 @@ def test_write_png_failure_leaves_no_partial_file(tmp_path: Path, image: Image.I
 def test_write_png_failure_while_writing_removes_temp_file(
     tmp_path: Path, image: Image.Image, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def half_write(image: Image.Image, target: Any, parameters: str) -> None:
-        target.write(b"\x89PNG\r\n\x1a\npartial")
+    def half_write(descriptor: int, data: bytes) -> None:
+        os.write(descriptor, data[: len(data) // 2])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(metadata, "_save_png", half_write)
+    monkeypatch.setattr(files, "write_fully", half_write)
     with pytest.raises(KeyboardInterrupt):
         write_png(image, tmp_path / "out.png", "text")
     assert list(tmp_path.iterdir()) == []
@@ -728,8 +745,9 @@ def test_read_parameters_from_jpeg_and_webp_exif(
 
 
 def test_read_parameters_on_non_image_bytes_raises() -> None:
-    with pytest.raises(HuatuError, match=r"^The given data is not a PNG/JPEG/WebP image"):
+    with pytest.raises(HuatuError, match=r"^The given data is not a PNG/JPEG/WebP image") as info:
         read_parameters(b"certainly not an image")
+    assert info.value.render("zh-CN") == "给定的数据不是 huatu 能读取的 PNG/JPEG/WebP 图片。"
 
 
 def test_read_parameters_on_non_image_file_raises(tmp_path: Path) -> None:
@@ -739,6 +757,7 @@ def test_read_parameters_on_non_image_file_raises(tmp_path: Path) -> None:
         read_parameters(path)
     # the file's name only: in the studio the folder is the server's upload cache
     assert str(caught.value) == "notes.png is not a PNG/JPEG/WebP image huatu can read."
+    assert caught.value.render("zh-CN") == "notes.png 不是 huatu 能读取的 PNG/JPEG/WebP 图片。"
 
 
 def test_read_parameters_on_truncated_png_raises(tmp_path: Path, image: Image.Image) -> None:
@@ -750,8 +769,9 @@ def test_read_parameters_on_truncated_png_raises(tmp_path: Path, image: Image.Im
 
 
 def test_read_parameters_on_missing_file_raises(tmp_path: Path) -> None:
-    with pytest.raises(HuatuError, match="cannot be opened"):
+    with pytest.raises(HuatuError, match="cannot be opened") as caught:
         read_parameters(tmp_path / "missing.png")
+    assert str(caught.value) == "missing.png cannot be opened: No such file or directory."
 
 
 def test_read_parameters_on_broken_open_image_raises() -> None:

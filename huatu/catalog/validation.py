@@ -7,6 +7,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "`{name}`{label} {reason}, but is {value}.",
         "`{name}`{label}{reason}，但现在是 {value}。",
     ),
+    "invalid_value_label": (
+        "",
+        "（{label}）",
+    ),
     "reason_required": (
         "is required",
         "是必填项",
