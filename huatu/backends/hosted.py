@@ -214,9 +214,8 @@ class HostedBackend:
         send = send_tutorial if self.settings.hf_api_tti_base else send_inference_client
         images: list[Image] = []
         seeds: list[int] = []
-        for index in range(request.num_images):
+        for index, seed in enumerate(request.seeds):
             check_cancel(cancel)
-            seed = request.seed + index
             if progress is not None:
                 if request.num_images > 1:
                     counted = {"index": index + 1, "count": request.num_images}

@@ -149,7 +149,7 @@ class LocalBackend:
         """
         import torch
 
-        seeds = [request.seed + index for index in range(request.num_images)]
+        seeds = request.seeds
 
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
             if cancel is not None and cancel.cancelled:

@@ -140,7 +140,7 @@ class Plan:
 
     def run(self, index: int) -> GenerationRequest:
         """The request of run ``index`` (from 0): its first seed follows the run before."""
-        return self.request.with_seed(self.first_seed + index * self.request.num_images)
+        return self.request.with_seed(self.seeds[index * self.request.num_images])
 
 
 def or_default(value: Any, default: Any) -> Any:
