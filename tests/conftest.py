@@ -1,23 +1,34 @@
-"""Shared fixtures: settings pointed at temp folders, the tiny model, and live Gradio apps."""
+"""Shared fixtures: settings pointed at temp folders, the tiny model (built once per run),
+the environment of a huatu subprocess, and a headless browser.
+
+Plain helpers (ports, running the ``huatu`` command, servers) live in :mod:`tests.helpers`.
+The whole run is pinned to fp32 (:data:`tests.helpers.TEST_DTYPE`), in this process and in
+every subprocess, so that no result depends on the CPU's bf16 support.
+"""
 
 from __future__ import annotations
 
 import os
 
+from tests.helpers import TEST_DTYPE
+
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing downloads at test time
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ["HUATU_DTYPE"] = TEST_DTYPE  # the CLI run in process, and subprocesses
 
 import shutil
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from huatu.config import Settings
+
+# Defined in tests.helpers; still importable from here for modules that import them so.
+from tests.helpers import free_port, huatu_env, serving, serving_app
+
+__all__ = ["free_port", "serving", "serving_app"]
 
 
 @pytest.fixture(scope="session")
@@ -27,12 +38,21 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_model(cache_dir: Path) -> Path:
+    """The tiny model's folder in :func:`cache_dir`, built there once for the whole run."""
+    from huatu.backends.tiny import ensure_tiny_model
+
+    return ensure_tiny_model(cache_dir)
+
+
+@pytest.fixture(scope="session")
 def base_settings(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings for the tiny model with temp outputs and no key."""
+    """Settings for the tiny model with temp outputs, no key, and fp32 on every CPU."""
     return Settings(
         model="tiny",
         cache_dir=cache_dir,
         outputs_dir=tmp_path_factory.mktemp("outputs"),
+        dtype=TEST_DTYPE,
     )
 
 
@@ -50,6 +70,13 @@ def tiny_service(base_settings: Settings):
     service = ImageService.start(base_settings, model="tiny", backend="local")
     assert service.backend is not None, service.load_error
     return service
+
+
+@pytest.fixture
+def cli_env(cache_dir: Path, tiny_model: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a ``huatu`` run (subprocess or in process): the session's tiny
+    model, fp32, no keys, outputs in the test's ``tmp_path / "outputs"``."""
+    return huatu_env(cache_dir, tmp_path / "outputs")
 
 
 @pytest.fixture
@@ -101,42 +128,3 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serving(demo) -> Iterator[str]:
-    """Launch a Gradio app for real on 127.0.0.1 and a free port; yield its URL."""
-    from huatu.ui.common import launch
-
-    launch(demo, free_port(), block=False, quiet=True)
-    try:
-        yield demo.local_url
-    finally:
-        demo.close()
-
-
-@contextmanager
-def serving_app(service, **options) -> Iterator[str]:
-    """Serve :func:`huatu.server.build_app` (studio + HTTP APIs) for real with uvicorn on
-    127.0.0.1 and a free port; yield its base URL.
-
-    Args:
-        service: the ImageService every edge calls.
-        **options: passed to ``build_app`` (``access=``, ``mcp=`` …).
-    """
-    from huatu.server import ServerThread, build_app
-
-    port = free_port()
-    app = build_app(service, port=port, **options)
-    server = ServerThread(app, "127.0.0.1", port).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()

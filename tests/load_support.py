@@ -1,14 +1,16 @@
 """A small, bounded load runner for huatu's three generation edges, on loopback only.
 
-* :func:`huatu_server` starts ``huatu serve --model tiny`` in a subprocess on 127.0.0.1 (so its
-  memory can be read from ``/proc/<pid>/status`` apart from the test process's own).
+* The server is ``huatu serve --model tiny`` in a subprocess on 127.0.0.1
+  (:func:`tests.helpers.serve_tiny`), so that its memory can be read from
+  ``/proc/<pid>/status`` apart from the test process's own (:func:`settled_rss`).
 * :func:`run_load` has N clients (threads), each making M requests one after another, spread
   over the studio's Gradio API (``/generate`` through ``gradio_client``; each client is its
   own Gradio session), the A1111 API (``POST /sdapi/v1/txt2img`` through httpx) and the
   OpenAI images API (``POST /v1/images/generations`` through the official ``openai`` client).
 * Every request has its own prompt and seed. An answer is *served* when it carries exactly one
   PNG whose A1111 ``parameters`` text has that prompt and seed (anything else is cross-talk,
-  counted as an error); *refused* when it is that API's queue-full answer; an *error*
+  counted as an error); *refused* when it is that API's queue-full answer (503 with
+  ``Retry-After``; A1111's ``QueueFullError``, OpenAI's ``server_overloaded``); an *error*
   otherwise. :class:`LoadReport` sums them up with latency percentiles per API.
 * :func:`http_burst` and :func:`gradio_burst` fire requests all at once, to see the refusals
   happen where they should.
@@ -18,16 +20,11 @@ from __future__ import annotations
 
 import base64
 import math
-import os
 import secrets
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,19 +38,14 @@ APIS = ("gradio", "a1111", "openai")
 #: Sub-strings of the answers that mean "the queue is full, try later".
 GRADIO_REFUSAL = ("already have", "queued or running")
 HTTP_REFUSAL = "busy"
+#: The HTTP APIs' queue-full answer: 503 with ``Retry-After``; OpenAI's ``code``.
+OPENAI_FULL_CODE = "server_overloaded"
 
 SERVED, REFUSED, ERROR = "served", "refused", "error"
 
 
 # --------------------------------------------------------------------------------------------
 # The server under load
-
-
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rss_bytes(pid: int) -> int:
@@ -64,106 +56,19 @@ def rss_bytes(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-@dataclass
-class ServerProcess:
-    """A running ``huatu serve`` subprocess."""
-
-    process: subprocess.Popen
-    url: str
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def rss(self) -> int:
-        """The server's resident memory now, in bytes."""
-        return rss_bytes(self.pid)
-
-    def settled_rss(self, samples: int = 5, every_s: float = 0.2) -> int:
-        """The median of a few RSS samples taken while the server is idle, in bytes."""
-        values = []
-        for _ in range(samples):
-            values.append(self.rss())
-            time.sleep(every_s)
-        return sorted(values)[len(values) // 2]
-
-    def log_tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-
-@contextmanager
-def huatu_server(
-    cache_dir: Path, outputs_dir: Path, log_path: Path, *, start_timeout_s: float = 180.0
-) -> Iterator[ServerProcess]:
-    """Run ``huatu serve --model tiny --backend local`` on 127.0.0.1 and a free port.
+def settled_rss(pid: int, samples: int = 5, every_s: float = 0.2) -> int:
+    """The median of a few RSS samples of process ``pid`` taken while it is idle, in bytes.
 
     Args:
-        cache_dir: ``HUATU_CACHE`` (where the tiny model is, or gets built).
-        outputs_dir: ``HUATU_OUTPUTS``.
-        log_path: where the server's stdout and stderr go.
-        start_timeout_s: how long it may take to answer. Default 180 s.
+        pid: the process.
+        samples: how many samples. Default 5.
+        every_s: seconds between them. Default 0.2.
     """
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # credentials or a model choice from the caller's shell would change what is served
-        if key not in ("HUATU_API_KEY", "HUATU_AUTH", "HUATU_MODEL", "HUATU_BACKEND")
-    }
-    env.update(
-        HUATU_CACHE=str(cache_dir),
-        HUATU_OUTPUTS=str(outputs_dir),
-        HF_HUB_OFFLINE="1",
-        GRADIO_ANALYTICS_ENABLED="False",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-    )
-    port = free_port()
-    command = [
-        sys.executable,
-        "-c",
-        "from huatu.cli import main; main()",
-        "serve",
-        "--model",
-        "tiny",
-        "--backend",
-        "local",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = ServerProcess(process, f"http://127.0.0.1:{port}", log_path)
-    try:
-        deadline = time.monotonic() + start_timeout_s
-        with httpx.Client(base_url=server.url, timeout=5, trust_env=False) as http:
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(
-                        f"huatu serve exited ({process.returncode}):\n{server.log_tail()}"
-                    )
-                try:
-                    if http.get("/v1/models").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"huatu serve did not answer in {start_timeout_s:.0f} s")
-                time.sleep(0.25)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+    values = []
+    for _ in range(samples):
+        values.append(rss_bytes(pid))
+        time.sleep(every_s)
+    return sorted(values)[len(values) // 2]
 
 
 def gradio_queue_size(url: str) -> int:
@@ -173,8 +78,12 @@ def gradio_queue_size(url: str) -> int:
     return int(answer.json().get("queue_size") or 0)
 
 
-def wait_drained(url: str, timeout_s: float = 30.0) -> float:
-    """Wait until the Gradio queue is empty; return the seconds it took.
+def wait_drained(url: str, timeout_s: float = 120.0) -> float:
+    """Wait until the Gradio queue is empty; return the seconds it took (a figure to print).
+
+    Args:
+        url: the server.
+        timeout_s: a guard against a queue that never drains. Default 120 s.
 
     Raises:
         TimeoutError: it still holds events after ``timeout_s``.
@@ -378,7 +287,8 @@ class Caller:
             return ERROR, f"{answer.status_code}, not JSON: {answer.text[:200]!r}"
         if answer.status_code == 503 and isinstance(content, dict):
             detail = str(content.get("detail", ""))
-            if content.get("error") == "QueueFullError" and HTTP_REFUSAL in detail:
+            full = content.get("error") == "QueueFullError" and HTTP_REFUSAL in detail
+            if full and answer.headers.get("retry-after"):
                 return REFUSED, detail
         if answer.status_code != 200:
             return ERROR, f"{answer.status_code}: {str(content)[:300]}"
@@ -398,13 +308,14 @@ class Caller:
                 response_format="b64_json",
                 extra_body={"seed": seed, "steps": steps, "scheduler": "euler"},
             )
-        except openai.RateLimitError as error:
+        except openai.APIStatusError as error:
             retry_after = error.response.headers.get("retry-after")
             body = error.body if isinstance(error.body, dict) else {}
             text = str(body.get("message", ""))
-            if retry_after and body.get("code") == "rate_limit_exceeded" and HTTP_REFUSAL in text:
+            full = body.get("code") == OPENAI_FULL_CODE and HTTP_REFUSAL in text
+            if error.status_code == 503 and retry_after and full:
                 return REFUSED, text
-            return ERROR, f"429 without the queue-full shape: {error}"
+            return ERROR, f"{error.status_code}: {str(error)[:300]}"
         except openai.OpenAIError as error:
             return ERROR, f"{type(error).__name__}: {str(error)[:300]}"
         if len(answer.data) != 1 or not answer.data[0].b64_json:

@@ -1,12 +1,10 @@
-"""``huatu generate --from-file``: the parser and resume rule (fast, in process) and the
-command itself, run as a real subprocess on the tiny model."""
+"""``huatu generate --from-file``: the parser and resume rule, and the command itself on the
+tiny model: once as a real subprocess, the other cases in process through click's
+``CliRunner`` (:func:`tests.helpers.invoke_huatu`)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +13,10 @@ from PIL import Image
 
 from huatu import batch
 from huatu.batch import BatchFileError, find_done, parse_batch, read_batch
-from huatu.metadata import format_parameters, parse_parameters, read_parameters, write_png
+from huatu.history import write_png
+from huatu.metadata import format_parameters, parse_parameters, read_parameters
 from huatu.request import GenerationRequest
+from tests.helpers import invoke_huatu, run_huatu
 
 FAST = ("--model", "tiny", "--width", "64", "--height", "64", "--steps", "2")
 
@@ -135,8 +135,10 @@ def test_find_done_wants_every_image_of_one_run(tmp_path: Path):
 def test_a_failing_line_is_reported_and_the_others_go_on(tmp_path: Path, monkeypatch):
     """Generation-time failures (hosted errors, safety checker …) keep the batch going."""
     from huatu.cli import main
-    from huatu.errors import HuatuError
+    from huatu.errors import HostedResponseError
     from huatu.service import GenerationResult, ImageService
+
+    failed = HostedResponseError("hosted_empty_body")
 
     class FakeService:
         load_error = None
@@ -144,7 +146,7 @@ def test_a_failing_line_is_reported_and_the_others_go_on(tmp_path: Path, monkeyp
 
         def generate(self, request, *, progress=None, folder=None, extra=None):
             if "boom" in request.prompt:
-                raise HuatuError("The hosted service failed.")
+                raise failed
             path = folder / f"{request.prompt}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"png")
@@ -159,31 +161,11 @@ def test_a_failing_line_is_reported_and_the_others_go_on(tmp_path: Path, monkeyp
     result = CliRunner().invoke(main, ["generate", "--from-file", str(prompts), "--out", str(out)])
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [str(out / "one.png"), str(out / "three.png")]
-    assert "line 2 failed: The hosted service failed." in result.stderr
+    assert f"line 2 failed: {failed}" in result.stderr
     assert "1 of 3 prompt(s) failed (line 2)" in result.stderr
 
 
 # -- the command, for real ----------------------------------------------------------------
-
-
-def run_huatu(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "huatu.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
-
-
-@pytest.fixture
-def cli_env(cache_dir: Path, tmp_path: Path, tiny_service) -> dict[str, str]:
-    """The environment of a CLI run: the session's tiny model, no keys, temp outputs."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_API", "HUATU_"))}
-    env.pop("HF_TOKEN", None)
-    env.update(HUATU_CACHE=str(cache_dir), HUATU_OUTPUTS=str(tmp_path / "outputs"))
-    return env
 
 
 def fields_of(path: Path) -> dict:
@@ -191,6 +173,7 @@ def fields_of(path: Path) -> dict:
 
 
 def test_plain_text_file_makes_one_image_per_prompt(cli_env, tmp_path: Path):
+    """The real subprocess run of ``--from-file``."""
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("# three foxes\na red fox\n\na blue bird\na red fox\n", encoding="utf-8")
     done = run_huatu("generate", "--from-file", str(prompts), *FAST, env=cli_env, cwd=tmp_path)
@@ -220,7 +203,7 @@ def test_jsonl_lines_get_their_own_settings(cli_env, tmp_path: Path):
     prompts.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     out = tmp_path / "out"
     args = ("--from-file", str(prompts), *FAST, "--seed", "5", "--out", str(out))
-    done = run_huatu("generate", *args, env=cli_env, cwd=tmp_path)
+    done = invoke_huatu("generate", *args, env=cli_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     paths = [Path(line) for line in done.stdout.splitlines()]
     assert [path.parent for path in paths] == [out.absolute()] * 4
@@ -242,7 +225,7 @@ def test_a_bad_line_stops_everything_before_it_starts(cli_env, tmp_path: Path):
     prompts.write_text('{"prompt": "fine"}\n{"prompt": "bad", "width": 65}\n', encoding="utf-8")
     out = tmp_path / "out"
     args = ("--from-file", str(prompts), *FAST, "--out", str(out))
-    done = run_huatu("generate", *args, env=cli_env, cwd=tmp_path)
+    done = invoke_huatu("generate", *args, env=cli_env, cwd=tmp_path)
     assert done.returncode == 2
     assert "prompts.jsonl line 2: `width` must be an integer" in done.stderr
     assert "but is 65." in done.stderr and "Traceback" not in done.stderr
@@ -252,9 +235,9 @@ def test_a_bad_line_stops_everything_before_it_starts(cli_env, tmp_path: Path):
 def test_prompt_and_file_are_either_or(cli_env, tmp_path: Path):
     prompts = tmp_path / "p.txt"
     prompts.write_text("a cat\n", encoding="utf-8")
-    both = run_huatu("generate", "a dog", "--from-file", str(prompts), env=cli_env, cwd=tmp_path)
-    neither = run_huatu("generate", "--model", "tiny", env=cli_env, cwd=tmp_path)
-    bad_option = run_huatu(
+    both = invoke_huatu("generate", "a dog", "--from-file", str(prompts), env=cli_env, cwd=tmp_path)
+    neither = invoke_huatu("generate", "--model", "tiny", env=cli_env, cwd=tmp_path)
+    bad_option = invoke_huatu(
         "generate", "--from-file", str(prompts), "--steps", "0", env=cli_env, cwd=tmp_path
     )
     for done in (both, neither):
@@ -268,13 +251,13 @@ def test_a_rerun_with_out_resumes(cli_env, tmp_path: Path):
     out = tmp_path / "out"
     args = ("generate", "--from-file", str(prompts), *FAST, "--num-images", "2", "--out", str(out))
 
-    first = run_huatu(*args, env=cli_env, cwd=tmp_path)
+    first = invoke_huatu(*args, env=cli_env, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     paths = [Path(line) for line in first.stdout.splitlines()]
     assert len(paths) == 4
     mtimes = {path: path.stat().st_mtime_ns for path in paths}
 
-    again = run_huatu(*args, env=cli_env, cwd=tmp_path)  # everything done: no model loaded
+    again = invoke_huatu(*args, env=cli_env, cwd=tmp_path)  # everything done: no model loaded
     assert again.returncode == 0, again.stderr
     assert [Path(line) for line in again.stdout.splitlines()] == paths
     assert "skipping 2 already done" in again.stderr and "loading" not in again.stderr
@@ -283,7 +266,7 @@ def test_a_rerun_with_out_resumes(cli_env, tmp_path: Path):
     paths[3].unlink()  # "a dog" lost one of its two images: it is made again, in full
     with prompts.open("a", encoding="utf-8") as handle:
         handle.write("a bird\n")  # and a new line: made; "a cat" stays as it is
-    third = run_huatu(*args, env=cli_env, cwd=tmp_path)
+    third = invoke_huatu(*args, env=cli_env, cwd=tmp_path)
     assert third.returncode == 0, third.stderr
     listed = [Path(line) for line in third.stdout.splitlines()]
     assert listed[:2] == paths[:2] and len(listed) == 6 and paths[2] not in listed
@@ -296,7 +279,7 @@ def test_a_rerun_with_out_resumes(cli_env, tmp_path: Path):
 
 
 def test_the_progress_bar_covers_the_whole_batch():
-    from huatu.cli import BAR_WIDTH, progress_bar
+    from huatu.cli.generate import BAR_WIDTH, progress_bar
 
     assert progress_bar(0) == "[" + "░" * BAR_WIDTH + "]"
     assert progress_bar(1) == "[" + "█" * BAR_WIDTH + "]"

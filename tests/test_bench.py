@@ -17,7 +17,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from huatu.bench import architecture, run  # noqa: E402
+from huatu.bench import architecture, cases, report, run  # noqa: E402
 
 UNET_REL_L2_MAX = 0.02  # the issue's bound; the tiny model measures 0.012
 # Images from the full default path (20 steps, CFG, VAE decode) drift further than one step:
@@ -112,16 +112,16 @@ FAKE_RESULT = {
 
 
 def test_speedups_are_baseline_over_default() -> None:
-    assert run.speedups(FAKE_RESULT["cases"]) == {"unet_cfg_step": 5.0, "image_20_steps": 5.0}
-    assert run.speedups([{"name": "baseline", "unet_cfg_step_s": 1.0}]) == {
+    assert report.speedups(FAKE_RESULT["cases"]) == {"unet_cfg_step": 5.0, "image_20_steps": 5.0}
+    assert report.speedups([{"name": "baseline", "unet_cfg_step_s": 1.0}]) == {
         "unet_cfg_step": None,
         "image_20_steps": None,
     }
 
 
 def test_table_and_json_writer(tmp_path: Path) -> None:
-    result = {**FAKE_RESULT, "speedup": run.speedups(FAKE_RESULT["cases"])}
-    table = run.format_table(result)
+    result = {**FAKE_RESULT, "speedup": report.speedups(FAKE_RESULT["cases"])}
+    table = report.format_table(result)
     lines = table.splitlines()
     assert lines[0].startswith("| case | UNet step+CFG s |")
     assert "| baseline | 7.00 |" in table
@@ -130,18 +130,18 @@ def test_table_and_json_writer(tmp_path: Path) -> None:
     assert "| huatu-fast | — | 0.70 | 0.10 |" in table
     assert "unet_cfg_step 5.0×" in table
     assert "compile s" not in table  # columns nobody filled are left out
-    out = run.write_result(result, tmp_path / "results" / "latest.json")
+    out = report.write_result(result, tmp_path / "results" / "latest.json")
     saved = json.loads(out.read_text(encoding="utf-8"))
     assert saved == result
     assert [case["name"] for case in saved["cases"]][:2] == ["baseline", "huatu-default"]
 
 
 def test_case_specs_name_the_issue_cases() -> None:
-    names = [spec.name for spec in run.case_specs(compile_unet=True)]
+    names = [spec.name for spec in cases.case_specs(compile_unet=True)]
     assert names[:2] == ["baseline", "huatu-default"]
     assert {"bf16+channels_last", "bf16+channels_last+compile", "huatu-fast"} <= set(names)
-    assert "bf16+channels_last+compile" not in [s.name for s in run.case_specs(False)]
-    assert run.case_specs(False)[0].dtype == "float32"
+    assert "bf16+channels_last+compile" not in [s.name for s in cases.case_specs(False)]
+    assert cases.case_specs(False)[0].dtype == "float32"
 
 
 def _unet_step(unet, latents, embeddings):
@@ -152,14 +152,13 @@ def _unet_step(unet, latents, embeddings):
 
 
 @pytest.fixture(scope="module")
-def tiny_pipes(tmp_path_factory: pytest.TempPathFactory):
+def tiny_pipes(tiny_model: Path):
+    """The session's tiny model in fp32 and in bf16 (emulated on CPUs without bf16): these
+    tests are about the bf16 path, so they set the dtype themselves."""
     from diffusers import StableDiffusionPipeline
 
-    from huatu.backends.tiny import ensure_tiny_model
-
-    folder = ensure_tiny_model(tmp_path_factory.mktemp("tiny"))
-    fp32 = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.float32)
-    bf16 = StableDiffusionPipeline.from_pretrained(folder, dtype=torch.bfloat16)
+    fp32 = StableDiffusionPipeline.from_pretrained(tiny_model, dtype=torch.float32)
+    bf16 = StableDiffusionPipeline.from_pretrained(tiny_model, dtype=torch.bfloat16)
     for pipe in (fp32, bf16):
         pipe.set_progress_bar_config(disable=True)
     return fp32, bf16
@@ -180,7 +179,7 @@ def test_tiny_unet_step_bf16_close_to_fp32(tiny_pipes, channels_last: bool) -> N
         got = _unet_step(unet, half_latents, embeddings.bfloat16())
     finally:
         unet.to(memory_format=torch.contiguous_format)
-    assert run.relative_l2(got, reference) <= UNET_REL_L2_MAX
+    assert cases.relative_l2(got, reference) <= UNET_REL_L2_MAX
 
 
 def test_tiny_image_bf16_close_to_fp32(tiny_pipes) -> None:
@@ -226,7 +225,7 @@ def test_sd15_unet_step_bf16_close_to_fp32_at_8x8() -> None:
     del unets[0]
     unet = unets[0].to(memory_format=torch.channels_last)
     got = _unet_step(unet, latents.bfloat16(), embeddings.bfloat16())
-    assert run.relative_l2(got, reference) <= UNET_REL_L2_MAX
+    assert cases.relative_l2(got, reference) <= UNET_REL_L2_MAX
 
 
 def test_table_reports_batching_and_the_app_cost() -> None:
@@ -244,20 +243,23 @@ def test_table_reports_batching_and_the_app_cost() -> None:
         "first_request_s": 4.2,
         "gradio_call_without_model_ms": 15.0,
     }
-    table = run.format_table({**FAKE_RESULT, "batching": batching, "app": app})
+    table = report.format_table({**FAKE_RESULT, "batching": batching, "app": app})
     assert "4.10 s one by one, 3.90 s batched → 1.05× images per minute" in table
     assert "21 ms per request over the bare pipeline (30 → 51 ms; a Gradio call that" in table
     assert "runs no model: 15 ms); first image 4.2 s" in table
 
 
-def test_batching_measure_runs_on_a_real_unet(tiny_pipes) -> None:
-    """The measurement itself (no timing threshold: only that it measures what it says)."""
+def test_batching_measure_runs_on_a_real_unet(tiny_pipes, monkeypatch) -> None:
+    """The measurement itself (no timing threshold: only that it measures what it says), on
+    the tiny UNet at 8x8 latents: the same code as at the benchmark's 64x64, in a second
+    instead of a minute on a CPU without bf16."""
+    monkeypatch.setattr(cases, "LATENT", 8)
     pipe = tiny_pipes[1]
-    spec = run.CaseSpec("huatu-default", "bfloat16")
+    spec = cases.CaseSpec("huatu-default", "bfloat16")
     width = pipe.unet.config.cross_attention_dim
-    runner = run.CaseRunner(spec, pipe, torch.zeros(2, 77, width))
+    runner = cases.CaseRunner(spec, pipe, torch.zeros(2, 77, width))
     batched = runner.unet_step_batched(3)
-    assert batched.shape[0] == 6  # 3 images, each with its unconditional twin
+    assert batched.shape == (6, 4, 8, 8)  # 3 images, each with its unconditional twin
     result = run.measure_batching(runner, repeats=2, images=3)
     assert result["images"] == 3 and result["case"] == "huatu-default"
     assert result["unet_cfg_step_per_image_one_by_one_s"] >= 0

@@ -1,41 +1,65 @@
-"""The huatu command, run as a real subprocess on the tiny model."""
+"""The huatu command on the tiny model.
+
+Each command runs once as a real subprocess (``serve``, ``lesson``, ``generate``, ``info``;
+``generate --from-file`` in tests/test_batch.py); the other cases run in process through
+click's ``CliRunner`` (:func:`tests.helpers.invoke_huatu`), which answers in the same shape.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from huatu.metadata import read_parameters
-from tests.conftest import free_port
+from tests.helpers import (
+    HuatuProcess,
+    free_ports,
+    huatu_command,
+    huatu_env,
+    invoke_huatu,
+    launch_huatu,
+    run_huatu,
+)
 
 
-def run_huatu(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "huatu.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-    )
+@pytest.fixture(scope="module", autouse=True)
+def servers(
+    cache_dir: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, HuatuProcess]]:
+    """``huatu serve`` (its port from ``GRADIO_SERVER_PORT``) and ``huatu lesson advanced``,
+    launched when this module starts so that their start-up overlaps the tests before theirs;
+    the tests wait for them (:meth:`~tests.helpers.HuatuProcess.wait_ready`)."""
+    folder = tmp_path_factory.mktemp("cli-servers")
+    env = huatu_env(cache_dir, folder / "outputs")
+    serve_port, lesson_port = free_ports(2)
+    launched = {
+        "serve": launch_huatu(
+            huatu_command("serve", "--model", "tiny"),
+            {**env, "GRADIO_SERVER_PORT": str(serve_port)},
+            port=serve_port,
+            log_path=folder / "serve.log",
+            cwd=folder,
+        ),
+        "lesson": launch_huatu(
+            huatu_command("lesson", "advanced", "--model", "tiny", "--port", str(lesson_port)),
+            env,
+            port=lesson_port,
+            log_path=folder / "lesson.log",
+            cwd=folder,
+        ),
+    }
+    try:
+        yield launched
+    finally:
+        for server in launched.values():
+            server.stop()
 
 
-@pytest.fixture
-def cli_env(cache_dir: Path, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_API", "HUATU_"))}
-    env.pop("HF_TOKEN", None)
-    env.update(HUATU_CACHE=str(cache_dir), HUATU_OUTPUTS=str(tmp_path / "outputs"))
-    return env
-
-
-def test_generate_then_info_round_trip(cli_env, tmp_path: Path, tiny_service):
+def test_generate_then_info_round_trip(cli_env, tmp_path: Path):
     out = tmp_path / "pngs"
     done = run_huatu(
         "generate",
@@ -74,7 +98,8 @@ def test_generate_then_info_round_trip(cli_env, tmp_path: Path, tiny_service):
     assert shown.stdout.strip() == read_parameters(paths[1]).strip()
     assert "Seed: 43" in shown.stdout and "Sampler: DDIM" in shown.stdout
 
-    as_json = run_huatu("info", "--json", str(paths[0]), env=cli_env, cwd=tmp_path)
+    as_json = invoke_huatu("info", "--json", str(paths[0]), env=cli_env, cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
     assert data["request"] == {
         "prompt": "a dog in a park",
@@ -89,7 +114,7 @@ def test_generate_then_info_round_trip(cli_env, tmp_path: Path, tiny_service):
 
 
 def test_bad_values_are_named_without_traceback(cli_env, tmp_path: Path):
-    done = run_huatu(
+    done = invoke_huatu(
         "generate", "a dog", "--model", "tiny", "--width", "100", env=cli_env, cwd=tmp_path
     )
     assert done.returncode == 2
@@ -97,12 +122,12 @@ def test_bad_values_are_named_without_traceback(cli_env, tmp_path: Path):
         done.stderr
     )
     assert "Traceback" not in done.stderr
-    missing = run_huatu("info", str(tmp_path / "none.png"), env=cli_env, cwd=tmp_path)
+    missing = invoke_huatu("info", str(tmp_path / "none.png"), env=cli_env, cwd=tmp_path)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
 
 
 def test_unloadable_model_is_one_clear_sentence(cli_env, tmp_path: Path):
-    done = run_huatu(
+    done = invoke_huatu(
         "generate",
         "a dog",
         "--model",
@@ -116,28 +141,22 @@ def test_unloadable_model_is_one_clear_sentence(cli_env, tmp_path: Path):
     assert "--model tiny" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_serve_starts_on_the_port_from_the_environment(cli_env, tmp_path: Path, tiny_service):
-    port = free_port()
-    env = {**cli_env, "GRADIO_SERVER_PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "huatu.cli", "serve", "--model", "tiny"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def test_serve_starts_on_the_port_from_the_environment(servers):
+    server = servers["serve"].wait_ready()
+    answer = httpx.get(server.url + "/config", timeout=30, trust_env=False)
+    assert answer.status_code == 200 and "test model" in answer.text
+
+
+def test_lesson_serves_the_tutorial_app(servers, tmp_path: Path):
+    from gradio_client import Client
+    from PIL import Image
+
+    lesson = servers["lesson"].wait_ready()
+    client = Client(lesson.url, verbose=False, download_files=str(tmp_path / "dl"))
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=2) as reply:
-                    assert "test model" in reply.read().decode()
-                    break
-            except OSError:
-                assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "huatu serve did not answer"
-                time.sleep(0.5)
+        path = client.predict("a fox", "", 2, 7, 64, 96, api_name="/generate")
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        client.close()  # its heartbeat stream would hold up the server's shutdown
+    image = Image.open(path)
+    assert image.format == "PNG" and image.size == (64, 96)
+    assert f"serving on {lesson.url}" in lesson.log()

@@ -27,8 +27,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from PIL import Image
 
-from huatu.errors import ValidationError
-from huatu.messages import render_error
+from huatu.errors import ValidationError, explain
+from huatu.fields import FORM
 from huatu.request import (
     MAX_GUIDANCE,
     MAX_IMAGES,
@@ -46,7 +46,6 @@ from huatu.request import (
 )
 from huatu.schedulers import scheduler_ids
 from huatu.service import ImageService
-from tests.conftest import serving_app
 from tests.fuzz_support import (
     REQUEST_FIELDS,
     McpSession,
@@ -63,6 +62,7 @@ from tests.fuzz_support import (
     steps,
     unknown_names,
 )
+from tests.helpers import serving_app
 
 TIMEOUT = httpx.Timeout(120)
 JSON_TYPE = {"content-type": "application/json"}
@@ -103,7 +103,7 @@ def assert_clear_refusal(error: ValidationError, fields: dict[str, Any]) -> None
     given_names = {name for name, value in fields.items() if value is not None}
     assert error.field in given_names | {"prompt"}, (error.field, fields)
     assert names_field(str(error), error.field), str(error)
-    assert names_field(render_error(error, "zh-CN"), error.field)
+    assert names_field(explain(error, "zh-CN"), error.field)
     unknown = sorted(given_names - set(REQUEST_FIELDS))
     if unknown:
         assert error.field == unknown[0] and error.reason == "unknown_field"
@@ -160,13 +160,23 @@ ui_numbers = st.one_of(
 def test_the_form_validator_accepts_or_names_the_field(
     prompt, negative_prompt, form_steps, guidance, width, height, seed, num_images, scheduler
 ):
-    """The studio form's values (text, Gradio numbers as int or float, ``None``)."""
-    form = (prompt, negative_prompt, form_steps, guidance, width, height, seed, num_images)
+    """The studio form's values (text, Gradio numbers as int or float, ``None``) under the
+    form's short names (:data:`huatu.fields.FORM`)."""
+    values = {
+        "prompt": prompt,
+        "negative_prompt": negative_prompt,
+        "steps": form_steps,
+        "guidance": guidance,
+        "width": width,
+        "height": height,
+        "seed": seed,
+        "num_images": num_images,
+        "scheduler": scheduler,
+    }
     try:
-        request = GenerationRequest.from_form(*form, scheduler)
+        request = FORM.request(values)
     except ValidationError as error:
-        fields = dict(zip(REQUEST_FIELDS, (*form, scheduler), strict=True))
-        assert_clear_refusal(error, fields)
+        assert_clear_refusal(error, FORM.request_fields(values))
         return
     assert_valid_request(request)
 

@@ -1,24 +1,25 @@
 """Issue 6, "Load": many clients at once through the Gradio API and the HTTP APIs.
 
 A real ``huatu serve --model tiny`` subprocess on 127.0.0.1 (loopback only) takes a bounded
-load: by default 16 clients × 5 requests (2 steps, 64x64: well under a minute on two busy
-cores); with ``HUATU_AUDIT=1`` (``make audit``) 32 clients × 10 requests at 8 steps, 128x128.
-Every request is either served with its own prompt and seed in its PNG's metadata, or refused
-with its API's queue-full answer; afterwards the queue drains and the memory comes back. The
-figures (served, refused, errors, p50/p95 latency) are printed; ``-s`` shows them.
+load: in ``make test`` 8 clients × 3 requests (2 steps, 64x64: seconds); with
+``HUATU_AUDIT=1`` (``make audit``) 32 clients × 10 requests at 8 steps, 128x128. Every request
+is either served with its own prompt and seed in its PNG's metadata, or refused with its API's
+queue-full answer; afterwards the queue drains and the memory comes back. The figures
+(served, refused, errors, p50/p95 latency) are printed; ``-s`` shows them. No assertion is
+about time: latencies are figures, and every wait has a deadline only against hanging.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.helpers import huatu_env, serve_tiny, wait_until
 from tests.load_support import (
     ERROR,
     REFUSED,
@@ -29,18 +30,20 @@ from tests.load_support import (
     format_summary,
     gradio_burst,
     http_burst,
-    huatu_server,
     run_load,
+    settled_rss,
     timed_call,
     wait_drained,
 )
 
 AUDIT = os.environ.get("HUATU_AUDIT") == "1"
-LOAD = LoadConfig(clients=32, requests=10, steps=8, size=128) if AUDIT else LoadConfig()
+LOAD = (
+    LoadConfig(clients=32, requests=10, steps=8, size=128)
+    if AUDIT
+    else LoadConfig(clients=8, requests=3)
+)
 #: How far above its resting level the server's RSS may be once the load is over.
 MEMORY_TOLERANCE = 150 * 2**20
-#: How soon a fresh request must be served once the load is over ("the queue drains").
-FRESH_WITHIN_S = 10.0
 #: A generation long enough (about 3 s on one idle core) to hold the one slot while a burst
 #: arrives: 100 steps at 256x256 on the tiny model.
 BLOCKER = {"steps": 100, "size": 256}
@@ -49,10 +52,11 @@ MB = 2**20
 
 
 @pytest.fixture(scope="module")
-def server(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+def server(cache_dir: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
     """``huatu serve --model tiny`` in a subprocess, on 127.0.0.1 and a free port."""
     folder = tmp_path_factory.mktemp("load-server")
-    with huatu_server(cache_dir, folder / "outputs", folder / "server.log") as running:
+    env = huatu_env(cache_dir, folder / "outputs")
+    with serve_tiny(env, folder / "server.log") as running:
         yield running
 
 
@@ -76,7 +80,7 @@ def fresh_request_per_api(url: str, workdir: Path) -> dict[str, tuple[str, float
 
 
 def test_load_every_request_is_served_with_its_own_metadata_or_refused(server, tmp_path):
-    """16 clients × 5 requests (audit: 32 × 10) spread over the three APIs.
+    """8 clients × 3 requests (audit: 32 × 10) spread over the three APIs.
 
     Memory, as measured here: the server subprocess's ``VmRSS`` (``/proc/<pid>/status``), the
     median of five samples 0.2 s apart while it is idle. *Rest* is taken after a warm-up round
@@ -88,20 +92,21 @@ def test_load_every_request_is_served_with_its_own_metadata_or_refused(server, t
     that keeps what each request made (images, latents, Gradio events) or a thread per
     request grows with the load and would pass it at audit size.
 
-    The queue drains: after the load the Gradio queue is empty within 30 s, a fresh request on
-    each API is served within 10 s, and 16 HTTP requests at once (the gate's limit) are all
-    served, so no place in the gate and no generation slot was left taken.
+    The queue drains: after the load the Gradio queue empties, a fresh request on each API
+    is served (a generation slot left taken would keep it waiting until its client gives up,
+    an error), and 16 HTTP requests at once (the gate's limit) are all served, so no place in
+    the gate and no generation slot was left taken.
     """
     warm = run_load(server.url, LoadConfig(LOAD.clients, 1, LOAD.steps, LOAD.size), tmp_path / "w")
     assert warm.summary()["errors"] == 0, format_summary(warm.summary(), "warm-up")
-    rest = server.settled_rss()
+    rest = settled_rss(server.pid)
 
     with RssSampler(server.pid) as sampler:
         report = run_load(server.url, LOAD, tmp_path / "load")
-    drain_s = wait_drained(server.url, timeout_s=30)
+    drain_s = wait_drained(server.url)
     fresh = fresh_request_per_api(server.url, tmp_path / "fresh")
     gate_free = http_burst(server.url, 16)
-    after = server.settled_rss()
+    after = settled_rss(server.pid)
 
     report.extra.update(
         {
@@ -131,16 +136,8 @@ def test_load_every_request_is_served_with_its_own_metadata_or_refused(server, t
     if LOAD.clients <= 16:
         assert summary["refused"] == 0, summary["refusal_examples"]
     assert all(status == SERVED for status, _, _ in fresh.values()), fresh
-    assert all(seconds < FRESH_WITHIN_S for _, seconds, _ in fresh.values()), fresh
     assert all(o.status == SERVED for o in gate_free), [o.detail for o in gate_free]
     assert after <= rest + MEMORY_TOLERANCE, summary["memory_mb"]
-
-
-def wait_until(condition, timeout_s: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_one_gradio_session_gets_two_places_the_rest_are_refused(server, tmp_path):
@@ -174,7 +171,7 @@ def test_one_gradio_session_gets_two_places_the_rest_are_refused(server, tmp_pat
         again = gradio_burst(caller, 2)  # both fit: the places of the first burst are free
     finally:
         caller.close()
-    blocker_done.wait(60)
+    assert blocker_done.wait(180), "the blocking generation never ended"
     show(
         "gradio burst (1 session, 5 at once): "
         f"{dict(Counter(o.status for o in burst))}; refusal: "
@@ -195,8 +192,8 @@ def test_one_gradio_session_gets_two_places_the_rest_are_refused(server, tmp_pat
 def test_http_burst_beyond_the_gate_is_refused_with_the_queue_full_answer(server, tmp_path):
     """40 A1111 and OpenAI requests at the same instant while a studio generation holds the
     slot: the gate (limit 16) lets 16 in, and they are served with their own prompt and
-    seed; the others get the queue-full answer at once (A1111: 503 ``QueueFullError``;
-    OpenAI: 429 ``rate_limit_exceeded`` with ``Retry-After``), saying 16 are waiting."""
+    seed; the others get the queue-full answer at once (503 with ``Retry-After``; A1111:
+    ``QueueFullError``, OpenAI: ``server_overloaded``), saying 16 are waiting."""
     blocker = Caller(server.url, tmp_path / "blocker")
     try:
         job = blocker.gradio_job("blocker", 2, BLOCKER["steps"], BLOCKER["size"])

@@ -11,6 +11,7 @@ import pytest
 from huatu.backends.local import LocalBackend
 from huatu.config import load_settings
 from huatu.request import GenerationRequest
+from tests.helpers import invoke_huatu
 
 
 def test_the_flags_are_read_from_the_environment():
@@ -54,14 +55,12 @@ def test_compile_happens_at_load_and_keeps_the_image(settings, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def pickled_model(tmp_path_factory, base_settings):
+def pickled_model(tmp_path_factory, tiny_model):
     """The tiny model saved again with pickle (.bin) weights."""
     from diffusers import StableDiffusionPipeline
 
-    from huatu.backends.tiny import ensure_tiny_model
-
     folder = tmp_path_factory.mktemp("pickled") / "tiny-pickled"
-    pipe = StableDiffusionPipeline.from_pretrained(ensure_tiny_model(base_settings.cache_dir))
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_model)
     pipe.save_pretrained(folder, safe_serialization=False)
     assert list(folder.rglob("*.bin"))
     return folder
@@ -80,30 +79,18 @@ def test_pickle_weights_are_refused_unless_allowed(settings, pickled_model, capl
     assert allowed.generate(request.with_seed(1)).images[0].size == (64, 64)
 
 
-def test_the_cli_refuses_pickle_weights_and_warns_when_they_are_allowed(pickled_model, tmp_path):
-    import subprocess
-    import sys
-
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HUATU_OUTPUTS": str(tmp_path)}
-    env.pop("HUATU_ALLOW_PICKLE", None)
-    command = [
-        sys.executable,
-        "-m",
-        "huatu.cli",
-        "generate",
-        "a fox",
-        "--model",
-        str(pickled_model),
-    ]
+def test_the_cli_refuses_pickle_weights_and_warns_when_they_are_allowed(
+    pickled_model, cli_env, tmp_path
+):
+    """Through the ``generate`` command, in process (its subprocess run is in test_cli.py)."""
+    before = os.environ.get("HUATU_ALLOW_PICKLE")
+    command = ["generate", "a fox", "--model", str(pickled_model)]
     small = ["--steps", "1", "--width", "64", "--height", "64"]
-    refused = subprocess.run(
-        [*command, *small], capture_output=True, text=True, env=env, timeout=120
-    )
+    refused = invoke_huatu(*command, *small, env=cli_env, cwd=tmp_path)
     assert refused.returncode == 1 and "only a pickle format" in refused.stderr
     assert "Traceback" not in refused.stderr
-    allowed = subprocess.run(
-        [*command, *small, "--allow-pickle"], capture_output=True, text=True, env=env, timeout=120
-    )
+    allowed = invoke_huatu(*command, *small, "--allow-pickle", env=cli_env, cwd=tmp_path)
     assert allowed.returncode == 0, allowed.stderr
     assert "WARNING" in allowed.stderr and "can run any code" in allowed.stderr
     assert allowed.stdout.strip().endswith(".png")
+    assert os.environ.get("HUATU_ALLOW_PICKLE") == before  # the flag ends with the command

@@ -26,10 +26,6 @@ two HTTP APIs.
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -40,7 +36,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 from gradio_client.exceptions import ValidationError as ClientValidationError
 
-from tests.conftest import free_port, serving_app
+from tests.helpers import huatu_env, serve_tiny, serving_app, wait_until
 from tests.standin_hf import StandInHF, http_error, unauthorized
 
 HF_KEY = "hf_SECRETfake0123456789abcdef"
@@ -108,52 +104,47 @@ class Captured:
 
 
 @pytest.fixture(scope="module")
-def server(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def server(
+    cache_dir: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict]:
     """A ``huatu serve --model tiny --mcp`` subprocess with every secret set."""
     root = tmp_path_factory.mktemp("secrets")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUATU_", "GRADIO_"))}
-    env.update(
+    env = huatu_env(
+        cache_dir,
+        root / "outputs",
         HF_API_KEY=HF_KEY,
         HUATU_API_KEY=API_KEY,
         HUATU_AUTH=f"{USER}:{PASSWORD}",
-        HUATU_CACHE=str(cache_dir),
-        HUATU_OUTPUTS=str(root / "outputs"),
-        HF_HUB_OFFLINE="1",
-        GRADIO_ANALYTICS_ENABLED="False",
         GRADIO_TEMP_DIR=str(root / "gradio"),
-        PYTHONUNBUFFERED="1",
     )
     log_path = root / "server.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-c", DRIVER, "serve", "--model", "tiny", "--backend", "local"]
-            + ["--port", str(port), "--mcp"],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=root,
-        )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(url + "/config", headers=BEARER, timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start: " + log_path.read_text()
-            time.sleep(0.3)
-        try:
-            yield {"url": url, "root": root, "log": log_path, "cache": cache_dir, "pid": process}
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=20)
+    with serve_tiny(env, log_path, "--mcp", driver=DRIVER, headers=BEARER, cwd=root) as running:
+        yield {
+            "url": running.url,
+            "root": root,
+            "log": log_path,
+            "cache": cache_dir,
+            "process": running,
+        }
+
+
+def log_after_a_crash(server: dict) -> bytes:
+    """The server's log once a request that crashes in the backend has been logged: every
+    line logged for the requests answered before it is in the file by then."""
+    log_path: Path = server["log"]
+    crashes = log_path.read_text("utf-8", "replace").count("boom")
+    answer = httpx.post(
+        server["url"] + "/v1/images/generations",
+        json={"prompt": CRASH, "size": "64x64"},
+        headers=BEARER,
+        timeout=120,
+    )
+    assert answer.status_code == 500, answer.text
+    wait_until(
+        lambda: log_path.read_text("utf-8", "replace").count("boom") > crashes,
+        what="the crash in the server's log",
+    )
+    return log_path.read_bytes()
 
 
 def small(prompt: str, **fields: object) -> dict:
@@ -264,8 +255,7 @@ def test_no_secret_reaches_answers_logs_or_files(server: dict) -> None:
     assert "internal error" in str(caught.value)
     # the server survived, and says so in its log (which must name the failure, not the secret)
     assert http.get("/v1/models").status_code == 200
-    time.sleep(0.5)  # let the log lines reach the file
-    log_text = server["log"].read_text("utf-8", "replace")
+    log_text = log_after_a_crash(server).decode("utf-8", "replace")
     assert "RuntimeError" in log_text and "boom" in log_text, log_text[-2000:]
 
     # and now every file the server wrote, and its log
@@ -299,8 +289,8 @@ def test_a_secret_typed_into_an_accepted_prompt_is_kept_only_in_that_image(serve
     assert answer.status_code == 200
     png = base64.b64decode(answer.json()["data"][0]["b64_json"])
     assert HF_KEY.encode() in png  # the image's own parameters: what the person typed
-    time.sleep(0.3)
-    assert find_secrets(server["log"].read_bytes()[len(before) :], "log") == []
+    after = log_after_a_crash(server)
+    assert find_secrets(after[len(before) :], "log") == []
 
 
 def test_the_studio_never_shows_part_of_a_secret_in_a_refusal(server: dict) -> None:

@@ -7,8 +7,10 @@ import pytest
 
 from huatu.security import host_name, origin_host
 from huatu.server import Access
-from tests.conftest import serving_app
+from tests.helpers import serving_app
 
+#: Seconds an HTTP call may take (generations included): a guard against hanging only.
+TIMEOUT = 120
 EVIL = "http://evil.example"
 A1111_BODY = '{"prompt": "x", "steps": 1, "width": 64, "height": 64}'
 WRITES = [
@@ -54,14 +56,18 @@ def test_writes_from_other_websites_are_refused(server, path, body):
 
 def test_the_studio_s_own_pages_and_plain_clients_may_write(server):
     own = {"Origin": server, "Content-Type": "application/json"}
-    answer = httpx.post(server + "/sdapi/v1/txt2img", content=A1111_BODY, headers=own)
+    answer = httpx.post(
+        server + "/sdapi/v1/txt2img", content=A1111_BODY, headers=own, timeout=TIMEOUT
+    )
     assert answer.status_code == 200 and answer.json()["images"]
     plain = httpx.post(
         server + "/sdapi/v1/txt2img", content=A1111_BODY, headers=own | {"Origin": ""}
     )
     assert plain.status_code == 403  # an empty Origin is not ours
     no_origin = {"Content-Type": "application/json"}  # curl, SDKs
-    answer = httpx.post(server + "/sdapi/v1/txt2img", content=A1111_BODY, headers=no_origin)
+    answer = httpx.post(
+        server + "/sdapi/v1/txt2img", content=A1111_BODY, headers=no_origin, timeout=TIMEOUT
+    )
     assert answer.status_code == 200
 
 

@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import base64
 import subprocess
-import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from gradio_client import Client
 
 from huatu.server import Access, is_loopback, parse_users
-from tests.conftest import serving_app
+from tests.helpers import (
+    HuatuProcess,
+    free_port,
+    huatu_command,
+    huatu_env,
+    launch_huatu,
+    run_huatu,
+    serving_app,
+)
 
+#: Seconds an HTTP call may take (generations included): a guard against hanging only.
+TIMEOUT = 120
 KEY = "hk-test-key-0123456789"
 USER, PASSWORD = "ann", "s3cret-pass"
 BASIC = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -41,7 +52,7 @@ def locked(tiny_service):
 @pytest.mark.parametrize(("method", "path", "body"), ROUTES)
 def test_every_route_wants_credentials(locked, method, path, body):
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic Zm9vOmJhcg=="}):
-        answer = httpx.request(method, locked + path, json=body, headers=headers)
+        answer = httpx.request(method, locked + path, json=body, headers=headers, timeout=TIMEOUT)
         assert answer.status_code == 401, (path, headers, answer.text[:200])
         assert KEY not in answer.text and PASSWORD not in answer.text
         if path.startswith("/v1/"):  # OpenAI's error shape, which its clients read
@@ -51,7 +62,9 @@ def test_every_route_wants_credentials(locked, method, path, body):
         # browsers get asked for a user name and password
         assert answer.headers["www-authenticate"].startswith("Basic")
     for good in (f"Bearer {KEY}", BASIC):
-        answer = httpx.request(method, locked + path, json=body, headers={"Authorization": good})
+        answer = httpx.request(
+            method, locked + path, json=body, headers={"Authorization": good}, timeout=TIMEOUT
+        )
         assert answer.status_code != 401, (path, good[:6], answer.text[:200])
 
 
@@ -75,8 +88,8 @@ def test_without_credentials_configured_everything_is_open(tiny_service):
 
 
 def test_only_saved_pngs_are_served(tiny_service):
-    from huatu.request import GenerationRequest
     from huatu.api.outputs import output_url
+    from huatu.request import GenerationRequest
 
     result = tiny_service.generate(
         GenerationRequest.create(prompt="a fox", num_inference_steps=2, width=64, height=64)
@@ -116,65 +129,51 @@ def test_access_rules():
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.2")
 
 
-def _serve(*args: str) -> subprocess.CompletedProcess:
-    import os
-
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    for name in ("HUATU_API_KEY", "HUATU_AUTH"):
-        env.pop(name, None)
-    return subprocess.run(
-        [sys.executable, "-m", "huatu.cli", "serve", "--model", "tiny", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+def _serve(cli_env: dict[str, str], tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """``huatu serve --model tiny ARGS`` as a subprocess that is expected to refuse at once
+    (a subprocess, so that a regression that starts serving ends at the timeout)."""
+    return run_huatu("serve", "--model", "tiny", *args, env=cli_env, cwd=tmp_path, timeout_s=60)
 
 
-def test_serve_refuses_to_listen_beyond_loopback_without_credentials():
+def test_serve_refuses_to_listen_beyond_loopback_without_credentials(cli_env, tmp_path):
     for args in (["--listen"], ["--host", "0.0.0.0"], ["--host", "192.168.7.7"]):
-        finished = _serve(*args)
+        finished = _serve(cli_env, tmp_path, *args)
         assert finished.returncode == 2, finished.stderr
         assert "Refusing to listen on" in finished.stderr
         assert "HUATU_API_KEY" in finished.stderr and "Traceback" not in finished.stderr
-    finished = _serve("--auth", "nopassword")
+    finished = _serve(cli_env, tmp_path, "--auth", "nopassword")
     assert finished.returncode == 2 and "user:password" in finished.stderr
 
 
-def test_share_needs_credentials_and_says_when_no_link_can_be_opened(cache_dir, tmp_path):
-    import os
-    import time
-
-    from tests.conftest import free_port
-
-    refused = _serve("--share")
-    assert refused.returncode == 2 and "Refusing to open a share link" in refused.stderr
+@pytest.fixture(scope="module", autouse=True)
+def share_server(
+    cache_dir: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HuatuProcess]:
+    """``huatu serve --share`` with an API key, launched when this module starts so that its
+    start-up overlaps the in-process tests; its test waits for it."""
+    folder = tmp_path_factory.mktemp("share")
+    env = huatu_env(cache_dir, folder / "outputs", HUATU_API_KEY=KEY)
     port = free_port()
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HUATU_CACHE": str(cache_dir),
-        "HUATU_OUTPUTS": str(tmp_path),
-        "HUATU_API_KEY": KEY,
-    }
-    command = [sys.executable, "-m", "huatu.cli", "serve", "--model", "tiny", "--share"]
-    server = subprocess.Popen(
-        [*command, "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        lines = []
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:  # offline here: the share server is unreachable
-            lines.append(server.stderr.readline())
-            if "share link" in lines[-1] or "public link" in lines[-1]:
-                break
-        assert "could not open a share link" in lines[-1] and "serving locally" in lines[-1]
-        # still serving; through a link the Host would be the link's, so it is not checked
-        headers = {"Authorization": f"Bearer {KEY}", "Host": "abc.gradio.live"}
-        assert httpx.get(f"http://127.0.0.1:{port}/config", headers=headers).status_code == 200
-        busy = _serve("--port", str(port))  # the port is taken: said before loading anything
-        assert busy.returncode == 2 and f"Cannot listen on 127.0.0.1:{port}" in busy.stderr
-        assert "Traceback" not in busy.stderr
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    command = huatu_command("serve", "--model", "tiny", "--share", "--port", str(port))
+    with launch_huatu(command, env, port=port, log_path=folder / "share.log", cwd=folder) as server:
+        yield server
+
+
+def test_share_needs_credentials_and_says_when_no_link_can_be_opened(
+    share_server, cli_env, tmp_path
+):
+    refused = _serve(cli_env, tmp_path, "--share")
+    assert refused.returncode == 2 and "Refusing to open a share link" in refused.stderr
+    bearer = {"Authorization": f"Bearer {KEY}"}
+    server = share_server.wait_ready(headers=bearer)
+    # offline here: the share server is unreachable
+    said = server.wait_for_log("share link", "public link").splitlines()
+    assert server.process.poll() is None, server.log()
+    line = next(line for line in said if "share link" in line or "public link" in line)
+    assert "could not open a share link" in line and "serving locally" in line
+    # still serving; through a link the Host would be the link's, so it is not checked
+    headers = {**bearer, "Host": "abc.gradio.live"}
+    assert httpx.get(f"{server.url}/config", headers=headers).status_code == 200
+    busy = _serve(cli_env, tmp_path, "--port", str(server.port))  # taken: said before loading
+    assert busy.returncode == 2 and f"Cannot listen on 127.0.0.1:{server.port}" in busy.stderr
+    assert "Traceback" not in busy.stderr

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from huatu.backends.base import CancelToken
 from huatu.errors import GenerationCancelled
 from huatu.slots import FairSlots
+from tests.helpers import wait_until
 
-
-def _wait_until(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+#: How long a test waits for a thread it released (a guard against hanging).
+JOIN_S = 60.0
 
 
 def test_waiters_are_served_in_arrival_order():
@@ -34,10 +30,10 @@ def test_waiters_are_served_in_arrival_order():
         thread = threading.Thread(target=wait, args=(number,))
         thread.start()
         threads.append(thread)
-        _wait_until(lambda number=number: slots.waiting == number + 1)  # arrived, in order
+        wait_until(lambda number=number: slots.waiting == number + 1)  # arrived, in order
     slots.release()
     for thread in threads:
-        thread.join(timeout=5)
+        thread.join(timeout=JOIN_S)
     assert order == [0, 1, 2, 3, 4, 5]
 
 
@@ -55,9 +51,9 @@ def test_a_stop_while_waiting_gives_up_the_turn_and_takes_no_place():
 
     thread = threading.Thread(target=wait)
     thread.start()
-    _wait_until(lambda: slots.waiting == 1)
+    wait_until(lambda: slots.waiting == 1)
     cancel.cancel()
-    thread.join(timeout=5)
+    thread.join(timeout=JOIN_S)
     assert failed and slots.waiting == 0
     slots.release()
     slots.acquire()  # the place is free again: nobody took it
@@ -76,10 +72,10 @@ def test_exclusive_waits_for_running_generations_and_may_resize():
 
     thread = threading.Thread(target=swap)
     thread.start()
-    _wait_until(lambda: slots.waiting == 1)
+    wait_until(lambda: slots.waiting == 1)
     assert not entered.is_set()  # one generation still runs
     slots.release()
-    thread.join(timeout=5)
+    thread.join(timeout=JOIN_S)
     assert entered.is_set() and slots.count == 1
     slots.acquire()
     with pytest.raises(GenerationCancelled):  # full: a stopped waiter gives up

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import gradio
+import httpx
 import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from tests.conftest import free_port
+from tests.helpers import HuatuProcess, free_ports, huatu_env, launch_huatu
 
 ROOT = Path(__file__).resolve().parent.parent
 COLOURS = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
@@ -65,87 +62,73 @@ def listening_hosts(port: int) -> set[str]:
     return hosts
 
 
-@contextmanager
-def running_app(env: dict[str, str], cwd: Path) -> Iterator[str]:
-    """Run ``python app.py`` as a Space would; yield its loopback URL once it answers."""
-    port = int(env["GRADIO_SERVER_PORT"])
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py")],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+@pytest.fixture(scope="module", autouse=True)
+def apps(
+    cache_dir: Path, tiny_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, HuatuProcess]]:
+    """``python app.py`` as a Space would run it, off Spaces and on one (``SPACE_ID`` set),
+    with the session's tiny model, no keys and temporary outputs. Both are launched when
+    this module starts, so that their start-ups overlap; each test waits for its own."""
+    launched: dict[str, HuatuProcess] = {}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/config", timeout=2) as reply:
-                    assert "test model" in reply.read().decode()
-                    break
-            except OSError:
-                assert process.poll() is None, process.stdout.read()
-                assert time.monotonic() < deadline, "app.py did not answer"
-                time.sleep(0.5)
-        yield url
+        for (name, extra), port in zip(
+            (("off", {}), ("on", {"SPACE_ID": "someone/huatu"})), free_ports(2), strict=True
+        ):
+            folder = tmp_path_factory.mktemp(f"space-{name}")
+            env = huatu_env(
+                cache_dir,
+                folder / "outputs",
+                HUATU_MODEL="tiny",
+                HUATU_BACKEND="local",
+                GRADIO_SERVER_PORT=str(port),
+                **extra,
+            )
+            launched[name] = launch_huatu(
+                [sys.executable, str(ROOT / "app.py")],
+                env,
+                port=port,
+                log_path=folder / "app.log",
+                cwd=folder,
+            )
+        yield launched
     finally:
-        process.terminate()
-        try:  # uvicorn waits for open connections (gradio_client's) without a time limit
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        for app in launched.values():
+            app.stop()
 
 
-@pytest.fixture
-def space_env(cache_dir: Path, tmp_path: Path, tiny_service) -> dict[str, str]:
-    """app.py's environment: the session's tiny model, no keys, temp outputs, a free port."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("HF_API", "HUATU_", "SPACE_", "GRADIO_SERVER"))
-    }
-    env.pop("HF_TOKEN", None)
-    env.update(
-        HUATU_MODEL="tiny",
-        HUATU_BACKEND="local",
-        HUATU_CACHE=str(cache_dir),
-        HUATU_OUTPUTS=str(tmp_path / "outputs"),
-        GRADIO_SERVER_PORT=str(free_port()),
-    )
-    return env
+def ready(app: HuatuProcess) -> str:
+    """Wait for ``app`` to answer; check it serves the tiny model; return its URL."""
+    app.wait_ready()
+    answer = httpx.get(app.url + "/config", timeout=30, trust_env=False)
+    assert "test model" in answer.text
+    return app.url
 
 
-def test_app_serves_the_studio_on_loopback_off_spaces(space_env, tmp_path: Path):
+def test_app_serves_the_studio_on_loopback_off_spaces(apps, tmp_path: Path):
     from gradio_client import Client
     from PIL import Image
 
-    with running_app(space_env, tmp_path) as url:
-        port = int(space_env["GRADIO_SERVER_PORT"])
-        if Path("/proc/net/tcp").exists():
-            assert listening_hosts(port) == {"127.0.0.1"}
-        client = Client(url, verbose=False)
-        try:
-            result = client.predict(
-                prompt="a lighthouse", steps=2, width=64, height=64, seed=1, api_name="/generate"
-            )
-        finally:
-            client.close()  # its heartbeat stream would hold up the server's shutdown
-        progress, _preview, gallery, info, _english = result
-        (item,) = gallery
-        assert Image.open(item["image"]).size == (64, 64)
-        assert "Seed: 1" in info and progress.startswith("Done")
-        saved = list((tmp_path / "outputs").rglob("*.png"))
-        assert len(saved) == 1
+    url, port = ready(apps["off"]), apps["off"].port
+    if Path("/proc/net/tcp").exists():
+        assert listening_hosts(port) == {"127.0.0.1"}
+    client = Client(url, verbose=False, download_files=str(tmp_path / "dl"))
+    try:
+        result = client.predict(
+            prompt="a lighthouse", steps=2, width=64, height=64, seed=1, api_name="/generate"
+        )
+    finally:
+        client.close()  # its heartbeat stream would hold up the server's shutdown
+    progress, _preview, gallery, info, _english = result
+    (item,) = gallery
+    assert Image.open(item["image"]).size == (64, 64)
+    assert "Seed: 1" in info and progress.startswith("Done")
+    saved = list((apps["off"].log_path.parent / "outputs").rglob("*.png"))
+    assert len(saved) == 1
 
 
-def test_app_listens_on_every_interface_on_a_space(space_env, tmp_path: Path):
-    env = {**space_env, "SPACE_ID": "someone/huatu"}
-    with running_app(env, tmp_path) as url:
-        port = int(env["GRADIO_SERVER_PORT"])
-        if Path("/proc/net/tcp").exists():
-            assert listening_hosts(port) == {"0.0.0.0"}
-        with urllib.request.urlopen(f"{url}/", timeout=10) as reply:  # the studio page
-            assert reply.status == 200 and "<html" in reply.read().decode().lower()
+def test_app_listens_on_every_interface_on_a_space(apps):
+    url, port = ready(apps["on"]), apps["on"].port
+    if Path("/proc/net/tcp").exists():
+        assert listening_hosts(port) == {"0.0.0.0"}
+    with urllib.request.urlopen(f"{url}/", timeout=60) as reply:  # the studio page
+        assert reply.status == 200 and "<html" in reply.read().decode().lower()
