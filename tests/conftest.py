@@ -24,11 +24,7 @@ from pathlib import Path
 import pytest
 
 from huatu.config import Settings
-
-# Defined in tests.helpers; still importable from here for modules that import them so.
-from tests.helpers import free_port, huatu_env, serving, serving_app
-
-__all__ = ["free_port", "serving", "serving_app"]
+from tests.helpers import huatu_env
 
 
 @pytest.fixture(scope="session")

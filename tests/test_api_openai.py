@@ -37,7 +37,7 @@ from huatu.messages import Notice
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.server import Access, ServerThread
 from huatu.service import ImageService
-from tests.conftest import free_port, serving_app
+from tests.helpers import free_port, serving_app
 
 API_KEY = "secret-key-123"
 FAST = {"steps": 2}

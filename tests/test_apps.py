@@ -10,13 +10,14 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError, ValidationError
+from gradio_client.utils import Status
 from PIL import Image
 
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.service import ImageService
 from huatu.ui.lessons import build_lesson
 from huatu.ui.studio import build_studio
-from tests.helpers import serving
+from tests.helpers import serving, wait_until
 
 ADVANCED_ARGS = ("a mecha robot in a favela", "blurry", 3, 7, 128, 192)
 
@@ -183,10 +184,12 @@ def test_one_session_cannot_flood_the_queue(tiny_service, settings):
     service = ImageService(settings, tiny_service.choice, tiny_service.backend)
     with serving(build_studio(service)) as url:
         client = Client(url, verbose=False)  # one client is one session
-        jobs = [
-            client.submit(prompt=f"job {i}", steps=100, width=256, height=256, api_name="/generate")
-            for i in range(5)
-        ]
+        with service._slots.exclusive():  # the pipeline is busy: nothing ends meanwhile
+            jobs = [
+                client.submit(prompt=f"job {i}", steps=2, width=64, height=64, api_name="/generate")
+                for i in range(5)
+            ]
+            wait_until(lambda: sum(job.done() for job in jobs) == 5 - MAX_PER_SESSION)
         outcomes = []
         for job in jobs:
             try:
@@ -213,7 +216,7 @@ def test_stop_also_stops_a_run_still_waiting_in_the_queue(tiny_service, settings
             assert time.monotonic() < deadline, "the first run never started"
             time.sleep(0.1)
         waiting = second.submit(prompt="queued", steps=2, api_name="/generate")
-        time.sleep(1.0)  # let it reach Gradio's queue behind the running one
+        wait_until(lambda: waiting.status().code == Status.IN_QUEUE)  # behind the running one
         second.predict(api_name="/stop")
         first.predict(api_name="/stop")
         assert running.result(timeout=60)[0].startswith("⏹ Stopped at step")

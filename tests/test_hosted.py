@@ -81,7 +81,9 @@ from tests.standin_hf import (
 KEY = "hf_test_SECRET_abc123"
 MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 PATHS = ["router", "tutorial"]
-SLACK_S = 2.0
+#: An upper bound that only catches a wait many times longer (a deadline or a hang of
+#: minutes), never a slow machine's scheduling.
+GUARD_S = 60.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,7 +341,6 @@ def test_429_waits_for_retry_after_then_succeeds(stand_in: StandInHF, path: str)
     first, second = stand_in.requests
     assert first.seed == second.seed == 42
     assert second.at - first.at >= 0.95
-    assert run.elapsed < 1.0 + SLACK_S
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -360,7 +361,7 @@ def test_503_until_the_deadline_is_a_timeout(stand_in: StandInHF) -> None:
     run = Run(make_settings(stand_in, "router", hosted_timeout_s=2.5))
     message = run.fails(HostedTimeoutError)
 
-    assert run.elapsed < 2.5 + SLACK_S
+    assert run.elapsed < 2.5 + GUARD_S  # not MAX_ATTEMPTS waits: the deadline ended it
     assert "loading" in message
     assert "HUATU_HOSTED_TIMEOUT" in message
     assert len(stand_in.requests) >= 2
@@ -368,21 +369,21 @@ def test_503_until_the_deadline_is_a_timeout(stand_in: StandInHF) -> None:
 
 
 def test_retry_after_past_the_deadline_fails_at_once(stand_in: StandInHF) -> None:
-    stand_in.enqueue(rate_limited(retry_after="60"))
-    run = Run(make_settings(stand_in, "tutorial", hosted_timeout_s=5))
+    stand_in.enqueue(rate_limited(retry_after="600"))
+    run = Run(make_settings(stand_in, "tutorial", hosted_timeout_s=120))
     message = run.fails(HostedTimeoutError)
 
-    assert run.elapsed < SLACK_S
-    assert "rate-limiting" in message and "waiting 60 s" in message
+    assert run.elapsed < GUARD_S  # neither the 600 s asked for nor the 120 s deadline
+    assert "rate-limiting" in message and "waiting 600 s" in message
 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_hang_past_the_deadline_is_a_timeout(stand_in: StandInHF, path: str) -> None:
-    stand_in.enqueue(hang(seconds=30))
+    stand_in.enqueue(hang(seconds=300))
     run = Run(make_settings(stand_in, path, hosted_timeout_s=1.5))
     message = run.fails(HostedTimeoutError)
 
-    assert 1.4 <= run.elapsed < 1.5 + SLACK_S
+    assert 1.4 <= run.elapsed < 1.5 + GUARD_S  # the deadline, not the 300 s hang
     assert "1.5 s" in message
 
 
@@ -411,7 +412,7 @@ def test_connection_refused(path: str) -> None:
 
     assert "Could not reach" in message
     assert "127.0.0.1" in message
-    assert run.elapsed < 2.0
+    assert run.elapsed < GUARD_S  # not retried until a deadline
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -452,8 +453,8 @@ def test_no_key_is_an_auth_error_and_sends_nothing(stand_in: StandInHF, path: st
 
 
 def test_cancel_during_a_retry_wait(stand_in: StandInHF) -> None:
-    stand_in.default = loading(estimated_time=30)
-    run = Run(make_settings(stand_in, "router", hosted_timeout_s=60))
+    stand_in.default = loading(estimated_time=600)
+    run = Run(make_settings(stand_in, "router", hosted_timeout_s=1200))
 
     def cancel_when_waiting(event: ProgressEvent) -> None:
         if event.wait_s is not None:
@@ -461,13 +462,13 @@ def test_cancel_during_a_retry_wait(stand_in: StandInHF) -> None:
 
     with pytest.raises(GenerationCancelled, match="Stopped."):
         run(on_event=cancel_when_waiting)
-    assert run.elapsed < SLACK_S
+    assert run.elapsed < GUARD_S  # not the 600 s wait
 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_cancel_during_a_hanging_call(stand_in: StandInHF, path: str) -> None:
-    stand_in.enqueue(hang(seconds=30))
-    run = Run(make_settings(stand_in, path, hosted_timeout_s=30))
+    stand_in.enqueue(hang(seconds=600))
+    run = Run(make_settings(stand_in, path, hosted_timeout_s=1200))
     timer = threading.Timer(0.3, run.cancel.cancel)
     timer.start()
     try:
@@ -475,7 +476,7 @@ def test_cancel_during_a_hanging_call(stand_in: StandInHF, path: str) -> None:
             run()
     finally:
         timer.cancel()
-    assert run.elapsed < 0.3 + SLACK_S
+    assert run.elapsed < GUARD_S  # not the 600 s hang
 
 
 def test_cancel_before_start_sends_nothing(stand_in: StandInHF) -> None:
@@ -725,7 +726,6 @@ def test_gives_up_after_max_attempts(stand_in: StandInHF, monkeypatch: pytest.Mo
 
     assert len(stand_in.requests) == 2
     assert "after 2 tries" in message and "gave up" in message
-    assert run.elapsed < 1.0 + SLACK_S
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +14,7 @@ from PIL import Image
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.service import ImageService
 from huatu.ui.studio import build_studio
-from tests.conftest import serving
+from tests.helpers import huatu_env, invoke_huatu, serving
 from tests.standin_hf import StandInHF, gone, image, rate_limited, seed_colour
 
 KEY = "hf_test_SECRET_edges_4242"
@@ -64,33 +61,22 @@ def test_studio_on_hosted_backend_retries_and_keeps_the_key_hidden(stand_in, set
     assert len(saved) == 1 and KEY.encode() not in saved[0].read_bytes()
 
 
-def test_cli_uses_the_tutorial_endpoint_and_shows_the_wait(stand_in, tmp_path: Path):
+def test_cli_uses_the_tutorial_endpoint_and_shows_the_wait(stand_in, cache_dir, tmp_path: Path):
     stand_in.enqueue(rate_limited("1"), image("json-string"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUATU_"))}
     (tmp_path / ".env").write_text(f"HF_API_KEY={KEY}\nHF_API_TTI_BASE={stand_in.tti_url}\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "huatu.cli",
-            "generate",
-            "a mecha robot in a favela",
-            "--backend",
-            "hosted",
-            "--seed",
-            "11",
-            "--width",
-            "128",
-            "--height",
-            "128",
-            "--out",
-            "pngs",
-        ],
-        capture_output=True,
-        text=True,
+    env = huatu_env(cache_dir, tmp_path / "outputs")
+    args = ("a mecha robot in a favela", "--backend", "hosted", "--seed", "11")
+    done = invoke_huatu(
+        "generate",
+        *args,
+        "--width",
+        "128",
+        "--height",
+        "128",
+        "--out",
+        "pngs",
         env=env,
         cwd=tmp_path,
-        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "tutorial endpoint" in done.stderr and "retrying in" in done.stderr
