@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from huatu.messages import Notice
+
 DTYPES = ("float16", "bfloat16", "float32")
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -16,12 +18,12 @@ class DevicePlan:
     Attributes:
         device: ``"cuda"``, ``"mps"`` or ``"cpu"``.
         dtype: ``"float16"``, ``"bfloat16"`` or ``"float32"``.
-        reason: a short phrase for people, e.g. ``"CPU with AMX-BF16"``.
+        reason: why, for people: a catalog notice (``device_reason_*``).
     """
 
     device: str
     dtype: str
-    reason: str
+    reason: Notice
 
     @property
     def short(self) -> str:
@@ -86,11 +88,12 @@ def choose_device(device: str | None = None, dtype: str | None = None) -> Device
         raise DeviceError("device_unknown", device=repr(device))
 
     if dtype is not None:
-        return DevicePlan(device, dtype, "set by HUATU_DTYPE")
+        return DevicePlan(device, dtype, Notice("device_reason_dtype_set"))
     if device == "cuda":
-        return DevicePlan(device, "float16", f"CUDA GPU {torch.cuda.get_device_name(0)}")
+        name = torch.cuda.get_device_name(0)
+        return DevicePlan(device, "float16", Notice("device_reason_cuda", {"name": name}))
     if device == "mps":
-        return DevicePlan(device, "float16", "Apple GPU (MPS)")
+        return DevicePlan(device, "float16", Notice("device_reason_mps"))
     if cpu_supports_bf16():
-        return DevicePlan(device, "bfloat16", "CPU with AVX512-BF16/AMX")
-    return DevicePlan(device, "float32", "CPU without bf16 support")
+        return DevicePlan(device, "bfloat16", Notice("device_reason_bf16"))
+    return DevicePlan(device, "float32", Notice("device_reason_fp32"))

@@ -8,7 +8,9 @@ in the person's language with :func:`render`. The language comes from the browse
 Parameter conventions when rendering:
 
 * a parameter that is itself a :class:`Notice` is rendered in the same language (so a
-  sentence can hold another, e.g. a load failure inside "the model is not loaded");
+  sentence can hold another, e.g. a load failure inside "the model is not loaded"), and a
+  :class:`Joined` one as its notices one after another;
+* a :class:`Quoted` parameter is shown shortened (:func:`short_repr`) only when rendered;
 * ``field`` names a request field and is shown as that field's label in the language
   (``negative_prompt`` → "negative prompt" / "负面提示");
 * ``script`` is a script id from :func:`huatu.prompt_checks.foreign_script`.
@@ -113,6 +115,14 @@ def render_validation(
 
 
 @dataclass(frozen=True)
+class Joined:
+    """A parameter shown as several notices one after another, each rendered in the
+    sentence's language (e.g. a list of options, each with its leading comma)."""
+
+    parts: tuple[Notice, ...] | list[Notice]
+
+
+@dataclass(frozen=True)
 class Quoted:
     """A parameter shown as :func:`short_repr` of ``value`` when rendered: kept whole until
     then, so secrets can be masked in it before it is shortened."""
@@ -138,6 +148,8 @@ def short_repr(value: Any, limit: int = 60) -> str:
 def _param(name: str, value: object, language: str) -> object:
     if isinstance(value, Notice):
         return render(value, language)
+    if isinstance(value, Joined):
+        return "".join(render(part, language) for part in value.parts)
     if name == "field" and isinstance(value, str):
         return field_label(value, language)
     if name == "script" and isinstance(value, str):

@@ -119,8 +119,8 @@ class Backend(Protocol):
         id: its id in :mod:`huatu.backends.registry` (``local``, ``hosted`` …), recorded
             in the history.
         model: the model it serves (Hub id, folder, URL or ``tiny``).
-        detail: how it runs, for the status line: device, dtype and options, or where hosted
-            calls go.
+        detail: how it runs, for the status line (text, or a notice rendered in the person's
+            language): device, dtype and options, or where hosted calls go.
         description: one line for people: backend, model and ``detail``.
         capabilities: what it can do now (it may change, e.g. once the Fast path's weights
             failed to load).
@@ -128,7 +128,7 @@ class Backend(Protocol):
 
     id: str
     model: str
-    detail: str
+    detail: str | Notice
     description: str
 
     @property

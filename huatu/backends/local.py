@@ -21,7 +21,7 @@ from huatu.backends.fast import TAESD_LABEL, FastPath, fast_sources, lcm_notices
 from huatu.config import TINY_MODEL, Settings
 from huatu.device import DevicePlan, choose_device
 from huatu.errors import DeviceError, GenerationCancelled, ModelLoadError
-from huatu.messages import Notice, message
+from huatu.messages import Joined, Notice, message, render
 from huatu.presets import quality_presets
 from huatu.request import TXT2IMG, GenerationRequest
 from huatu.schedulers import LCM_SCHEDULER, get_scheduler_spec, make_scheduler, scheduler_ids
@@ -81,9 +81,11 @@ class LocalBackend:
         if settings.compile:
             options.append(compile_unet(self.pipe, self.plan, settings.cache_dir))
         label = "tiny (test model: random weights, draws noise)" if self.is_test_model else model
-        extras = "".join(f", {option}" for option in options)
-        self.detail = f"{self.plan.short}{extras} ({self.plan.reason})"
-        self.description = f"local · {label} · {self.detail}"
+        self.detail = Notice(
+            "local_detail",
+            {"plan": self.plan.short, "options": Joined(options), "reason": self.plan.reason},
+        )
+        self.description = f"local · {label} · {render(self.detail)}"
 
     def token_count(self, text: str) -> int | None:
         """Content tokens CLIP sees for ``text`` (without start/end tokens)."""
@@ -270,16 +272,18 @@ def tune_layout(pipe: Any, plan: DevicePlan) -> None:
         pipe.vae.to(memory_format=torch.channels_last)
 
 
-def save_memory(pipe: Any, plan: DevicePlan) -> str:
+def save_memory(pipe: Any, plan: DevicePlan) -> Notice:
     """``--low-memory``: on CUDA, keep each model on the CPU until the pipeline needs it
     (model CPU offload); everywhere, decode images larger than 512×512 tile by tile.
 
-    Returns a short label for the status line.
+    Returns what to add to the status line.
     """
     if plan.device == "cuda":
         pipe.enable_model_cpu_offload()
     pipe.vae.enable_tiling()
-    return "low memory" + (" (CPU offload, VAE tiling)" if plan.device == "cuda" else "")
+    return Notice(
+        "local_option_low_memory_cuda" if plan.device == "cuda" else "local_option_low_memory"
+    )
 
 
 #: Size of the warm-up run that compiles the UNet at load (the studio's default size).
@@ -288,7 +292,7 @@ COMPILE_WARMUP_SIDE = 512
 
 def compile_unet(
     pipe: Any, plan: DevicePlan, cache_dir: Path, side: int = COMPILE_WARMUP_SIDE
-) -> str:
+) -> Notice:
     """``--compile``: ``torch.compile`` the UNet and compile it now, at load, with one
     denoising step at ``side``×``side`` with guidance (other sizes compile on first use).
 
@@ -301,7 +305,7 @@ def compile_unet(
         cache_dir: huatu's cache folder.
         side: image side of the warm-up run. Default 512.
 
-    Returns a short label for the status line.
+    Returns what to add to the status line.
     """
     import os
     import time
@@ -332,7 +336,7 @@ def compile_unet(
     )
     seconds = time.monotonic() - started
     log.info("compiled the UNet on %s in %.0f s", plan.short, seconds)
-    return f"compiled in {seconds:.0f} s"
+    return Notice("local_option_compiled", {"seconds": f"{seconds:.0f}"})
 
 
 def load_failure(model: str, error: Exception) -> ModelLoadError:

@@ -168,4 +168,40 @@ TEXTS: dict[str, tuple[str, str]] = {
         "mode",
         "模式",
     ),
+    "device_reason_dtype_set": (
+        "set by HUATU_DTYPE",
+        "由 HUATU_DTYPE 指定",
+    ),
+    "device_reason_cuda": (
+        "CUDA GPU {name}",
+        "CUDA 显卡 {name}",
+    ),
+    "device_reason_mps": (
+        "Apple GPU (MPS)",
+        "Apple 显卡（MPS）",
+    ),
+    "device_reason_bf16": (
+        "CPU with AVX512-BF16/AMX",
+        "支持 AVX512-BF16/AMX 的 CPU",
+    ),
+    "device_reason_fp32": (
+        "CPU without bf16 support",
+        "不支持 bf16 的 CPU",
+    ),
+    "local_detail": (
+        "{plan}{options} ({reason})",
+        "{plan}{options}（{reason}）",
+    ),
+    "local_option_low_memory": (
+        ", low memory",
+        "，省内存",
+    ),
+    "local_option_low_memory_cuda": (
+        ", low memory (CPU offload, VAE tiling)",
+        "，省内存（CPU 卸载、VAE 分块）",
+    ),
+    "local_option_compiled": (
+        ", compiled in {seconds} s",
+        "，已编译（用时 {seconds} 秒）",
+    ),
 }
