@@ -44,7 +44,7 @@ from typing import Any
 
 from huatu.errors import HuatuError, ValidationError
 from huatu.fields import FORM
-from huatu.messages import Notice
+from huatu.messages import Notice, Quoted
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.request import GenerationRequest
 
@@ -201,7 +201,7 @@ def _json_fields(name: str, number: int, line: str) -> dict[str, Any]:
     for given, item in value.items():
         (field,) = FORM.request_fields({given: item})  # the request's name for it
         if field not in FIELDS:
-            problem = Notice("batch_unknown_field", {"given": repr(given), "known": _KNOWN})
+            problem = Notice("batch_unknown_field", {"given": Quoted(given), "known": _KNOWN})
             raise BatchFileError(name, number, problem, given)
         if field in fields:
             problem = Notice("batch_field_twice", {"name": field})
@@ -212,8 +212,30 @@ def _json_fields(name: str, number: int, line: str) -> dict[str, Any]:
     return fields
 
 
+#: The request's fields when batch keys were first written: always part of a key. A field
+#: added later (``mode`` …) is part of it only when not at its default, so keys written
+#: before it existed stay valid and a resume finds the images made then.
+KEYED_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "num_inference_steps",
+    "guidance_scale",
+    "width",
+    "height",
+    "seed",
+    "num_images",
+    "scheduler",
+)
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(GenerationRequest)}
+
+
 def _identity(request: GenerationRequest, model: str) -> str:
-    return json.dumps({"model": model, **request.to_dict()}, sort_keys=True, ensure_ascii=False)
+    fields = {
+        name: value
+        for name, value in request.to_dict().items()
+        if name in KEYED_FIELDS or value != _DEFAULTS[name]
+    }
+    return json.dumps({"model": model, **fields}, sort_keys=True, ensure_ascii=False)
 
 
 def batch_key(request: GenerationRequest, *, occurrence: int = 0, model: str = "") -> str:

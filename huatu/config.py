@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from huatu.errors import SettingsError
+from huatu.messages import Quoted
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_PORT = 7860
@@ -185,9 +186,9 @@ def _positive_float(name: str, text: str | None, default: float) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise SettingsError("setting_seconds", name=name, value=repr(text)) from None
+        raise SettingsError("setting_seconds", name=name, value=Quoted(text)) from None
     if not value > 0:
-        raise SettingsError("setting_positive", name=name, value=repr(text))
+        raise SettingsError("setting_positive", name=name, value=Quoted(text))
     return value
 
 
@@ -198,13 +199,13 @@ def _flag(name: str, text: str | None) -> bool:
         return True
     if text.lower() in ("0", "false", "no", "off"):
         return False
-    raise SettingsError("setting_flag", name=name, value=repr(text))
+    raise SettingsError("setting_flag", name=name, value=Quoted(text))
 
 
 def _choice(name: str, text: str | None, allowed: tuple[str, ...]) -> str | None:
     if text is not None and text not in allowed:
         choices = ", ".join(allowed)
-        raise SettingsError("setting_choice", name=name, choices=choices, value=repr(text))
+        raise SettingsError("setting_choice", name=name, choices=choices, value=Quoted(text))
     return text
 
 
@@ -212,5 +213,5 @@ def _port(text: str | None) -> int:
     if text is None:
         return DEFAULT_PORT
     if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise SettingsError("setting_port", name="GRADIO_SERVER_PORT", value=repr(text))
+        raise SettingsError("setting_port", name="GRADIO_SERVER_PORT", value=Quoted(text))
     return int(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from huatu.messages import Notice
+from huatu.messages import Notice, Quoted
 
 DTYPES = ("float16", "bfloat16", "float32")
 _BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -72,7 +72,7 @@ def choose_device(device: str | None = None, dtype: str | None = None) -> Device
     from huatu.errors import DeviceError
 
     if dtype is not None and dtype not in DTYPES:
-        raise DeviceError("dtype_unknown", choices=", ".join(DTYPES), dtype=repr(dtype))
+        raise DeviceError("dtype_unknown", choices=", ".join(DTYPES), dtype=Quoted(dtype))
     if device is None:
         if torch.cuda.is_available():
             device = "cuda"
@@ -85,7 +85,7 @@ def choose_device(device: str | None = None, dtype: str | None = None) -> Device
     elif device == "mps" and not torch.backends.mps.is_available():
         raise DeviceError("device_no_mps")
     elif device not in ("cuda", "mps", "cpu"):
-        raise DeviceError("device_unknown", device=repr(device))
+        raise DeviceError("device_unknown", device=Quoted(device))
 
     if dtype is not None:
         return DevicePlan(device, dtype, Notice("device_reason_dtype_set"))

@@ -11,18 +11,21 @@ every edge turns one into text with :func:`explain`, the boundary where secrets 
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from huatu.messages import (
-    CATALOG,
     DEFAULT_LANGUAGE,
+    Clipped,
     Notice,
     Quoted,
     message,
     render,
-    render_validation,
+    validation_notice,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Secrets(Protocol):
@@ -56,7 +59,10 @@ class HuatuError(Exception):
         super().__init__(self.key)
 
     def __str__(self) -> str:
-        return self.render(DEFAULT_LANGUAGE)
+        try:
+            return self.render(DEFAULT_LANGUAGE)
+        except (KeyError, IndexError, ValueError):  # a key or placeholder missing: a bug
+            return f"{self.key} {self.params!r}"
 
     def __reduce__(self) -> tuple[Any, ...]:  # survives pickling (processes, Ray) whole
         return _rebuild, (type(self), dict(self.__dict__))
@@ -88,8 +94,8 @@ def _rebuild(cls: type[HuatuError], state: dict[str, Any]) -> HuatuError:
 
 
 class _Shown:
-    """A value whose ``repr`` is ``text``: a list or object a client sent, with its secrets
-    masked in its text form."""
+    """A value whose ``repr`` is ``text``: bytes, a list or an object a client sent, with its
+    secrets masked in its text form."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -99,20 +105,23 @@ class _Shown:
 
 
 def _masked(value: object, mask: Callable[[object], object]) -> object:
-    """``value`` with secrets masked: text by ``mask``, a nested Notice's parameters, and a
-    list or object by its ``repr`` (so shortening it never leaves part of a secret)."""
+    """``value`` with secrets masked: text by ``mask``, a nested Notice's parameters, and
+    anything else (bytes, a list, an object) by its ``repr``, so shortening it never leaves
+    part of a secret."""
     if isinstance(value, Notice):
         return Notice(value.key, {name: _masked(v, mask) for name, v in value.params.items()})
     if isinstance(value, Quoted):
         return Quoted(_masked(value.value, mask))
-    if isinstance(value, (list, tuple, dict)):
-        try:
-            text = repr(value)
-        except ValueError:  # it holds a whole number too long to write out
-            return value
-        clean = mask(text)
-        return value if clean == text else _Shown(str(clean))
-    return mask(value)
+    if isinstance(value, Clipped):
+        return Clipped(str(mask(value.text)), value.limit)
+    if isinstance(value, str) or value is None or isinstance(value, (bool, int, float)):
+        return mask(value)
+    try:  # bytes, a list or an object a client sent: masked in its text form
+        text = repr(value)
+    except ValueError:  # it holds a whole number too long to write out
+        return value
+    clean = mask(text)
+    return value if clean == text else _Shown(str(clean))
 
 
 def explain(
@@ -134,7 +143,11 @@ def explain(
         return message("internal_error", language)
     if secrets is not None:
         error = error.masked(secrets.mask)
-    text = error.render(language)
+    try:
+        text = error.render(language)
+    except (KeyError, IndexError, ValueError):  # a key or placeholder missing: a bug
+        log.error("cannot say %s in %s", error.key, language, exc_info=True)
+        return message("internal_error", language)
     return secrets.redact(text) if secrets is not None else text
 
 
@@ -157,24 +170,9 @@ class ValidationError(HuatuError, ValueError):
         self.reason = reason
         super().__init__(self.key, **params)
 
-    def render(self, language: str = DEFAULT_LANGUAGE) -> str:
-        return render_validation(self.field, self.value, self.reason, self.params, language)
-
     @property
     def notice(self) -> Notice:
-        label = f"field_{self.field}"
-        return Notice(
-            self.key,
-            {
-                "name": self.field,
-                # the field's name in parentheses where the language adds one (not English)
-                "label": Notice("invalid_value_label", {"label": Notice(label)})
-                if label in CATALOG["en"]
-                else "",
-                "reason": Notice(f"reason_{self.reason}", dict(self.params)),
-                "value": Quoted(self.value),
-            },
-        )
+        return validation_notice(self.field, self.value, self.reason, self.params)
 
     def masked(self, mask: Callable[[object], object]) -> ValidationError:
         clone = super().masked(mask)

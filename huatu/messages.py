@@ -10,7 +10,8 @@ Parameter conventions when rendering:
 * a parameter that is itself a :class:`Notice` is rendered in the same language (so a
   sentence can hold another, e.g. a load failure inside "the model is not loaded"), and a
   :class:`Joined` one as its notices one after another;
-* a :class:`Quoted` parameter is shown shortened (:func:`short_repr`) only when rendered;
+* a :class:`Quoted` parameter is shown shortened (:func:`short_repr`), a :class:`Clipped`
+  one cut to one short line, only when rendered (after secrets were masked in it);
 * ``field`` names a request field and is shown as that field's label in the language
   (``negative_prompt`` → "negative prompt" / "负面提示");
 * ``script`` is a script id from :func:`huatu.prompt_checks.foreign_script`.
@@ -86,31 +87,29 @@ def field_label(name: str, language: str = DEFAULT_LANGUAGE) -> str:
     return CATALOG[supported(language)].get(f"field_{name}", name)
 
 
-def render_validation(
-    field_name: str,
-    value: Any,
-    reason: str,
-    params: Mapping[str, Any],
-    language: str = DEFAULT_LANGUAGE,
-) -> str:
+def validation_notice(
+    field_name: str, value: Any, reason: str, params: Mapping[str, Any]
+) -> Notice:
     """The sentence for a refused field value: "`steps` must be …, but is 0."
 
     Args:
-        field_name: the field as the person's edge names it (shown as written).
-        value: the refused value (shown shortened, see :func:`short_repr`).
+        field_name: the field as the person's edge names it (shown as written, with its
+            label in parentheses where the language adds one).
+        value: the refused value (shown shortened when rendered, see :class:`Quoted`).
         reason: a reason id; its text is the catalog key ``reason_<reason>``.
         params: the reason's placeholders (``low``, ``high`` …).
-        language: ``en`` or ``zh-CN``. Default ``en``.
     """
-    language = supported(language)
-    label = CATALOG[language].get(f"field_{field_name}") if language != "en" else None
-    return message(
+    label = f"field_{field_name}"
+    return Notice(
         "invalid_value",
-        language,
-        name=field_name,
-        label=f"（{label}）" if label else "",
-        reason=Notice(f"reason_{reason}", dict(params)),
-        value=short_repr(value),
+        {
+            "name": field_name,
+            "label": Notice("invalid_value_label", {"label": Notice(label)})
+            if label in CATALOG[DEFAULT_LANGUAGE]
+            else "",
+            "reason": Notice(f"reason_{reason}", dict(params)),
+            "value": Quoted(value),
+        },
     )
 
 
@@ -123,31 +122,58 @@ class Joined:
 
 
 @dataclass(frozen=True)
+class Clipped:
+    """A parameter of free text (a server's error message …) shown on one line and cut to
+    ``limit`` characters with "…" only when rendered: kept whole until then, so secrets can be
+    masked in it before it is cut.
+
+    Attributes:
+        text: the text. limit: the most characters shown. Default 200.
+    """
+
+    text: str
+    limit: int = 200
+
+    def __format__(self, spec: str) -> str:
+        text = " ".join(self.text.split())
+        if len(text) > self.limit:
+            text = text[: self.limit - 1].rstrip() + "…"
+        return format(text, spec)
+
+    def __bool__(self) -> bool:
+        return bool(self.text.strip())
+
+
+@dataclass(frozen=True)
 class Quoted:
     """A parameter shown as :func:`short_repr` of ``value`` when rendered: kept whole until
     then, so secrets can be masked in it before it is shortened."""
 
     value: Any
 
-    def __format__(self, spec: str) -> str:
+    def __format__(self, spec: str) -> str:  # English; render() shows it in the language
         return format(short_repr(self.value), spec)
 
 
-def short_repr(value: Any, limit: int = 60) -> str:
-    """Return ``repr(value)`` cut to ``limit`` characters, saying how long the original was."""
+def short_repr(value: Any, limit: int = 60, language: str = DEFAULT_LANGUAGE) -> str:
+    """Return ``repr(value)`` cut to ``limit`` characters, saying (in ``language``) how long
+    the original was."""
     if isinstance(value, int) and value.bit_length() > 3000:  # repr refuses > 4,300 digits
         digits = int(value.bit_length() * 0.30103) + 1
-        return f"{'-' if value < 0 else ''}<a whole number of about {digits:,} digits>"
+        sign = "-" if value < 0 else ""
+        return sign + message("value_huge_number", language, digits=f"{digits:,}")
     text = repr(value)
     if len(text) <= limit:
         return text
-    size = f"{len(value):,} characters" if isinstance(value, str) else f"{len(text):,} characters"
-    return f"{text[: limit - 1]}… ({size})"
+    length = len(value) if isinstance(value, str) else len(text)
+    return f"{text[: limit - 1]}…" + message("value_length", language, count=f"{length:,}")
 
 
 def _param(name: str, value: object, language: str) -> object:
     if isinstance(value, Notice):
         return render(value, language)
+    if isinstance(value, Quoted):
+        return short_repr(value.value, language=language)
     if isinstance(value, Joined):
         return "".join(render(part, language) for part in value.parts)
     if name == "field" and isinstance(value, str):

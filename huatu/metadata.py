@@ -36,6 +36,7 @@ from typing import IO, Any
 from PIL import Image, PngImagePlugin
 
 from huatu.errors import HuatuError, StorageError
+from huatu.messages import Quoted
 from huatu.request import GenerationRequest
 from huatu.schedulers import scheduler_id_from_label
 
@@ -175,9 +176,9 @@ def format_parameters(
     }
     for key, value in (extra or {}).items():
         if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
-            raise MetadataKeyError("metadata_key_unwritable", name=repr(key))
+            raise MetadataKeyError("metadata_key_unwritable", name=Quoted(key))
         if key in _BUILTIN_KEYS:
-            raise MetadataKeyError("metadata_key_reserved", name=repr(key))
+            raise MetadataKeyError("metadata_key_reserved", name=Quoted(key))
         if value is not None:
             settings[key] = _setting_text(value)
     settings["Version"] = f"huatu {_version()}"

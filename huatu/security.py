@@ -24,7 +24,8 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from huatu.api.error_shapes import send_error
+from huatu.api.error_shapes import API_LANGUAGE, send_error
+from huatu.messages import Quoted, message
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -90,12 +91,13 @@ class ExposureMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         host = headers.get("host", "")
         if self.check_host and host_name(host) not in self.allowed_hosts:
-            await self._refuse(scope, send, 421, f"This server does not answer for {host!r}.")
+            said = message("http_foreign_host", API_LANGUAGE, host=Quoted(host))
+            await self._refuse(scope, send, 421, said)
             return
         same_origin = self._same_origin(headers, host)
         writes = scope["type"] == "websocket" or scope.get("method", "GET") not in SAFE_METHODS
         if writes and not same_origin:
-            await self._refuse(scope, send, 403, "Requests from other websites are refused.")
+            await self._refuse(scope, send, 403, message("http_cross_site", API_LANGUAGE))
             return
 
         async def send_with_headers(message: MutableMapping[str, Any]) -> None:

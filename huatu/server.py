@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from huatu.api.error_shapes import send_error
+from huatu.api.error_shapes import API_LANGUAGE, send_error
 from huatu.errors import SettingsError
-from huatu.messages import Notice
+from huatu.messages import Notice, Quoted, message
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -62,7 +62,7 @@ def parse_users(text: str | None) -> tuple[tuple[str, str], ...]:
             raise SettingsError(
                 "setting_auth_pair",
                 index=index,
-                user=Notice("auth_user_named", {"user": repr(user)})
+                user=Notice("auth_user_named", {"user": Quoted(user)})
                 if user
                 else Notice("auth_no_user"),
                 password=Notice("auth_password" if password else "auth_no_password"),
@@ -143,13 +143,10 @@ class AccessMiddleware:
             scope,
             send,
             401,
-            UNAUTHORIZED,
+            message("http_unauthorized", API_LANGUAGE),
             code="invalid_api_key",
             headers=basic if self.access.users else (),
         )
-
-
-UNAUTHORIZED = "This huatu server needs credentials: HTTP Basic user:password or a Bearer key."
 
 
 def build_app(

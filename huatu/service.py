@@ -7,7 +7,7 @@ default, a metadata field) lives in exactly one place.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +26,7 @@ from huatu.errors import (
     explain,
 )
 from huatu.history.files import save_png
-from huatu.messages import Notice, render
+from huatu.messages import DEFAULT_LANGUAGE, Notice, render
 from huatu.metadata import format_parameters
 from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices
@@ -92,7 +92,7 @@ class ImageService:
         self.backend = backend
         self.load_error = load_error
         self.history = history
-        self._models = [choice.model]  # every model loaded or tried, for the model list
+        self._models = [choice.model]  # the first model, then every model switched to
         # Every edge (studio, lessons, HTTP APIs) shares these: a local pipeline runs one
         # generation at a time whoever asks.
         self._slots = FairSlots(self.max_concurrency)
@@ -134,10 +134,11 @@ class ImageService:
         return cls(settings, choice, loaded, history=history)
 
     def known_models(self) -> list[str]:
-        """The models every edge may switch to by name: the loaded one first, the built-in
-        tiny model, ``HUATU_MODELS``, and every model loaded before. Any Hugging Face Hub id
-        may be asked for too (:meth:`switch_model`)."""
-        names = [self.choice.model, TINY_MODEL, *self.settings.models, *self._models]
+        """The models every edge may switch to by name: the loaded one, the one huatu started
+        with, the built-in tiny model, ``HUATU_MODELS``, and every model switched to since.
+        Any Hugging Face Hub id may be asked for too (:meth:`switch_model`)."""
+        first, *switched = self._models
+        names = [self.choice.model, first, TINY_MODEL, *self.settings.models, *switched]
         return list(dict.fromkeys(names))
 
     def switch_model(self, model: str, *, backend: str | None = None) -> None:
@@ -182,18 +183,31 @@ class ImageService:
         """Whether the loaded model is the built-in tiny test model."""
         return self.capabilities.test_model
 
-    def status_text(self, language: str = "en") -> str:
-        """One line for people: backend, model, device, and why this backend — or why
-        nothing is loaded — in ``language``."""
+    def status_notice(self, emphasis: Callable[[str], str] = str) -> Notice:
+        """What runs and why, for a status line: backend, model, how it runs and why this
+        backend — or why nothing is loaded.
+
+        Args:
+            emphasis: applied to the backend and model names (the studio's Markdown makes
+                them bold). Default: none.
+        """
         if self.backend is None:
-            error = explain(self.unavailable(), language, self.settings)
-            return f"{self.choice.backend} · {self.choice.model} — {error}"
-        return f"{self.backend.description} — {render(self.choice.reason, language)}"
+            error = explain(self.unavailable(), DEFAULT_LANGUAGE, self.settings)
+            return Notice("status_not_loaded", {"model": self.choice.model, "error": error})
+        return Notice(
+            "status",
+            {
+                "backend": emphasis(self.backend.id),
+                "model": emphasis(self.choice.model),
+                "detail": self.backend.detail,
+                "reason": self.choice.reason,
+            },
+        )
 
     @property
     def status(self) -> str:
-        """:meth:`status_text` in English."""
-        return self.status_text()
+        """:meth:`status_notice` in English, for logs and the command line."""
+        return render(self.status_notice())
 
     @property
     def max_concurrency(self) -> int:
@@ -260,12 +274,13 @@ class ImageService:
             if not output.images:
                 raise SafetyCheckerFlagged(output.flagged, total)
             notices.append(Notice("safety_flagged", {"count": output.flagged, "total": total}))
-        fields = {**(extra or {}), **backend.metadata_fields(request)}
+        added = backend.metadata_fields(request)  # only the fields it declares
+        fields = {**(extra or {}), **{k: v for k, v in added.items() if k in caps.metadata_fields}}
         preset = matching_preset(
             request.scheduler, request.num_inference_steps, request.guidance_scale
         )
-        if preset is not None and preset.scheduler in caps.schedulers:
-            fields["Preset"] = preset.label  # never claimed where the sampler was not used
+        if preset in caps.presets.values() and preset.scheduler in caps.schedulers:
+            fields["Preset"] = preset.label  # as this backend runs it, with its own sampler
         sampler = backend.sampler_label(request)
         parameters = [
             format_parameters(

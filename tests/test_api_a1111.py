@@ -23,6 +23,7 @@ from huatu.api.gate import ApiGate
 from huatu.backends.selection import BackendChoice
 from huatu.backends.tiny import ensure_tiny_model
 from huatu.errors import ModelLoadError
+from huatu.messages import Notice
 from huatu.metadata import parse_parameters, read_parameters
 from huatu.server import Access
 from huatu.service import ImageService
@@ -343,7 +344,7 @@ def test_busy_and_unloaded_answer_in_a1111_error_shape(tiny_service, settings):
     assert answer.json()["error"] == "QueueFullError" and "busy" in answer.json()["detail"]
     assert set(answer.json()) == {"error", "detail", "body", "errors"}
 
-    choice = BackendChoice("local", "broken", "test")
+    choice = BackendChoice("local", "broken", Notice("choice_folder"))
     failure = ModelLoadError("model_load_failed", model="broken", kind="OSError", remedy="")
     unloaded = ImageService(settings, choice, None, failure)
     app = FastAPI()

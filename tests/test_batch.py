@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from huatu import batch
@@ -132,35 +131,39 @@ def test_find_done_wants_every_image_of_one_run(tmp_path: Path):
     assert b_partial.absolute() not in done[two.key]
 
 
-def test_a_failing_line_is_reported_and_the_others_go_on(tmp_path: Path, monkeypatch):
-    """Generation-time failures (hosted errors, safety checker …) keep the batch going."""
-    from huatu.cli import main
+def test_a_failing_line_is_reported_and_the_others_go_on(cli_env, tmp_path: Path, monkeypatch):
+    """Generation-time failures (hosted errors, safety checker …) keep the batch going: the
+    real tiny service, whose generation of one line fails as a hosted call can."""
     from huatu.errors import HostedResponseError
-    from huatu.service import GenerationResult, ImageService
+    from huatu.service import ImageService
 
     failed = HostedResponseError("hosted_empty_body")
+    generate = ImageService.generate
 
-    class FakeService:
-        load_error = None
-        status = "fake"
+    def failing_on_boom(self, request, **options):
+        if "boom" in request.prompt:
+            raise failed
+        return generate(self, request, **options)
 
-        def generate(self, request, *, progress=None, folder=None, extra=None):
-            if "boom" in request.prompt:
-                raise failed
-            path = folder / f"{request.prompt}.png"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(b"png")
-            return GenerationResult(request, [], [1], [], paths=[path])
-
-    monkeypatch.setattr(ImageService, "start", classmethod(lambda cls, *a, **k: FakeService()))
-    monkeypatch.setenv("HUATU_OUTPUTS", str(tmp_path / "outputs"))
-    monkeypatch.chdir(tmp_path)  # no .env from the checkout
+    monkeypatch.setattr(ImageService, "generate", failing_on_boom)
     prompts = tmp_path / "p.txt"
     prompts.write_text("one\nboom\nthree\n", encoding="utf-8")
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["generate", "--from-file", str(prompts), "--out", str(out)])
-    assert result.exit_code == 1
-    assert result.stdout.splitlines() == [str(out / "one.png"), str(out / "three.png")]
+    small = ("--model", "tiny", "--width", "64", "--height", "64", "--steps", "1")
+    result = invoke_huatu(
+        "generate",
+        "--from-file",
+        str(prompts),
+        *small,
+        "--out",
+        str(out),
+        env=cli_env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    made = [Path(line) for line in result.stdout.splitlines()]
+    assert len(made) == 2 and all(path.parent == out and path.is_file() for path in made)
+    assert [read_parameters(path).split("\n")[0] for path in made] == ["one", "three"]
     assert f"line 2 failed: {failed}" in result.stderr
     assert "1 of 3 prompt(s) failed (line 2)" in result.stderr
 
@@ -285,3 +288,11 @@ def test_the_progress_bar_covers_the_whole_batch():
     assert progress_bar(1) == "[" + "█" * BAR_WIDTH + "]"
     assert progress_bar(0.5).count("█") == BAR_WIDTH // 2
     assert progress_bar(7) == progress_bar(1) and progress_bar(-1) == progress_bar(0)
+
+
+def test_batch_keys_written_before_a_field_existed_stay_valid():
+    """A resume finds images an earlier huatu made: a request field added since (``mode``)
+    changes a line's key only when it is not at its default."""
+    request = GenerationRequest.create(prompt="a dog", seed=3, num_inference_steps=25)
+    assert batch.batch_key(request, model="tiny") == "d51def37dbb81696"  # as huatu 0.1.0 wrote
+    assert batch.batch_key(request, model="tiny", occurrence=1) != "d51def37dbb81696"

@@ -272,6 +272,6 @@ def test_app_overhead_measure_serves_and_calls_for_real(base_settings, monkeypat
     monkeypatch.setenv("HUATU_CACHE", str(base_settings.cache_dir))
     result = measure_overhead(repeats=2, warmup=1)
     assert result["through_app_ms"] > 0 and result["pipeline_direct_ms"] > 0
-    # each figure is rounded to 0.1 ms on its own: their difference may be 0.1 off
-    difference = result["through_app_ms"] - result["pipeline_direct_ms"]
-    assert result["overhead_ms"] == pytest.approx(difference, abs=0.11)
+    assert result["gradio_call_without_model_ms"] > 0
+    # the figures are not rounded here (the report does that), so this holds exactly
+    assert result["overhead_ms"] == result["through_app_ms"] - result["pipeline_direct_ms"]

@@ -90,7 +90,7 @@ def test_generate_then_info_round_trip(cli_env, tmp_path: Path):
     assert done.returncode == 0, done.stderr
     paths = [Path(line) for line in done.stdout.splitlines()]
     assert len(paths) == 2 and all(path.parent == out and path.is_file() for path in paths)
-    assert "local · tiny" in done.stderr and "tiny model runs locally" in done.stderr
+    assert "Backend local · model tiny" in done.stderr and "tiny model runs locally" in done.stderr
     assert "seed: 42, 43" in done.stderr
 
     shown = run_huatu("info", str(paths[1]), env=cli_env, cwd=tmp_path)
@@ -139,6 +139,33 @@ def test_unloadable_model_is_one_clear_sentence(cli_env, tmp_path: Path):
     )
     assert done.returncode == 1
     assert "--model tiny" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_image_that_cannot_be_saved_is_one_clear_sentence(cli_env, tmp_path: Path):
+    """``--out`` inside a file, not a folder: the save fails with the catalog's sentence (and
+    the other lines of a prompts file still run)."""
+    (tmp_path / "a-file").write_text("not a folder")
+    blocker = tmp_path / "a-file" / "pngs"
+    small = ("--model", "tiny", "--width", "64", "--height", "64", "--steps", "1")
+    done = invoke_huatu(
+        "generate", "a dog", *small, "--out", str(blocker), env=cli_env, cwd=tmp_path
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"Could not save the image to {blocker}" in done.stderr
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a dog\na cat\n")
+    batch = invoke_huatu(
+        "generate",
+        "--from-file",
+        str(prompts),
+        *small,
+        "--out",
+        str(blocker),
+        env=cli_env,
+        cwd=tmp_path,
+    )
+    assert batch.returncode == 1
+    assert "line 1 failed" in batch.stderr and "line 2 failed" in batch.stderr  # went on
 
 
 def test_serve_starts_on_the_port_from_the_environment(servers):

@@ -79,6 +79,10 @@ def test_explain_masks_secrets_before_shortening_and_hides_internal_errors():
     assert "characters)" in said  # shortened, saying how long the value was
     hosted = HuatuError("error", detail=f"the key {SECRET} was refused")
     assert SECRET not in explain(hosted, "zh-CN", settings)
+    as_bytes = explain(
+        ValidationError("prompt", b"x" * 50 + SECRET.encode(), "text"), "en", settings
+    )
+    assert SECRET[:8] not in as_bytes and "characters)" in as_bytes  # bytes masked too
     assert explain(RuntimeError(SECRET), "en", settings) == CATALOG["en"]["internal_error"]
     assert CJK.search(explain(RuntimeError("boom"), "zh-CN"))
 
@@ -105,11 +109,15 @@ def test_mode_is_validated_and_defaults_to_text_to_image():
         GenerationRequest.create(prompt="a", mode="paint")
 
 
-def test_seeds_are_drawn_and_spread_in_one_place():
-    for count in (1, 4):
-        for _ in range(50):
-            first = draw_seed(count)
-            assert first >= 0 and first + count - 1 <= MAX_SEED
+def test_seeds_are_drawn_and_spread_in_one_place(monkeypatch):
+    import huatu.request
+
+    for count in (1, 4):  # the lowest and the highest draw both leave room for every image
+        monkeypatch.setattr(huatu.request.secrets, "randbelow", lambda n: 0)
+        assert draw_seed(count) == 0
+        monkeypatch.setattr(huatu.request.secrets, "randbelow", lambda n: n - 1)
+        assert draw_seed(count) + count - 1 == MAX_SEED
+    monkeypatch.undo()
     assert image_seeds(10, 3) == [10, 11, 12]
     request = GenerationRequest.create(prompt="a", num_images=2)
     drawn = request.with_drawn_seed()
@@ -155,11 +163,24 @@ def test_help_texts_come_from_the_validator_s_limits():
 # -- backends: registry and capabilities ---------------------------------------------------------
 
 
-def test_the_registry_lists_every_backend_and_refuses_unknown_ones():
-    assert backend_choices() == ["auto", *BACKENDS]
+def test_the_registry_refuses_unknown_backends_and_the_cli_offers_what_it_lists(
+    cli_env, tmp_path: Path
+):
+    from huatu.cli import main
+    from tests.helpers import invoke_huatu
+
     assert get_backend("local").runs_local_files and not get_backend("hosted").runs_local_files
     with pytest.raises(UnknownNameError, match="Available: auto, local, hosted"):
         get_backend("cloud")
+    for command in ("serve", "lesson", "generate"):  # every command reads the one list
+        option = next(p for p in main.commands[command].params if p.name == "backend")
+        assert list(option.type.choices) == backend_choices()
+    told = " ".join(invoke_huatu("generate", "--help", env=cli_env, cwd=tmp_path).stdout.split())
+    assert all(f"{spec.id}: {spec.summary}" in told for spec in BACKENDS.values())
+    refused = invoke_huatu("generate", "a", "--backend", "cloud", env=cli_env, cwd=tmp_path)
+    assert refused.returncode == 2 and "'cloud' is not one of 'auto', 'local', 'hosted'" in (
+        refused.stderr
+    )
 
 
 def test_the_registry_creates_backends_and_the_hosted_one_wants_a_key(base_settings):
@@ -215,3 +236,19 @@ def _choice():
     from huatu.backends.selection import BackendChoice
 
     return BackendChoice("local", "tiny", Notice("choice_tiny"))
+
+
+def test_a_preset_is_named_only_as_this_backend_runs_it(tiny_service):
+    """The tiny model has its Fast weights: its Fast is 4 LCM steps, so 12 DPM++ steps (the
+    Fast of a backend without them) is no preset here; 20 DPM++ steps is Balanced."""
+    from huatu.metadata import parse_parameters
+
+    assert tiny_service.capabilities.presets["fast"].scheduler == "lcm"
+
+    def preset_of(**fields) -> str | None:
+        request = GenerationRequest.create(prompt="a", width=64, height=64, seed=1, **fields)
+        result = tiny_service.generate(request, save=False)
+        return parse_parameters(result.parameters[0]).settings.get("Preset")
+
+    assert preset_of(num_inference_steps=12) is None
+    assert preset_of() == "Balanced"

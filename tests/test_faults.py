@@ -62,11 +62,11 @@ AUDIT = os.environ.get("HUATU_AUDIT") == "1"
 SMALL = {"prompt": "a dog", "steps": 2, "width": 64, "height": 64}
 A1111_SMALL = {"prompt": "a dog", "steps": 2, "width": 64, "height": 64}
 OPENAI_SMALL = {"prompt": "a dog", "size": "64x64", "steps": 2}
-#: Each UNet call sleeps this long while a test makes a client leave mid-run: long next to
-#: the 0.25 s in which the server notices a client that left and to a busy machine's
-#: scheduling delays, so that the run's stop is counted in steps.
-SLOW_STEP_S = 0.2
-#: A run whose client left stops within this many UNet calls (about 2 are needed at
+#: Each UNet call sleeps this long while a test makes a client leave mid-run: twice the
+#: 0.25 s in which the server notices a client that left, so that the run's stop is counted
+#: in steps, with room for a busy machine's scheduling delays.
+SLOW_STEP_S = 0.5
+#: A run whose client left stops within this many UNet calls (1 or 2 are needed at
 #: :data:`SLOW_STEP_S`); it had about 95 steps left.
 STOPS_WITHIN = 15
 

@@ -49,6 +49,8 @@ def test_studio_on_hosted_backend_retries_and_keeps_the_key_hidden(stand_in, set
         assert sent[-1].parameters["width"] == 256
         fields = parse_parameters(read_parameters(path))
         assert fields.settings["Model"] == MODEL and fields.settings["Seed"] == "5"
+        # the service picked its own sampler: no preset is claimed for these settings
+        assert fields.settings["Sampler"] == "Hosted default" and "Preset" not in fields.settings
 
         stand_in.enqueue(gone())
         with pytest.raises(AppError, match="not served") as caught:

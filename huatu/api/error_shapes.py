@@ -12,6 +12,9 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
+#: The language the HTTP APIs answer in (their clients are programs written for English APIs).
+API_LANGUAGE = "en"
+
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 

@@ -28,7 +28,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 
-from huatu.api.error_shapes import is_openai_path, openai_error_body, openai_error_type
+from huatu.api.error_shapes import (
+    API_LANGUAGE,
+    is_openai_path,
+    openai_error_body,
+    openai_error_type,
+)
 from huatu.errors import (
     BackendUnavailableError,
     HostedError,
@@ -42,8 +47,6 @@ from huatu.errors import (
 )
 from huatu.messages import message
 
-#: The language the HTTP APIs answer in (their clients are programs written for English APIs).
-API_LANGUAGE = "en"
 #: Seconds a client is told to wait (``Retry-After``) before trying again.
 RETRY_AFTER_S = 60
 

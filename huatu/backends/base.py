@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from huatu.messages import Notice
+from huatu.request import TXT2IMG
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -102,7 +103,7 @@ class Capabilities:
         test_model: it draws noise, not pictures (the built-in tiny model). Default off.
     """
 
-    modes: frozenset[str] = frozenset({"txt2img"})
+    modes: frozenset[str] = frozenset({TXT2IMG})
     token_limit: int | None = None
     schedulers: frozenset[str] = frozenset()
     presets: Mapping[str, QualityPreset] = field(default_factory=lambda: MappingProxyType({}))

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
-from huatu.messages import Notice
+from huatu.messages import Clipped, Notice
 
 #: HTTP statuses that are retried (too many requests; the model is loading).
 RETRY_STATUSES = frozenset({429, 503})
@@ -342,6 +342,8 @@ def scrubbed(params: Mapping[str, object], redact: Callable[[str], str]) -> dict
 def _scrub(value: object, redact: Callable[[str], str]) -> object:
     if isinstance(value, str):
         return redact(value)
+    if isinstance(value, Clipped):  # whole until rendered: redacted before it is cut
+        return Clipped(redact(value.text), value.limit)
     if isinstance(value, Notice):
         return Notice(value.key, scrubbed(value.params, redact))
     return value

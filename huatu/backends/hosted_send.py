@@ -32,12 +32,12 @@ from huatu.backends.hosted_wire import (
     build_client_kwargs,
     build_tti_payload,
     decode_image_body,
-    one_line,
     open_image,
     resolve_client_model,
     to_rgb,
 )
 from huatu.errors import GenerationCancelled, HostedError, HostedResponseError
+from huatu.messages import Clipped
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -117,7 +117,7 @@ def send_inference_client(settings: Settings, call: ImageCall) -> Image:
     except UnidentifiedImageError:
         raise HostedResponseError("hosted_unreadable_image") from None
     except ValueError as error:  # unknown provider or task, bad model id ...
-        raise HostedError("hosted_client_refused", detail=one_line(str(error))) from None
+        raise HostedError("hosted_client_refused", detail=Clipped(str(error))) from None
     finally:
         client.close()
     try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from huatu.errors import HostedResponseError
-from huatu.messages import Notice
+from huatu.messages import Clipped, Notice
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -41,6 +41,8 @@ IMAGE_KEYS = (
 )
 #: Longest server error text quoted in a message, in characters.
 MAX_SERVER_TEXT = 200
+#: The most of a plain-text error body read for its text (whole, before any secret is masked).
+MAX_PLAIN_BODY = 64 * 1024
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _IMAGE_MAGIC = (_PNG, b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
@@ -254,13 +256,15 @@ def open_image(data: bytes) -> Image:
         raise HostedResponseError("hosted_unreadable_image") from None
 
 
-def server_error_text(body: bytes, limit: int = MAX_SERVER_TEXT) -> str:
-    """Return a short, one-line server error text from an error body ("" when none).
+def server_error_text(body: bytes, limit: int = MAX_SERVER_TEXT) -> Clipped:
+    """A server's error text from an error body, as a :class:`~huatu.messages.Clipped`
+    parameter (false when there is none): cut to one short line only when rendered, after
+    secrets were taken out of it.
 
     Args:
         body: the response body: JSON like ``{"error": "..."}`` or ``{"error": ["..."]}`` or
-            ``{"message": "..."}``, or plain text. HTML pages give "".
-        limit: longest text returned, in characters; longer text is cut with "…". Default 200.
+            ``{"message": "..."}``, or plain text. HTML pages give none.
+        limit: the most characters shown; longer text is cut with "…". Default 200.
     """
     data = _json_or_none(body)
     text = ""
@@ -277,17 +281,10 @@ def server_error_text(body: bytes, limit: int = MAX_SERVER_TEXT) -> str:
     elif isinstance(data, str):
         text = data
     elif data is None:
-        decoded = body[: limit * 4].decode("utf-8", errors="replace")
+        decoded = body[:MAX_PLAIN_BODY].decode("utf-8", errors="replace")
         if "<" not in decoded.lstrip()[:1]:
             text = decoded
-    return one_line(text, limit)
-
-
-def one_line(text: str, limit: int = MAX_SERVER_TEXT) -> str:
-    """``text`` on one line (runs of whitespace become one space), cut to ``limit``
-    characters (default 200) with "…"."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return Clipped(text, limit)
 
 
 def _json_or_none(body: bytes) -> Any:

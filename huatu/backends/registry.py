@@ -62,18 +62,13 @@ BACKENDS: dict[str, BackendSpec] = {
         ),
         BackendSpec(
             "hosted",
-            "Hugging Face hosted inference (needs HF_API_KEY)",
+            "Hugging Face hosted inference",
             "huatu.backends.hosted:create_hosted_backend",
             runs_local_files=False,
             key_variable="HF_API_KEY",
         ),
     )
 }
-
-
-def backend_ids() -> list[str]:
-    """The backends' ids, in registry order."""
-    return list(BACKENDS)
 
 
 def backend_choices() -> list[str]:

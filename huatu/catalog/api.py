@@ -92,4 +92,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{rule}, but is {value} ({field} {number}).",
         "{rule}，但现在是 {value}（{field} {number}）。",
     ),
+    "http_unauthorized": (
+        "This huatu server needs credentials: HTTP Basic user:password or a Bearer key.",
+        "这个 huatu 服务器需要凭据：HTTP Basic 的 user:password 或 Bearer 密钥。",
+    ),
+    "http_foreign_host": (
+        "This server does not answer for {host}.",
+        "这个服务器不为 {host} 提供服务。",
+    ),
+    "http_cross_site": (
+        "Requests from other websites are refused.",
+        "来自其他网站的请求会被拒绝。",
+    ),
 }

@@ -80,8 +80,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "完成：{count} 张图片，用时 {seconds} 秒。",
     ),
     "status": (
-        "Backend **{backend}** · model **{model}** · {detail} — {reason}",
-        "后端 **{backend}** · 模型 **{model}** · {detail} — {reason}",
+        "Backend {backend} · model {model} · {detail} — {reason}",
+        "后端 {backend} · 模型 {model} · {detail} — {reason}",
     ),
     "status_not_loaded": (
         "⚠️ The model {model} is not loaded: {error}",

@@ -123,4 +123,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "non-Latin",
         "非拉丁",
     ),
+    "value_length": (
+        " ({count} characters)",
+        "（共 {count} 个字符）",
+    ),
+    "value_huge_number": (
+        "<a whole number of about {digits} digits>",
+        "<约 {digits} 位的整数>",
+    ),
 }

@@ -149,18 +149,12 @@ def _generate_one(
     """Generate one request with step progress on stderr; print its notices.
 
     Raises:
-        HuatuError: the generation failed.
-        click.ClickException: the image could not be written (``OSError``).
+        HuatuError: the generation failed, or its image could not be saved (``StorageError``:
+            e.g. ``--out`` in a folder that cannot be written).
     """
     from huatu.messages import render
 
-    try:
-        report = _step_reporter(batch)
-        result = service.generate(request, progress=report, folder=out, extra=extra)
-    except OSError as error:  # e.g. --out in a folder that cannot be written
-        where = error.filename or out or settings.outputs_dir
-        message = f"Cannot write the image to {where}: {error.strerror}."
-        raise click.ClickException(message) from None
+    result = service.generate(request, progress=_step_reporter(batch), folder=out, extra=extra)
     for notice in result.notices:
         click.echo(f"notice: {render(notice)}", err=True)
     return result

@@ -16,7 +16,7 @@ import click
 
 from huatu.backends.registry import BACKENDS, backend_choices
 from huatu.config import DEFAULT_MODEL, Settings, load_settings
-from huatu.errors import explain
+from huatu.errors import SettingsError, explain
 from huatu.messages import message
 
 if TYPE_CHECKING:
@@ -27,8 +27,8 @@ def load_cli_settings() -> Settings:
     """The settings, or a usage error naming the bad variable."""
     try:
         return load_settings()
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
+    except SettingsError as error:
+        raise usage_error(error) from None
 
 
 def usage_error(error: BaseException, settings: Settings | None = None) -> click.UsageError:
@@ -42,7 +42,11 @@ def failure(error: BaseException, settings: Settings | None = None) -> click.Cli
 
 
 def _backend_help() -> str:
-    lines = "; ".join(f"{spec.id}: {spec.summary}" for spec in BACKENDS.values())
+    lines = "; ".join(
+        f"{spec.id}: {spec.summary}"
+        + (f" (needs {spec.key_variable})" if spec.key_variable else "")
+        for spec in BACKENDS.values()
+    )
     return (
         f"auto: hosted when HF_API_KEY is set and there is no GPU, else local; {lines}. "
         "[env HUATU_BACKEND; default auto]"
@@ -118,6 +122,8 @@ def start_service(
     if service.load_error is not None and required:
         raise failure(service.load_error, settings)
     click.echo(f"huatu: {service.status}", err=True)
+    if service.is_test_model:
+        click.echo(f"huatu: {message('test_model')}", err=True)
     return service
 
 

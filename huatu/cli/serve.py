@@ -13,7 +13,9 @@ from huatu.cli.options import (
     port_of,
     port_option,
     start_service,
+    usage_error,
 )
+from huatu.errors import SettingsError
 
 # The tutorial's four apps (huatu.ui.lessons.BUILDERS; named here so --help needs no gradio).
 LESSONS = ("basic", "advanced", "blocks", "accordion")
@@ -108,8 +110,8 @@ def serve(
     host = "0.0.0.0" if listen else host
     try:
         access = Access.from_settings(settings, auth)
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
+    except SettingsError as error:
+        raise usage_error(error) from None
     exposed = [
         what
         for what, on in ((f"listen on {host}", not is_loopback(host)), ("open a share link", share))

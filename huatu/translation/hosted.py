@@ -20,6 +20,7 @@ from huatu.backends.hosted_calls import (
     status_kind,
 )
 from huatu.backends.hosted_wire import host_of, is_url, resolve_client_model, server_error_text
+from huatu.messages import Clipped
 from huatu.translation.base import (
     DEFAULT_TRANSLATION_MODEL,
     HostedTranslationAuthError,
@@ -177,6 +178,7 @@ class HostedTranslator:
             )
         if kind == "retry":
             return self._error(HostedTranslationError, BUSY_KEYS[status], model=self.model)
-        detail = server_error_text(failure.body).rstrip(".")
+        found = server_error_text(failure.body)
+        detail = Clipped(found.text.rstrip().rstrip("."), found.limit)  # the sentence adds one
         key = "translation_hosted_http_error_detail" if detail else "translation_hosted_http_error"
         return self._error(HostedTranslationError, key, status=status, detail=detail)

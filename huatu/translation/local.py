@@ -13,8 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from huatu.backends.hosted_wire import is_url, one_line
-from huatu.messages import Notice
+from huatu.backends.hosted_wire import is_url
+from huatu.messages import Clipped, Notice
 from huatu.translation.base import DEFAULT_TRANSLATION_MODEL, TranslationError
 
 #: Files a local MarianMT model needs besides its weights.
@@ -102,7 +102,7 @@ class LocalTranslator:
                 return str(tokenizer.decode(tokens[0], skip_special_tokens=True)).strip()
             except (RuntimeError, ValueError, IndexError) as error:
                 raise TranslationError(
-                    "translation_local_failed", model=self.model, detail=one_line(str(error))
+                    "translation_local_failed", model=self.model, detail=Clipped(str(error))
                 ) from None
 
     def _load_locked(self) -> tuple[Any, Any]:
@@ -125,7 +125,7 @@ class LocalTranslator:
                 )
         except (OSError, ValueError, ImportError, RuntimeError, KeyError, AssertionError) as error:
             raise TranslationError(
-                "translation_local_broken", model=self.model, detail=one_line(str(error))
+                "translation_local_broken", model=self.model, detail=Clipped(str(error))
             ) from None
         model.eval()
         self._loaded = (tokenizer, model)

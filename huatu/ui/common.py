@@ -90,14 +90,7 @@ def status_markdown(service: ImageService, language: str = "en") -> str:
     if service.backend is None:
         error = explain(service.unavailable(), language, service.settings)
         return message("status_not_loaded", language, model=service.choice.model, error=error)
-    line = message(
-        "status",
-        language,
-        backend=service.backend.id,
-        model=service.choice.model,
-        detail=service.backend.detail,
-        reason=service.choice.reason,
-    )
+    line = render(service.status_notice(emphasis=lambda name: f"**{name}**"), language)
     if service.is_test_model:
         line += f"  \n⚠️ {message('test_model', language)}"
     return line

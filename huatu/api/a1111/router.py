@@ -156,8 +156,9 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
                 break
         try:
             await run_in_threadpool(service.switch_model, target)
-        except ValidationError as error:  # neither listed nor a Hub id
-            return failed(FIELDS.refusal(error))
+        except ValidationError as error:  # neither listed nor a Hub id: name what was sent
+            refused = ValidationError(error.field, wanted, error.reason, **error.params)
+            return failed(FIELDS.refusal(refused))
         except HuatuError as error:
             return failed(error)
         except Exception as error:
