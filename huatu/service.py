@@ -183,16 +183,20 @@ class ImageService:
         """Whether the loaded model is the built-in tiny test model."""
         return self.capabilities.test_model
 
-    def status_notice(self, emphasis: Callable[[str], str] = str) -> Notice:
+    def status_notice(
+        self, language: str = DEFAULT_LANGUAGE, emphasis: Callable[[str], str] = str
+    ) -> Notice:
         """What runs and why, for a status line: backend, model, how it runs and why this
         backend — or why nothing is loaded.
 
         Args:
+            language: the language of the load failure, when there is one (the rest renders
+                in any). Default English.
             emphasis: applied to the backend and model names (the studio's Markdown makes
                 them bold). Default: none.
         """
         if self.backend is None:
-            error = explain(self.unavailable(), DEFAULT_LANGUAGE, self.settings)
+            error = explain(self.unavailable(), language, self.settings)
             return Notice("status_not_loaded", {"model": self.choice.model, "error": error})
         return Notice(
             "status",

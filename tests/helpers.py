@@ -111,6 +111,7 @@ def huatu_env(cache_dir: Path, outputs_dir: Path, **extra: str) -> dict[str, str
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
         PYTHONUNBUFFERED="1",
+        LC_ALL="C.UTF-8",  # the command speaks English (tests that want Chinese set it)
     )
     env.update(extra)
     return env

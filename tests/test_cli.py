@@ -168,6 +168,16 @@ def test_an_image_that_cannot_be_saved_is_one_clear_sentence(cli_env, tmp_path: 
     assert "line 1 failed" in batch.stderr and "line 2 failed" in batch.stderr  # went on
 
 
+def test_the_command_speaks_chinese_in_a_chinese_locale(cli_env, tmp_path: Path):
+    chinese = {**cli_env, "LC_ALL": "zh_CN.UTF-8"}
+    neither = invoke_huatu("generate", env=chinese, cwd=tmp_path)
+    assert neither.returncode == 2 and "请给出 PROMPT 或 --from-file FILE" in neither.stderr
+    bad = invoke_huatu("generate", "a dog", "--steps", "0", env=chinese, cwd=tmp_path)
+    assert bad.returncode == 2 and "`num_inference_steps`（推理步数）必须是" in bad.stderr
+    english = invoke_huatu("generate", env=cli_env, cwd=tmp_path)
+    assert "Give either a PROMPT or --from-file FILE" in english.stderr
+
+
 def test_serve_starts_on_the_port_from_the_environment(servers):
     server = servers["serve"].wait_ready()
     answer = httpx.get(server.url + "/config", timeout=30, trust_env=False)

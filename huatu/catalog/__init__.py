@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from huatu.catalog import (
     api,
+    cli,
     generation,
     hosted,
     models,
@@ -25,7 +26,19 @@ from huatu.catalog import (
 
 LANGUAGES = ("en", "zh-CN")
 #: The domains, in the order their keys are merged.
-PARTS = (generation, validation, models, settings, hosted, translation, storage, studio, api, ui)
+PARTS = (
+    generation,
+    validation,
+    models,
+    settings,
+    hosted,
+    translation,
+    storage,
+    studio,
+    api,
+    ui,
+    cli,
+)
 
 
 def build() -> dict[str, dict[str, str]]:

@@ -15,7 +15,7 @@ import click
 
 from huatu import __version__
 from huatu.cli.generate import generate
-from huatu.cli.options import failure
+from huatu.cli.options import failure, text
 from huatu.cli.serve import LESSONS, lesson, serve
 from huatu.errors import HuatuError
 
@@ -44,15 +44,15 @@ def info(file: Path, as_json: bool) -> None:
     from huatu.metadata import parse_parameters, read_parameters
 
     try:
-        text = read_parameters(file)
+        parameters = read_parameters(file)
     except HuatuError as error:
         raise failure(error) from None
-    if text is None:
-        raise click.ClickException(f"{file} carries no generation parameters.")
+    if parameters is None:
+        raise click.ClickException(text("cli_no_parameters", file=str(file)))
     if not as_json:
-        click.echo(text)
+        click.echo(parameters)
         return
-    parsed = parse_parameters(text)
+    parsed = parse_parameters(parameters)
     payload = {
         "prompt": parsed.prompt,
         "negative_prompt": parsed.negative_prompt,

@@ -12,10 +12,20 @@ from typing import Any
 
 import click
 
-from huatu.cli.options import failure, load_cli_settings, model_options, start_service, usage_error
+from huatu.cli.options import (
+    cli_language,
+    failure,
+    load_cli_settings,
+    model_options,
+    say,
+    start_service,
+    text,
+    usage_error,
+)
 from huatu.config import Settings
 from huatu.errors import HuatuError, explain
 from huatu.fields import FORM, describe
+from huatu.messages import Clipped
 
 #: ``generate``'s request options: short name → the value type click reads.
 REQUEST_OPTIONS: dict[str, type] = {
@@ -88,7 +98,7 @@ def generate(
     """
     settings = load_cli_settings()
     if (prompt is None) == (from_file is None):
-        raise click.UsageError("Give either a PROMPT or --from-file FILE (not both).")
+        raise click.UsageError(text("cli_prompt_or_file"))
     options = FORM.request_fields(form)
     try:
         # with --from-file the options are checked on their own first (as defaults)
@@ -103,7 +113,7 @@ def generate(
         result = _generate_one(settings, service, request, out)
     except HuatuError as error:
         raise failure(error, settings) from None
-    click.echo(f"seed: {', '.join(str(seed) for seed in result.seeds)}", err=True)
+    click.echo(text("cli_seeds", seeds=", ".join(map(str, result.seeds))), err=True)
     for path in result.paths:
         click.echo(str(path))
 
@@ -126,14 +136,14 @@ def _step_reporter(batch: tuple[int, int] | None = None) -> Callable[[Any], None
 
     def report(event: Any) -> None:  # a huatu.backends.base.ProgressEvent
         if event.total:
-            line = f"step {event.step}/{event.total}"
+            line = text("cli_step", step=event.step, total=event.total)
             if batch is not None:
                 position, count = batch
                 done = (position - 1 + event.step / event.total) / count
                 line = f"{progress_bar(done)} {position}/{count} · {line}"
             click.echo(f"\r{line}", nl=event.step == event.total, err=True)
         elif event.message is not None:
-            click.echo(render(event.message), err=True)
+            click.echo(render(event.message, cli_language()), err=True)
 
     return report
 
@@ -152,11 +162,10 @@ def _generate_one(
         HuatuError: the generation failed, or its image could not be saved (``StorageError``:
             e.g. ``--out`` in a folder that cannot be written).
     """
-    from huatu.messages import render
 
     result = service.generate(request, progress=_step_reporter(batch), folder=out, extra=extra)
     for notice in result.notices:
-        click.echo(f"notice: {render(notice)}", err=True)
+        click.echo(text("cli_notice", text=notice), err=True)
     return result
 
 
@@ -179,10 +188,9 @@ def _generate_batch(
         raise usage_error(error, settings) from None
     done = batch.find_done(out, items) if out is not None else {}
     todo = [item for item in items if item.key not in done]
-    click.echo(f"huatu: {len(items)} prompt(s) in {path}", err=True)
+    say("cli_prompts_in_file", count=len(items), path=str(path))
     if done:
-        skipped = len(items) - len(todo)
-        click.echo(f"huatu: skipping {skipped} already done (their images are in {out})", err=True)
+        say("cli_skipping_done", count=len(items) - len(todo), folder=str(out))
     service = start_service(settings, model, backend, required=True) if todo else None
     failed: list[int] = []
     position = 0
@@ -192,9 +200,11 @@ def _generate_batch(
                 click.echo(str(made))
             continue
         position += 1
-        shown = " ".join(item.request.prompt.split())
-        shown = shown if len(shown) <= 60 else shown[:59] + "…"
-        click.echo(f"[{position}/{len(todo)}] line {item.line}: {shown}", err=True)
+        shown = Clipped(item.request.prompt, 60)
+        said = text(
+            "cli_batch_line", position=position, count=len(todo), line=item.line, prompt=shown
+        )
+        click.echo(said, err=True)
         extra = batch.batch_metadata(item.key, batch.new_run())
         try:
             result = _generate_one(
@@ -202,13 +212,12 @@ def _generate_batch(
             )
         except HuatuError as error:
             failed.append(item.line)
-            click.echo(
-                f"huatu: line {item.line} failed: {explain(error, secrets=settings)}", err=True
-            )
+            say("cli_line_failed", line=item.line, why=explain(error, cli_language(), settings))
             continue
-        click.echo(f"seed: {', '.join(str(seed) for seed in result.seeds)}", err=True)
+        click.echo(text("cli_seeds", seeds=", ".join(map(str, result.seeds))), err=True)
         for made in result.paths:
             click.echo(str(made))
     if failed:
         lines = ", ".join(str(line) for line in failed)
-        raise click.ClickException(f"{len(failed)} of {len(todo)} prompt(s) failed (line {lines}).")
+        said = text("cli_batch_failed", failed=len(failed), count=len(todo), lines=lines)
+        raise click.ClickException(said)

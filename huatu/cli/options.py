@@ -17,7 +17,7 @@ import click
 from huatu.backends.registry import BACKENDS, backend_choices
 from huatu.config import DEFAULT_MODEL, Settings, load_settings
 from huatu.errors import SettingsError, explain
-from huatu.messages import message
+from huatu.messages import Notice, language_from_header, message, render
 
 if TYPE_CHECKING:
     from huatu.service import ImageService
@@ -31,14 +31,34 @@ def load_cli_settings() -> Settings:
         raise usage_error(error) from None
 
 
+def cli_language() -> str:
+    """The language the command speaks: Chinese when the locale is (``LC_ALL``,
+    ``LC_MESSAGES`` or ``LANG`` such as ``zh_CN.UTF-8``), else English."""
+    locale = next(
+        (os.environ[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if os.environ.get(name)),
+        "",
+    )
+    return language_from_header(locale)
+
+
+def text(key: str, **params: object) -> str:
+    """The catalog sentence ``key`` in the command's language."""
+    return message(key, cli_language(), **params)
+
+
+def say(key: str, **params: object) -> None:
+    """Tell the person (on stderr, after ``huatu:``) the catalog sentence ``key``."""
+    click.echo(f"huatu: {text(key, **params)}", err=True)
+
+
 def usage_error(error: BaseException, settings: Settings | None = None) -> click.UsageError:
     """A click usage error (exit status 2) saying ``error`` in one sentence."""
-    return click.UsageError(explain(error, secrets=settings))
+    return click.UsageError(explain(error, cli_language(), settings))
 
 
 def failure(error: BaseException, settings: Settings | None = None) -> click.ClickException:
     """A click failure (exit status 1) saying ``error`` in one sentence."""
-    return click.ClickException(explain(error, secrets=settings))
+    return click.ClickException(explain(error, cli_language(), settings))
 
 
 def _backend_help() -> str:
@@ -106,24 +126,21 @@ def start_service(
     from huatu.errors import HuatuError
     from huatu.service import ImageService
 
-    click.echo(f"huatu: loading {model or settings.model} …", err=True)
+    say("cli_loading", model=model or settings.model)
     if settings.allow_pickle:
-        click.echo(f"huatu: WARNING: {message('pickle_warning')}", err=True)
+        say("cli_warning", text=Notice("pickle_warning"))
     if settings.compile:
-        click.echo(
-            "huatu: compiling the UNet for this machine — a minute or more the first time, "
-            f"seconds once cached in {settings.cache_dir / 'inductor'} …",
-            err=True,
-        )
+        say("cli_compiling", folder=str(settings.cache_dir / "inductor"))
     try:
         service = ImageService.start(settings, model=model, backend=backend)
     except HuatuError as error:
         raise usage_error(error, settings) from None
     if service.load_error is not None and required:
         raise failure(service.load_error, settings)
-    click.echo(f"huatu: {service.status}", err=True)
+    language = cli_language()
+    click.echo(f"huatu: {render(service.status_notice(language), language)}", err=True)
     if service.is_test_model:
-        click.echo(f"huatu: {message('test_model')}", err=True)
+        say("test_model")
     return service
 
 

@@ -12,10 +12,13 @@ from huatu.cli.options import (
     model_options,
     port_of,
     port_option,
+    say,
     start_service,
+    text,
     usage_error,
 )
 from huatu.errors import SettingsError
+from huatu.messages import Notice
 
 # The tutorial's four apps (huatu.ui.lessons.BUILDERS; named here so --help needs no gradio).
 LESSONS = ("basic", "advanced", "blocks", "accordion")
@@ -31,10 +34,8 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
-            raise click.UsageError(
-                f"Cannot listen on {host}:{port} ({error.strerror}): another program (maybe "
-                "another huatu) uses it. Stop it or pass --port with a free port."
-            ) from None
+            said = text("cli_port_busy", host=host, port=port, why=error.strerror)
+            raise click.UsageError(said) from None
 
 
 @click.command()
@@ -114,30 +115,30 @@ def serve(
         raise usage_error(error) from None
     exposed = [
         what
-        for what, on in ((f"listen on {host}", not is_loopback(host)), ("open a share link", share))
+        for what, on in (
+            (Notice("cli_exposure_listen", {"host": host}), not is_loopback(host)),
+            (Notice("cli_exposure_share"), share),
+        )
         if on
     ]
     if exposed and not access.required:
-        if not insecure_no_auth:
-            raise click.UsageError(
-                f"Refusing to {' and '.join(exposed)} without credentials: anyone who can "
-                "reach it could use this machine. Set HUATU_API_KEY or pass --auth "
-                "user:password (or --insecure-no-auth if you really mean it)."
-            )
-        click.echo(
-            f"huatu: WARNING: going to {' and '.join(exposed)} without credentials; anyone "
-            "who can reach it can generate images and read them.",
-            err=True,
+        what = (
+            exposed[0]
+            if len(exposed) == 1
+            else Notice("cli_exposure_both", dict(zip(("first", "second"), exposed, strict=True)))
         )
+        if not insecure_no_auth:
+            raise click.UsageError(text("cli_exposure_refused", what=what))
+        say("cli_exposure_warning", what=what)
     port = port_of(port, settings)
     check_port_free(host, port)
     service = start_service(settings, model, backend)
     # through a share link requests name the link's host, so the Host check is off then
     app = build_app(service, access=access, mcp=mcp, host=host, port=port, check_host=not share)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    click.echo(f"huatu: serving on http://{shown}:{port}", err=True)
+    say("cli_serving", url=f"http://{shown}:{port}")
     if mcp:
-        click.echo(f"huatu: MCP server at http://{shown}:{port}/gradio_api/mcp/", err=True)
+        say("cli_mcp_serving", url=f"http://{shown}:{port}/gradio_api/mcp/")
     if not share:
         run_server(app, host, port)
         return
@@ -145,12 +146,13 @@ def serve(
 
     try:
         server = ServerThread(app, host, port).start()
-    except RuntimeError as error:
-        raise click.ClickException(str(error)) from None
+    except RuntimeError:
+        said = text("cli_server_not_started", url=f"http://{host}:{port}")
+        raise click.ClickException(said) from None
     try:
-        click.echo(f"huatu: public link {open_share_link(shown, port)}", err=True)
+        say("cli_public_link", url=open_share_link(shown, port))
     except OSError as error:
-        click.echo(f"huatu: could not open a share link ({error}); serving locally only", err=True)
+        say("cli_no_share_link", why=str(error))
     try:
         server.thread.join()
     except KeyboardInterrupt:
@@ -173,5 +175,5 @@ def lesson(name: str, model: str | None, backend: str | None, port: int | None) 
 def launch_app(demo: Any, port: int) -> None:
     from huatu.ui.common import launch
 
-    click.echo(f"huatu: serving on http://127.0.0.1:{port}", err=True)
+    say("cli_serving", url=f"http://127.0.0.1:{port}")
     launch(demo, port)

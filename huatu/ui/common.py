@@ -87,10 +87,8 @@ def status_markdown(service: ImageService, language: str = "en") -> str:
     """The status shown under an app's title, in ``language``: backend, model, how it runs,
     and why this backend, and for the built-in test model a warning — or why no model is
     loaded."""
-    if service.backend is None:
-        error = explain(service.unavailable(), language, service.settings)
-        return message("status_not_loaded", language, model=service.choice.model, error=error)
-    line = render(service.status_notice(emphasis=lambda name: f"**{name}**"), language)
+    notice = service.status_notice(language, emphasis=lambda name: f"**{name}**")
+    line = render(notice, language)
     if service.is_test_model:
         line += f"  \n⚠️ {message('test_model', language)}"
     return line
