@@ -17,7 +17,18 @@ from huatu.messages import Quoted
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_PORT = 7860
+#: The model the hosted backend asks for when none is named: FLUX.1 [schnell], the model of
+#: Hugging Face's own first-call guide, served for text-to-image by several providers (fal-ai,
+#: hf-inference, together, replicate …), Apache-2.0, not gated, four steps per image.
+DEFAULT_HOSTED_MODEL = "black-forest-labs/FLUX.1-schnell"
+#: The provider policy of ``huggingface_hub``'s own client: the first provider serving the model,
+#: in the order set in the person's Hugging Face settings.
+AUTO_PROVIDER = "auto"
+#: The chat model that translates prompts when no provider serves a zh→en translation model:
+#: Qwen reads Chinese natively, and several providers serve this size cheaply.
+DEFAULT_CHAT_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 DEFAULT_ROUTER = "https://router.huggingface.co"
+DEFAULT_HUB = "https://huggingface.co"
 TINY_MODEL = "tiny"
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
@@ -26,6 +37,20 @@ def is_hub_id(text: str) -> bool:
     """Whether ``text`` has the shape of a Hugging Face Hub id (``owner/name``), never a
     path (no ``..``, no leading ``.``/``/``/``~``)."""
     return bool(_HUB_ID.fullmatch(text)) and ".." not in text
+
+
+def hosted_model_for(model: str) -> str:
+    """The model the hosted backend asks for when ``model`` is asked: the same, except the
+    local default (Stable Diffusion 1.5, served by no provider today), which means
+    :data:`DEFAULT_HOSTED_MODEL` there."""
+    return DEFAULT_HOSTED_MODEL if model == DEFAULT_MODEL else model
+
+
+def hosted_model_of(model: str, settings: Settings) -> str:
+    """The model the hosted backend serves when ``model`` is asked with ``settings``."""
+    from dataclasses import replace
+
+    return replace(settings, model=model).effective_hosted_model
 
 
 @dataclass(frozen=True)
@@ -40,12 +65,21 @@ class Settings:
         model: model for every command (``HUATU_MODEL``): a Hub id, a local folder, or
             ``tiny``. Default ``stable-diffusion-v1-5/stable-diffusion-v1-5``.
         backend: ``auto``, ``local`` or ``hosted`` (``HUATU_BACKEND``). Default ``auto``.
-        hosted_provider: inference provider for hosted calls (``HUATU_HOSTED_PROVIDER``).
-            Default ``hf-inference``.
+        hosted_provider: inference provider for hosted calls (``HUATU_HOSTED_PROVIDER``), or
+            ``auto``: the first provider serving the model, in the order of the person's
+            Hugging Face settings. Default ``auto``.
         hosted_model: model asked of the hosted service (``HUATU_HOSTED_MODEL``); a Hub id or
-            an Inference Endpoint URL. Default: same as ``model``.
+            an Inference Endpoint URL. Default: ``model``, unless that is the local default
+            (Stable Diffusion 1.5, which no provider serves), then
+            ``black-forest-labs/FLUX.1-schnell``.
         hf_router: base URL of Hugging Face's inference router (``HUATU_HF_ROUTER``).
             Default ``https://router.huggingface.co``.
+        hf_endpoint: base URL of the Hugging Face Hub API, where hosted models are looked up
+            (``HF_ENDPOINT``, huggingface_hub's own variable). Default
+            ``https://huggingface.co``.
+        translation_chat_model: the chat model that translates prompts on the router's
+            OpenAI-compatible endpoint when no provider serves the zh→en translation model
+            (``HUATU_TRANSLATION_CHAT_MODEL``). Default ``Qwen/Qwen2.5-7B-Instruct``.
         hosted_timeout_s: overall deadline for one hosted generation, retries included
             (``HUATU_HOSTED_TIMEOUT``). Default 120 s.
         outputs_dir: where images are saved (``HUATU_OUTPUTS``). Default ``./outputs``.
@@ -81,9 +115,11 @@ class Settings:
     hf_api_tti_base: str | None = None
     model: str = DEFAULT_MODEL
     backend: str = "auto"
-    hosted_provider: str = "hf-inference"
+    hosted_provider: str = AUTO_PROVIDER
     hosted_model: str | None = None
     hf_router: str = DEFAULT_ROUTER
+    hf_endpoint: str = DEFAULT_HUB
+    translation_chat_model: str = DEFAULT_CHAT_MODEL
     hosted_timeout_s: float = 120.0
     outputs_dir: Path = Path("outputs")
     cache_dir: Path = Path("~/.cache/huatu").expanduser()
@@ -101,8 +137,12 @@ class Settings:
 
     @property
     def effective_hosted_model(self) -> str:
-        """The model hosted calls ask for: ``hosted_model`` if set, else ``model``."""
-        return self.hosted_model or self.model
+        """The model hosted calls ask for: ``hosted_model`` if set, else ``model`` — but the
+        hosted default (:data:`DEFAULT_HOSTED_MODEL`) for the local default model, unless the
+        tutorial's endpoint (which runs what it runs) is used."""
+        if self.hosted_model:
+            return self.hosted_model
+        return self.model if self.hf_api_tti_base else hosted_model_for(self.model)
 
     def secret_values(self) -> list[str]:
         """Every secret these settings hold (keys and passwords), longest first."""
@@ -158,9 +198,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
         hf_api_tti_base=get("HF_API_TTI_BASE"),
         model=get("HUATU_MODEL") or DEFAULT_MODEL,
         backend=get("HUATU_BACKEND") or "auto",
-        hosted_provider=get("HUATU_HOSTED_PROVIDER") or "hf-inference",
+        hosted_provider=get("HUATU_HOSTED_PROVIDER") or AUTO_PROVIDER,
         hosted_model=get("HUATU_HOSTED_MODEL"),
         hf_router=(get("HUATU_HF_ROUTER") or DEFAULT_ROUTER).rstrip("/"),
+        hf_endpoint=(get("HF_ENDPOINT") or DEFAULT_HUB).rstrip("/"),
+        translation_chat_model=get("HUATU_TRANSLATION_CHAT_MODEL") or DEFAULT_CHAT_MODEL,
         hosted_timeout_s=_positive_float("HUATU_HOSTED_TIMEOUT", timeout_text, 120.0),
         outputs_dir=Path(get("HUATU_OUTPUTS") or "outputs").expanduser(),
         cache_dir=Path(get("HUATU_CACHE") or "~/.cache/huatu").expanduser(),

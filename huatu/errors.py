@@ -206,7 +206,20 @@ class UnknownNameError(HuatuError, KeyError):
 
 
 class ModelLoadError(HuatuError, RuntimeError):
-    """The chosen model could not be loaded; the sentence says what to do instead."""
+    """The chosen model could not be loaded; the sentence says what to do instead.
+
+    Args:
+        key: the catalog key of the sentence.
+        alternatives: models that could be used instead (e.g. hosted models a provider
+            serves), offered where a person chooses a model. Default none.
+        **params: the sentence's placeholders.
+    """
+
+    def __init__(
+        self, key: str | None = None, /, *, alternatives: tuple[str, ...] = (), **params: Any
+    ) -> None:
+        super().__init__(key, **params)
+        self.alternatives = tuple(alternatives)
 
 
 class SettingsError(HuatuError, ValueError):

@@ -28,7 +28,7 @@ import json
 import math
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -136,6 +136,7 @@ def format_parameters(
     sampler: str,
     model: str,
     extra: Mapping[str, object] | None = None,
+    unused: Collection[str] = (),
 ) -> str:
     """Write the A1111 ``parameters`` text for one generated image.
 
@@ -161,6 +162,9 @@ def format_parameters(
             values are skipped, numbers are written like CFG scale. Keys must be 2+ characters
             of letters, digits, ``_``, ``-``, ``/`` and inner spaces, and must not repeat a key
             written anyway. Default ``None`` (none).
+        unused: request fields the model did not take, left out of the text:
+            ``negative_prompt`` (no negative prompt line), ``guidance_scale`` (no CFG scale).
+            Default none.
 
     Raises:
         MetadataKeyError: an ``extra`` key cannot be written so that it reads back, or repeats
@@ -182,9 +186,11 @@ def format_parameters(
         if value is not None:
             settings[key] = _setting_text(value)
     settings["Version"] = f"huatu {_version()}"
+    if "guidance_scale" in unused:
+        del settings["CFG scale"]
 
     lines = [request.prompt]
-    if request.negative_prompt:
+    if request.negative_prompt and "negative_prompt" not in unused:
         lines.append(f"{NEGATIVE_PREFIX} {request.negative_prompt}")
     lines.append(", ".join(f"{key}: {quote_value(value)}" for key, value in settings.items()))
     return "\n".join(lines)

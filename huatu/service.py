@@ -119,9 +119,7 @@ class ImageService:
             UnknownNameError / ValidationError: a bad ``backend``/``model`` combination
                 (a usage error, reported before anything starts).
         """
-        choice = choose_backend(settings, model=model, backend=backend)
-        if model is not None:  # an explicit --model also names the hosted model
-            settings = replace(settings, hosted_model=None)
+        settings, choice = cls.plan(settings, model=model, backend=backend)
         history = None
         if keep_history:
             from huatu.history import HistoryStore
@@ -133,13 +131,34 @@ class ImageService:
             return cls(settings, choice, None, error, history)
         return cls(settings, choice, loaded, history=history)
 
+    @staticmethod
+    def plan(
+        settings: Settings, *, model: str | None = None, backend: str | None = None
+    ) -> tuple[Settings, BackendChoice]:
+        """What :meth:`start` runs with: its settings (an explicit ``model`` also names the
+        hosted model) and the backend and model it picks (raises as :meth:`start` does)."""
+        if model is not None:
+            settings = replace(settings, hosted_model=None)
+        return settings, choose_backend(settings, model=model, backend=backend)
+
     def known_models(self) -> list[str]:
         """The models every edge may switch to by name: the loaded one, the one huatu started
         with, the built-in tiny model, ``HUATU_MODELS``, and every model switched to since.
         Any Hugging Face Hub id may be asked for too (:meth:`switch_model`)."""
         first, *switched = self._models
         names = [self.choice.model, first, TINY_MODEL, *self.settings.models, *switched]
-        return list(dict.fromkeys(names))
+        return list(dict.fromkeys([*names, *self._alternatives()]))
+
+    def model_choices(self) -> list[str]:
+        """The studio's model choice: the current model and the alternatives the backend (or
+        its load failure) names, e.g. served hosted models; none when it names none."""
+        alternatives = self._alternatives()
+        return list(dict.fromkeys([self.choice.model, *alternatives])) if alternatives else []
+
+    def _alternatives(self) -> tuple[str, ...]:
+        if self.backend is not None:
+            return self.capabilities.alternatives
+        return getattr(self.load_error, "alternatives", ())
 
     def switch_model(self, model: str, *, backend: str | None = None) -> None:
         """Load ``model`` and make it the one every edge uses from the next generation on.
@@ -163,10 +182,9 @@ class ImageService:
         listed = self.known_models()
         if model not in listed and (not is_hub_id(model) or runs_only_locally(model)):
             raise ValidationError("model", model, "model_choice", choices=", ".join(listed))
-        choice = choose_backend(self.settings, model=model, backend=backend or self.choice.backend)
-        loaded = get_backend(choice.backend).create(
-            choice.model, replace(self.settings, hosted_model=None)
-        )
+        settings = replace(self.settings, hosted_model=None)
+        choice = choose_backend(settings, model=model, backend=backend or self.choice.backend)
+        loaded = get_backend(choice.backend).create(choice.model, settings)
         with self._slots.exclusive():  # in turn, once running generations have ended
             self.choice, self.backend, self.load_error = choice, loaded, None
             self._slots.resize(self.max_concurrency)
@@ -271,6 +289,7 @@ class ImageService:
         finally:
             self._slots.release()
         notices += output.notices
+        request = output.sent or request  # as the model ran it: what the metadata records
         if request.scheduler == LCM_SCHEDULER and LCM_SCHEDULER not in caps.schedulers:
             notices.append(Notice("lcm_not_hosted"))
         if output.flagged:
@@ -288,7 +307,12 @@ class ImageService:
         sampler = backend.sampler_label(request)
         parameters = [
             format_parameters(
-                request, seed=seed, sampler=sampler, model=backend.model, extra=fields
+                request,
+                seed=seed,
+                sampler=sampler,
+                model=backend.model,
+                extra=fields,
+                unused=output.unused,
             )
             for seed in output.seeds
         ]

@@ -18,6 +18,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ["HUATU_DTYPE"] = TEST_DTYPE  # the CLI run in process, and subprocesses
 
 import shutil
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -76,15 +77,27 @@ def cli_env(cache_dir: Path, tiny_model: Path, tmp_path: Path) -> dict[str, str]
 
 
 @pytest.fixture
-def hub_reaches_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+def hub_reaches_stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Let huggingface_hub talk to the local stand-in server despite HF_HUB_OFFLINE=1.
 
     The stand-in listens on 127.0.0.1, so nothing leaves the machine; every other test keeps
-    huggingface_hub offline.
+    huggingface_hub offline. The library's Hub and router addresses (which huatu points at
+    its settings') are put back afterwards, and what huatu and the library remember of the
+    Hub's answers is forgotten before and after, so each test's stand-in answers for itself.
     """
     from huggingface_hub import constants
+    from huggingface_hub.inference._providers._common import _fetch_inference_provider_mapping
+
+    from huatu.backends.hub_lookup import forget
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", constants.ENDPOINT)
+    monkeypatch.setattr(constants, "INFERENCE_PROXY_TEMPLATE", constants.INFERENCE_PROXY_TEMPLATE)
+    forget()
+    _fetch_inference_provider_mapping.cache_clear()
+    yield
+    forget()
+    _fetch_inference_provider_mapping.cache_clear()
 
 
 @pytest.fixture

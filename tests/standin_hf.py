@@ -7,6 +7,11 @@ huatu's hosted backend speaks:
   ``{"inputs": ..., "parameters": {...}}`` -> raw PNG bytes, ``Content-Type: image/png``
   (also ``POST /models/...``, the shape of a dedicated Inference Endpoint URL);
 * the tutorial's endpoint: ``POST /tti`` -> a JSON body that is a bare base64 string of a PNG;
+* the Hub API (``/api/models/...``) with each model's provider mapping, fal-ai's router path
+  (JSON with an image URL the client fetches from ``/files/...``) and the router's chat
+  completions (``/v1/chat/completions``, translating with :data:`PHRASES`): see
+  :mod:`tests.standin_catalogue`, whose :data:`~tests.standin_catalogue.TODAY` is the default
+  catalogue (point ``Settings.hf_endpoint`` and ``hf_router`` at :attr:`StandInHF.url`);
 * a zh->en translation model (:data:`TRANSLATION_MODELS`, e.g.
   ``POST /hf-inference/models/Helsinki-NLP/opus-mt-zh-en``) with ``{"inputs": text}`` ->
   ``[{"translation_text": ...}]`` as HF's translation task answers, translated with the small
@@ -48,6 +53,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.standin_catalogue import TODAY, HubModel, chat_answer, fal_answer, listing
 
 DEFAULT_SIDE = 512
 MAX_SIDE = 2048
@@ -314,17 +322,36 @@ class RecordedRequest:
     json: Any = None
     at: float = field(default_factory=time.monotonic)
 
+    query: dict[str, list[str]] = field(default_factory=dict)
+
     @property
     def parameters(self) -> dict[str, Any]:
-        """The JSON ``parameters`` object, or ``{}``."""
-        if isinstance(self.json, dict) and isinstance(self.json.get("parameters"), dict):
+        """The JSON ``parameters`` object (``hf-inference``'s shape), or, for a provider that
+        sends its settings beside the prompt (fal-ai), those settings with ``image_size``
+        flattened to ``width``/``height``; ``{}`` when there are none."""
+        if not isinstance(self.json, dict):
+            return {}
+        if isinstance(self.json.get("parameters"), dict):
             return self.json["parameters"]
+        if "prompt" in self.json:
+            flat = {k: v for k, v in self.json.items() if k not in ("prompt", "image_size")}
+            size = self.json.get("image_size")
+            if isinstance(size, dict):
+                flat.update(width=size.get("width"), height=size.get("height"))
+            return flat
         return {}
 
     @property
     def seed(self) -> int | None:
-        """The ``parameters.seed`` sent, or ``None``."""
+        """The seed sent, or ``None``."""
         return self.parameters.get("seed")
+
+    @property
+    def prompt(self) -> Any:
+        """The prompt sent (``inputs``, or fal-ai's ``prompt``), or ``None``."""
+        if not isinstance(self.json, dict):
+            return None
+        return self.json.get("inputs", self.json.get("prompt"))
 
     @property
     def inputs(self) -> Any:
@@ -379,13 +406,23 @@ class _Handler(BaseHTTPRequestHandler):
             parsed = json.loads(body) if body else None
         except ValueError:
             parsed = None
+        parts = urlsplit(self.path)
         recorded = RecordedRequest(
             method=self.command,
-            path=self.path.split("?", 1)[0],
+            path=parts.path,
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
             json=parsed,
+            query=parse_qs(parts.query),
         )
+        if recorded.path.startswith("/api/"):
+            stand_in._record_lookup(recorded)
+            self._hub(recorded)
+            return
+        if recorded.path.startswith("/files/"):
+            stand_in._record_lookup(recorded)
+            self._file(recorded.path)
+            return
         stand_in._record(recorded)
         if stand_in.expected_key is not None and recorded.bearer != stand_in.expected_key:
             self._reply(unauthorized())
@@ -393,6 +430,8 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour = stand_in._next_behaviour()
         if behaviour.kind == "image" and translation_model_of(recorded.path) is not None:
             self._translation(recorded)
+        elif behaviour.kind == "image" and recorded.path.rstrip("/") == "/v1/chat/completions":
+            self._chat(recorded)
         elif behaviour.kind == "image":
             self._image(recorded, behaviour.encoding)
         elif behaviour.kind == "reply":
@@ -405,9 +444,57 @@ class _Handler(BaseHTTPRequestHandler):
         else:  # pragma: no cover - a typo in a test
             raise ValueError(f"unknown behaviour kind {behaviour.kind!r}")
 
+    def _hub(self, recorded: RecordedRequest) -> None:
+        """The Hub API: a model's info with its provider mapping, or the list of models."""
+        stand_in = self.server.stand_in
+        if stand_in.expected_key is not None and recorded.bearer not in (
+            None,
+            stand_in.expected_key,
+        ):
+            self._reply(http_error(401, "Invalid credentials in Authorization header"))
+            return
+        models = stand_in.catalogue
+        if recorded.path.rstrip("/") == "/api/models":
+            self._reply(reply(200, listing(models, recorded.query)))
+            return
+        wanted = recorded.path[len("/api/models/") :].strip("/")
+        found = next((model for model in models if model.id == wanted), None)
+        if found is None:
+            missing = http_error(
+                404, "Repository not found", headers={"X-Error-Code": "RepoNotFound"}
+            )
+            self._reply(missing)
+            return
+        self._reply(reply(200, found.info()))
+
+    def _file(self, path: str) -> None:
+        """A generated image fal-ai's answer pointed at."""
+        data = self.server.stand_in._files.get(path)
+        self._reply(reply(200, data, "image/png") if data else http_error(404, "no such file"))
+
+    def _chat(self, recorded: RecordedRequest) -> None:
+        """A chat completion: the last user message translated the stand-in's way."""
+        payload = recorded.json if isinstance(recorded.json, dict) else {}
+        messages = payload.get("messages") or []
+        text = next(
+            (
+                m.get("content")
+                for m in reversed(messages)
+                if isinstance(m, dict) and m.get("role") == "user"
+            ),
+            None,
+        )
+        if not isinstance(text, str):
+            self._reply(http_error(422, "messages must hold a user message"))
+            return
+        self._reply(reply(200, chat_answer(str(payload.get("model")), standin_translate(text))))
+
     def _image(self, recorded: RecordedRequest, encoding: str) -> None:
         path = recorded.path
         is_tti = path.rstrip("/") == "/tti"
+        if path.startswith("/fal-ai/") and recorded.method == "POST":
+            self._fal(recorded)
+            return
         if not (is_tti or path.startswith(("/hf-inference/models/", "/models/"))):
             self._reply(http_error(404, f"Not Found: {path}"))
             return
@@ -433,6 +520,14 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:  # pragma: no cover - a typo in a test
             raise ValueError(f"unknown image encoding {encoding!r}")
+
+    def _fal(self, recorded: RecordedRequest) -> None:
+        """fal-ai: the image is made, kept under ``/files/`` and answered as a URL."""
+        parameters = recorded.parameters
+        width, height = _side(parameters.get("width")), _side(parameters.get("height"))
+        png = make_png(width, height, seed_colour(recorded.seed))
+        url = self.server.stand_in._keep_file(png)
+        self._reply(reply(200, fal_answer(url, width, height, recorded.seed)))
 
     def _translation(self, recorded: RecordedRequest) -> None:
         if recorded.method != "POST":
@@ -479,18 +574,27 @@ class StandInHF:
     Args:
         expected_key: when set, any request whose ``Authorization: Bearer`` token differs is
             answered 401 (like HF) without consuming a scripted behaviour. Default: accept all.
+        catalogue: the models the Hub API knows and who serves them. Default
+            :data:`~tests.standin_catalogue.TODAY`.
 
     Attributes:
-        url: base URL, e.g. ``http://127.0.0.1:40123``; use it as ``HUATU_HF_ROUTER``.
+        url: base URL, e.g. ``http://127.0.0.1:40123``; use it as ``HUATU_HF_ROUTER`` and
+            ``HF_ENDPOINT``.
+        catalogue: as given (may be replaced while running).
         tti_url: ``{url}/tti``; use it as ``HF_API_TTI_BASE``.
         default: the behaviour used when nothing is queued. Default :func:`image`.
     """
 
-    def __init__(self, *, expected_key: str | None = None) -> None:
+    def __init__(
+        self, *, expected_key: str | None = None, catalogue: tuple[HubModel, ...] = TODAY
+    ) -> None:
         self.expected_key = expected_key
+        self.catalogue = catalogue
         self.default: Behaviour = image()
         self._queue: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
+        self._lookups: list[RecordedRequest] = []
+        self._files: dict[str, bytes] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -572,15 +676,33 @@ class StandInHF:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """A copy of every request received so far, in order."""
+        """A copy of every inference request received so far, in order (the Hub API's and
+        the image downloads are in :attr:`lookups`)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def lookups(self) -> list[RecordedRequest]:
+        """A copy of every Hub API request and image download, in order."""
+        with self._lock:
+            return list(self._lookups)
+
+    def _record_lookup(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._lookups.append(request)
+
+    def _keep_file(self, data: bytes) -> str:
+        with self._lock:
+            path = f"/files/{len(self._files)}.png"
+            self._files[path] = data
+        return f"{self.url}{path}"
 
     def clear(self) -> None:
         """Forget recorded requests and queued behaviours; ``default`` becomes :func:`image`."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            self._lookups.clear()
             self.default = image()
 
     def _record(self, request: RecordedRequest) -> None:

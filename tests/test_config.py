@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from huatu.backends.selection import choose_backend
-from huatu.config import DEFAULT_MODEL, Settings, load_settings
+from huatu.config import DEFAULT_HOSTED_MODEL, DEFAULT_MODEL, Settings, load_settings
 from huatu.device import cpu_supports_bf16
 from huatu.errors import UnknownNameError, ValidationError
 from huatu.messages import Notice, language_from_header, render
@@ -21,7 +22,13 @@ def test_defaults_without_environment():
     settings = load_settings({}, dotenv=False)
     assert settings.model == DEFAULT_MODEL
     assert settings.backend == "auto" and settings.port == 7860
-    assert settings.hf_api_key is None and settings.hosted_provider == "hf-inference"
+    assert settings.hf_api_key is None and settings.hosted_provider == "auto"
+    assert settings.hf_endpoint == "https://huggingface.co"
+    # the local default (SD 1.5) is served by no provider: hosted, it means FLUX.1 [schnell]
+    assert settings.effective_hosted_model == DEFAULT_HOSTED_MODEL
+    assert replace(settings, model="owner/name").effective_hosted_model == "owner/name"
+    tutorial = replace(settings, hf_api_tti_base="https://tti.example.com")
+    assert tutorial.effective_hosted_model == DEFAULT_MODEL  # the endpoint runs what it runs
 
 
 def test_dotenv_found_upward_and_environment_wins(tmp_path: Path, monkeypatch):
@@ -83,7 +90,8 @@ def _gpu() -> bool:
 )
 def test_backend_selection(key, model, backend, gpu, expected, reason):
     choice = choose_backend(Settings(hf_api_key=key), model=model, backend=backend, has_gpu=gpu)
-    assert choice.backend == expected and choice.model == model
+    served = DEFAULT_HOSTED_MODEL if expected == "hosted" else model
+    assert choice.backend == expected and choice.model == served
     assert reason in render(choice.reason)
     assert CJK.search(render(choice.reason, "zh-CN"))  # said in Chinese too, by key
 

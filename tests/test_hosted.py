@@ -80,7 +80,8 @@ from tests.standin_hf import (
 )
 
 KEY = "hf_test_SECRET_abc123"
-MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+#: A model of a family that takes every setting (SDXL), so every parameter is sent.
+MODEL = "stabilityai/stable-diffusion-xl-base-1.0"
 PATHS = ["router", "tutorial"]
 #: An upper bound that only catches a wait many times longer (a deadline or a hang of
 #: minutes), never a slow machine's scheduling.
@@ -496,9 +497,8 @@ def test_attributes_and_description_never_show_the_key() -> None:
     assert router.capabilities.concurrency == 4
     assert router.description == f"hosted · {MODEL} via hf-inference"
     assert router.token_count("a dog, 4k") == 5 and router.capabilities.token_limit == 75
-    assert (
-        router.capabilities.metadata_fields == () and router.metadata_fields(make_request()) == {}
-    )
+    assert router.capabilities.metadata_fields == ("Hosted provider",)
+    assert router.metadata_fields(make_request()) == {"Hosted provider": "hf-inference"}
     assert not hasattr(router, "max_tokens") and not hasattr(router, "max_concurrency")
     assert router.sampler_label(make_request()) == "Hosted default"
 
@@ -506,6 +506,10 @@ def test_attributes_and_description_never_show_the_key() -> None:
         Settings(hf_api_key=KEY, hf_api_tti_base=f"https://user:{KEY}@tti.example.com/x")
     )
     assert tutorial.description == "hosted · tutorial endpoint tti.example.com"
+    assert (
+        tutorial.capabilities.metadata_fields == ()
+        and tutorial.metadata_fields(make_request()) == {}
+    )
 
     chosen = HostedBackend(Settings(hf_api_key=KEY, hosted_model="owner/other"))
     assert chosen.model == "owner/other"
@@ -888,9 +892,8 @@ def test_hosted_errors_and_waits_read_in_chinese(stand_in: StandInHF) -> None:
     stand_in.enqueue(not_found())
     error = Run(settings).error(ModelNotServedError)
     assert error.render("zh-CN") == (
-        f"服务商 hf-inference 不提供模型 {MODEL}（404）。可能已没有任何服务商提供 "
-        "Stable Diffusion 1.5：请用 `--model` 或 HUATU_HOSTED_MODEL 选择其他模型，"
-        "或用 `--backend local` 在本地生成。"
+        f"服务商 hf-inference 不提供模型 {MODEL}（404）：请用 `--model` 或 HUATU_HOSTED_MODEL "
+        "选择有服务商提供的模型，或用 `--backend local` 在本地生成。"
     )
     assert explain(error, "zh-CN", settings) == error.render("zh-CN")
 

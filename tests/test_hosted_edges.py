@@ -18,7 +18,8 @@ from tests.helpers import huatu_env, invoke_huatu, serving
 from tests.standin_hf import StandInHF, gone, image, rate_limited, seed_colour
 
 KEY = "hf_test_SECRET_edges_4242"
-MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+#: Served by hf-inference in the stand-in Hub's catalogue, and takes every setting.
+MODEL = "stabilityai/stable-diffusion-xl-base-1.0"
 
 
 @pytest.fixture
@@ -29,7 +30,13 @@ def stand_in():
 
 @pytest.mark.usefixtures("hub_reaches_stand_in")
 def test_studio_on_hosted_backend_retries_and_keeps_the_key_hidden(stand_in, settings):
-    hosted = replace(settings, hf_api_key=KEY, hf_router=stand_in.url, hosted_timeout_s=20)
+    hosted = replace(
+        settings,
+        hf_api_key=KEY,
+        hf_router=stand_in.url,
+        hf_endpoint=stand_in.url,
+        hosted_timeout_s=20,
+    )
     service = ImageService.start(hosted, model=MODEL, backend="hosted")
     assert service.backend is not None and "via hf-inference" in service.status
     stand_in.enqueue(rate_limited("1"), image())

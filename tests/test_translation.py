@@ -50,6 +50,8 @@ from huatu.translation import (
     translate_prompt,
 )
 from tests.helpers import free_port
+from tests.standin_catalogue import TODAY, HubModel
+from tests.standin_catalogue import Mapping as HubMapping
 from tests.standin_hf import (
     StandInHF,
     forbidden,
@@ -355,14 +357,29 @@ def test_translators_satisfy_the_protocol() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+#: A Hub where a provider serves the zh→en translation model (today none does: see the
+#: chat-completion tests below, which use the stand-in's catalogue of today).
+OPUS_SERVED = (
+    *(model for model in TODAY if model.id != DEFAULT_TRANSLATION_MODEL),
+    HubModel(
+        DEFAULT_TRANSLATION_MODEL,
+        "translation",
+        500,
+        (HubMapping("hf-inference", DEFAULT_TRANSLATION_MODEL, "translation"),),
+    ),
+)
+
+
 @pytest.fixture
 def stand_in(hub_reaches_stand_in: None) -> Iterator[StandInHF]:
-    with StandInHF(expected_key=KEY) as server:
+    with StandInHF(expected_key=KEY, catalogue=OPUS_SERVED) as server:
         yield server
 
 
 def hosted(stand_in: StandInHF, **options: float) -> HostedTranslator:
-    settings = Settings(hf_api_key=KEY, hf_router=stand_in.url, hosted_timeout_s=5.0)
+    settings = Settings(
+        hf_api_key=KEY, hf_router=stand_in.url, hf_endpoint=stand_in.url, hosted_timeout_s=5.0
+    )
     options.setdefault("max_retry_wait_s", 0.2)
     return HostedTranslator(settings, **options)  # type: ignore[arg-type]
 
@@ -483,7 +500,11 @@ def test_key_echoed_by_the_server_is_redacted(stand_in: StandInHF) -> None:
 
 
 def test_unreachable_service(hub_reaches_stand_in: None) -> None:
-    settings = Settings(hf_api_key=KEY, hf_router=f"http://127.0.0.1:{free_port()}")
+    settings = Settings(
+        hf_api_key=KEY,
+        hf_router=(nowhere := f"http://127.0.0.1:{free_port()}"),
+        hf_endpoint=nowhere,
+    )
     with pytest.raises(HostedTranslationError, match="Could not reach") as caught:
         HostedTranslator(settings, timeout_s=2).translate("一只狗")
     assert one_sentence(str(caught.value))
@@ -491,7 +512,7 @@ def test_unreachable_service(hub_reaches_stand_in: None) -> None:
 
 
 def test_hosted_without_key_sends_nothing(stand_in: StandInHF) -> None:
-    settings = Settings(hf_router=stand_in.url)
+    settings = Settings(hf_router=stand_in.url, hf_endpoint=stand_in.url)
     with pytest.raises(HostedTranslationAuthError, match="HF_API_KEY"):
         HostedTranslator(settings).translate("一只狗")
     assert stand_in.requests == []
@@ -501,7 +522,11 @@ def test_hub_offline_mode_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    settings = Settings(hf_api_key=KEY, hf_router=f"http://127.0.0.1:{free_port()}")
+    settings = Settings(
+        hf_api_key=KEY,
+        hf_router=(nowhere := f"http://127.0.0.1:{free_port()}"),
+        hf_endpoint=nowhere,
+    )
     with pytest.raises(HostedTranslationError, match="HF_HUB_OFFLINE"):
         HostedTranslator(settings).translate("一只狗")
 

@@ -73,12 +73,19 @@ class BackendOutput:
         seeds: the seed each returned image was made with.
         flagged: how many images the safety checker flagged and withheld.
         notices: things the user should know (rendered in their language at the edge).
+        sent: the request as the model ran it, when the backend changed it (e.g. a hosted
+            model that takes no negative prompt, or fewer steps); the metadata records this
+            one. Default ``None``: as asked.
+        unused: request fields the model did not take at all (``negative_prompt``,
+            ``guidance_scale``); the metadata leaves them out. Default none.
     """
 
     images: list[Image]
     seeds: list[int]
     flagged: int = 0
     notices: list[Notice] = field(default_factory=list)
+    sent: GenerationRequest | None = None
+    unused: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,8 @@ class Capabilities:
             (:meth:`Backend.metadata_fields`). Default none.
         concurrency: generations it runs at once. Default 1.
         test_model: it draws noise, not pictures (the built-in tiny model). Default off.
+        alternatives: other models a person may switch to on this backend (e.g. the hosted
+            models providers serve), offered in the studio's model choice. Default none.
     """
 
     modes: frozenset[str] = frozenset({TXT2IMG})
@@ -111,6 +120,7 @@ class Capabilities:
     metadata_fields: tuple[str, ...] = ()
     concurrency: int = 1
     test_model: bool = False
+    alternatives: tuple[str, ...] = ()
 
 
 class Backend(Protocol):

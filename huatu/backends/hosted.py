@@ -6,28 +6,30 @@ Two ways to reach a hosted model, chosen by :class:`~huatu.config.Settings`:
   POST of ``{"inputs": prompt, "parameters": {...}}``. The answer is decided by its
   ``Content-Type``: ``image/*`` is the image itself, ``application/json`` carries a base64
   image (a bare JSON string, as in the tutorial, or an object/list holding it).
-* **Path B** otherwise: ``huggingface_hub.InferenceClient(provider=...).text_to_image``. For
-  the ``hf-inference`` provider the model is given as the full router URL
-  (``{HUATU_HF_ROUTER}/hf-inference/models/{model}``), so nothing looks the model up on the Hub.
+* **Path B** otherwise: ``huggingface_hub.InferenceClient(provider=...).text_to_image``, with
+  the provider the Hub named at start (``auto`` resolved). For ``hf-inference`` the model is
+  given as the full router URL (``{HUATU_HF_ROUTER}/hf-inference/models/{model}``); other
+  providers are reached through the router too (``{HUATU_HF_ROUTER}/{provider}/...``).
 
 Both share one deadline (``HUATU_HOSTED_TIMEOUT``) for the whole request, all images and all
 retries, and the retry policy of :mod:`huatu.backends.hosted_calls`: 503 ("model is loading")
 and 429 ("too many requests") are retried with bounded exponential backoff that honours
-``Retry-After`` and ``estimated_time``. Every error raised is a
-:class:`~huatu.errors.HostedError` with a ``hosted_*`` key of :mod:`huatu.catalog`, whose
-parameters went through :meth:`Settings.redact`, so the key never reaches a person, a log or
-a traceback's message; progress messages are :class:`~huatu.messages.Notice` values, redacted
-the same way.
+``Retry-After`` and ``estimated_time``. Every error is a :class:`~huatu.errors.HostedError`
+with a ``hosted_*`` key of :mod:`huatu.catalog` and parameters redacted by
+:meth:`Settings.redact` (so are progress notices): the key never reaches a person or a log.
 
 Request building and response decoding are pure functions in
-:mod:`huatu.backends.hosted_wire`, the two senders live in :mod:`huatu.backends.hosted_send`;
-this module holds the backend: the retry loop per image and the sentences for its failures.
+:mod:`huatu.backends.hosted_wire`, the two senders live in :mod:`huatu.backends.hosted_send`,
+what each model family takes in :mod:`huatu.backends.hosted_families`, and the start (asking
+the Hub which provider serves the model) in :mod:`huatu.backends.hosted_start`; this module
+holds the backend: the retry loop per image and the sentences for its failures.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from huatu.backends.base import (
@@ -46,6 +48,7 @@ from huatu.backends.hosted_calls import (
     scrubbed,
     status_kind,
 )
+from huatu.backends.hosted_families import fit_request
 from huatu.backends.hosted_send import (
     ImageCall,
     check_cancel,
@@ -59,12 +62,11 @@ from huatu.backends.hosted_wire import (
     is_url,
     server_error_text,
 )
-from huatu.config import Settings
+from huatu.config import AUTO_PROVIDER, Settings
 from huatu.errors import (
     HostedAuthError,
     HostedError,
     HostedTimeoutError,
-    ModelLoadError,
     ModelNotServedError,
 )
 from huatu.messages import Notice
@@ -74,8 +76,12 @@ from huatu.request import TXT2IMG
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from huatu.backends.hub_lookup import ProviderRoute
     from huatu.request import GenerationRequest
 
+#: The provider of ``auto`` when the Hub could not be asked: Hugging Face's own, reached through
+#: the router without a lookup.
+FALLBACK_PROVIDER = "hf-inference"
 #: Most HTTP attempts for one image before giving up.
 MAX_ATTEMPTS = 8
 #: The sentence for each failure below HTTP (a timeout has its own, see ``_timeout_error``).
@@ -88,71 +94,92 @@ TRANSPORT_KEYS = {
 }
 
 
-def create_hosted_backend(model: str, settings: Settings) -> HostedBackend:
-    """The registry's factory: a hosted backend for ``model`` (unless ``HUATU_HOSTED_MODEL``
-    names another).
-
-    Raises:
-        ModelLoadError: no Hugging Face key is set.
-    """
-    from dataclasses import replace
-
-    if not settings.hf_api_key:
-        raise ModelLoadError("no_hosted_key")
-    return HostedBackend(replace(settings, model=model))
-
-
 class HostedBackend:
     """Generate images with Hugging Face hosted inference (or the tutorial's endpoint).
 
     Args:
         settings: where and how to call: ``hf_api_key`` (required at generate time),
             ``hf_api_tti_base`` (chooses the tutorial's endpoint), ``hosted_provider``,
-            ``effective_hosted_model``, ``hf_router`` and ``hosted_timeout_s`` (the overall
-            deadline of one :meth:`generate`, retries included).
+            ``effective_hosted_model``, ``hf_router``, ``hf_endpoint`` and
+            ``hosted_timeout_s`` (the overall deadline of one :meth:`generate`, retries
+            included).
+        route: the provider the Hub says serves the model (``auto`` resolved), or ``None``
+            when the Hub was not asked: then ``hosted_provider``, with ``hf-inference`` for
+            ``auto``. Default ``None``.
+        alternatives: other hosted models that are served, offered in the studio's model
+            choice. Default none.
 
     Attributes:
         id: ``"hosted"``.
         model: the model asked of the hosted service (``settings.effective_hosted_model``).
-        detail: where the calls go (endpoint, or model via provider); never contains the key.
-        description: ``hosted · <detail>``.
+        provider: the provider the calls go to (unused with the tutorial's endpoint).
+        detail: where the calls go (endpoint, or provider and why); never contains the key.
+        description: ``hosted · <model> via <provider>`` (or the endpoint), for logs.
     """
 
     id = "hosted"
     #: Generations at once (the work happens on the server).
     CONCURRENCY = 4
-    #: Content tokens of SD 1.x's CLIP text encoder; the hosted models huatu targets use it.
+    #: Content tokens of the CLIP text encoder the hosted families read first (FLUX, SD).
     TOKEN_LIMIT = 75
+    #: The one A1111 metadata field it adds: the provider that made the image.
+    PROVIDER_FIELD = "Hosted provider"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        route: ProviderRoute | None = None,
+        alternatives: tuple[str, ...] = (),
+    ) -> None:
         self.settings = settings
         self.model = settings.effective_hosted_model
-        if settings.hf_api_tti_base:
-            detail = f"tutorial endpoint {host_of(settings.hf_api_tti_base)}"
+        self.alternatives = alternatives
+        asked = settings.hosted_provider
+        if route is not None:
+            self.provider = route.provider
+            why = "hosted_provider_auto" if asked == AUTO_PROVIDER else "hosted_provider_set"
         else:
-            shown = host_of(self.model) if is_url(self.model) else self.model
-            detail = f"{shown} via {settings.hosted_provider}"
-        self.detail = settings.redact(detail)
-        self.description = f"hosted · {self.detail}"
+            self.provider = FALLBACK_PROVIDER if asked == AUTO_PROVIDER else asked
+            why = "hosted_provider_unasked" if asked == AUTO_PROVIDER else "hosted_provider_set"
+        self.detail: str | Notice
+        if settings.hf_api_tti_base:
+            self.detail = settings.redact(f"tutorial endpoint {host_of(settings.hf_api_tti_base)}")
+            where = self.detail
+        elif is_url(self.model):
+            self.detail = settings.redact(f"endpoint {host_of(self.model)}")
+            where = self.detail
+        else:
+            self.detail = Notice(why, {"provider": self.provider})
+            where = f"{self.model} via {self.provider}"
+        self.description = f"hosted · {where}"
 
     def __repr__(self) -> str:
         return f"HostedBackend({self.description!r})"
 
     @property
+    def uses_provider(self) -> bool:
+        """Whether calls go through ``InferenceClient`` and a provider (not the tutorial's
+        endpoint, nor an endpoint URL)."""
+        return not self.settings.hf_api_tti_base and not is_url(self.model)
+
+    @property
     def capabilities(self) -> Capabilities:
         """Text to image; an estimated CLIP token count; the service picks its own sampler
-        (so no preset is recorded) and adds no metadata fields; four calls at once."""
+        (so no preset is recorded); the provider in the metadata; four calls at once; the
+        served models it knows of as alternatives."""
         return Capabilities(
             modes=frozenset({TXT2IMG}),
             token_limit=self.TOKEN_LIMIT,
             presets=quality_presets(fast_available=False),
-            metadata_fields=(),
+            metadata_fields=(self.PROVIDER_FIELD,) if self.uses_provider else (),
             concurrency=self.CONCURRENCY,
+            alternatives=self.alternatives,
         )
 
     def metadata_fields(self, request: GenerationRequest) -> dict[str, str]:
-        """Nothing beyond the standard fields."""
-        return {}
+        """The provider that made the images (through a provider only)."""
+        return {self.PROVIDER_FIELD: self.provider} if self.uses_provider else {}
 
     def token_count(self, text: str) -> int | None:
         """An estimate (the hosted model's tokenizer is not at hand here)."""
@@ -173,6 +200,11 @@ class HostedBackend:
         preview_every: int = 0,
     ) -> BackendOutput:
         """Make ``request.num_images`` hosted calls, image *i* with seed ``request.seed + i``.
+
+        Through a provider, only what the model takes is sent
+        (:func:`~huatu.backends.hosted_families.fit_request`): the output's ``sent`` and
+        ``unused`` say what that was, its notices which of the person's settings were left out.
+        The tutorial's endpoint gets every setting, as the tutorial sends them.
 
         Args:
             request: a validated request whose ``seed`` is not -1.
@@ -212,6 +244,9 @@ class HostedBackend:
     ) -> BackendOutput:
         deadline = time.monotonic() + self.settings.hosted_timeout_s
         send = send_tutorial if self.settings.hf_api_tti_base else send_inference_client
+        fitted = fit_request(request, self.model) if self.uses_provider else None
+        sent = fitted.sent if fitted is not None else request
+        unused = fitted.unused if fitted is not None else frozenset()
         images: list[Image] = []
         seeds: list[int] = []
         for index, seed in enumerate(request.seeds):
@@ -223,15 +258,23 @@ class HostedBackend:
                 else:
                     message = self._notice("hosted_waiting", where=self._where())
                 progress(ProgressEvent(step=0, total=0, message=message))
-            images.append(self._one_image(send, request, seed, deadline, progress, cancel))
+            call = ImageCall(sent, seed, 0.0, provider=self.provider, unused=unused)
+            images.append(self._one_image(send, call, deadline, progress, cancel))
             seeds.append(seed)
-        return BackendOutput(images=images, seeds=seeds)
+        if fitted is None:
+            return BackendOutput(images=images, seeds=seeds)
+        return BackendOutput(
+            images=images,
+            seeds=seeds,
+            notices=list(fitted.notices),
+            sent=sent,
+            unused=unused,
+        )
 
     def _one_image(
         self,
         send: Callable[[Settings, ImageCall], Image],
-        request: GenerationRequest,
-        seed: int,
+        call: ImageCall,
         deadline: float,
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
@@ -239,11 +282,9 @@ class HostedBackend:
         """Get one image, retrying 429/503 until it arrives or the deadline/attempts run out."""
 
         def attempt(remaining: float | None) -> Image:
-            call = ImageCall(
-                request=request, seed=seed, timeout_s=remaining or self.settings.hosted_timeout_s
-            )
+            timed = replace(call, timeout_s=remaining or self.settings.hosted_timeout_s)
             return run_interruptible(
-                lambda: send(self.settings, call), deadline=deadline, cancel=cancel
+                lambda: send(self.settings, timed), deadline=deadline, cancel=cancel
             )
 
         def announce(failure: StatusFailure, wait: float) -> None:
@@ -285,7 +326,7 @@ class HostedBackend:
         if url:
             key = "hosted_where_endpoint_lead" if lead else "hosted_where_endpoint"
             return Notice(key, {"host": host_of(url)})
-        return Notice("hosted_where_provider", {"provider": self.settings.hosted_provider})
+        return Notice("hosted_where_provider", {"provider": self.provider})
 
     def _address(self) -> str | Notice:
         """Where the calls go: a host, or "provider NAME" when only the provider knows."""
@@ -293,9 +334,9 @@ class HostedBackend:
             return host_of(self.settings.hf_api_tti_base)
         if is_url(self.model):
             return host_of(self.model)
-        if self.settings.hosted_provider == "hf-inference":
+        if self.provider == FALLBACK_PROVIDER:
             return host_of(self.settings.hf_router)
-        return Notice("hosted_address_provider", {"provider": self.settings.hosted_provider})
+        return Notice("hosted_address_provider", {"provider": self.provider})
 
     def _timeout_error(self) -> HostedError:
         return self._error(
@@ -338,22 +379,12 @@ class HostedBackend:
         if kind == "not_served":
             gone = Notice("hosted_address_gone") if status == 410 else ""
             if self.settings.hf_api_tti_base:
-                host = host_of(self.settings.hf_api_tti_base)
-                return self._error(
-                    ModelNotServedError,
-                    "hosted_not_served_endpoint",
-                    host=host,
-                    status=status,
-                    gone=gone,
-                )
-            return self._error(
-                ModelNotServedError,
-                "hosted_not_served_provider",
-                model=self.model,
-                provider=self.settings.hosted_provider,
-                status=status,
-                gone=gone,
-            )
+                key = "hosted_not_served_endpoint"
+                params = {"host": host_of(self.settings.hf_api_tti_base)}
+            else:
+                key = "hosted_not_served_provider"
+                params = {"model": self.model, "provider": self.provider}
+            return self._error(ModelNotServedError, key, status=status, gone=gone, **params)
         detail = server_error_text(failure.body)
         key = "hosted_http_error_detail" if detail else "hosted_http_error"
         return self._error(

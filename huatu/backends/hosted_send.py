@@ -4,7 +4,8 @@ the deadline can stop it.
 * :func:`send_tutorial`: the tutorial's endpoint (``HF_API_TTI_BASE``), a plain ``httpx`` POST
   whose answer is an image or JSON carrying base64 (decided by its ``Content-Type``);
 * :func:`send_inference_client`: ``huggingface_hub.InferenceClient.text_to_image`` through the
-  chosen provider.
+  chosen provider (whose answer may be the image's bytes, or JSON with a URL the client then
+  fetches, as fal-ai's is).
 
 Each returns an RGB image or raises what :mod:`huatu.backends.hosted_calls` expects: a
 :class:`~huatu.backends.hosted_calls.StatusFailure` for an HTTP error answer, a
@@ -36,6 +37,7 @@ from huatu.backends.hosted_wire import (
     resolve_client_model,
     to_rgb,
 )
+from huatu.backends.hub_lookup import point_library_at
 from huatu.errors import GenerationCancelled, HostedError, HostedResponseError
 from huatu.messages import Clipped
 
@@ -59,13 +61,17 @@ class ImageCall:
     """One HTTP attempt for one image.
 
     Attributes:
-        request: the validated request. seed: this image's seed (always sent).
+        request: the validated request, as it is sent. seed: this image's seed (always sent).
         timeout_s: the HTTP client's timeout for this attempt, in seconds.
+        provider: the inference provider (the client's path only). Default ``hf-inference``.
+        unused: request fields not sent (the client's path only). Default none.
     """
 
     request: GenerationRequest
     seed: int
     timeout_s: float
+    provider: str = "hf-inference"
+    unused: frozenset[str] = frozenset()
 
 
 def send_tutorial(settings: Settings, call: ImageCall) -> Image:
@@ -101,19 +107,17 @@ def send_inference_client(settings: Settings, call: ImageCall) -> Image:
     from huggingface_hub import InferenceClient
     from PIL import UnidentifiedImageError
 
-    model = resolve_client_model(
-        settings.effective_hosted_model, settings.hosted_provider, settings.hf_router
-    )
+    point_library_at(settings)
+    model = resolve_client_model(settings.effective_hosted_model, call.provider, settings.hf_router)
     client = InferenceClient(
-        provider=settings.hosted_provider,  # type: ignore[arg-type]
+        provider=call.provider,  # type: ignore[arg-type]
         api_key=settings.hf_api_key,
         timeout=call.timeout_s,
     )
+    kwargs = build_client_kwargs(call.request, call.seed, model, unused=call.unused)
     try:
         with hub_errors():
-            image = client.text_to_image(
-                call.request.prompt, **build_client_kwargs(call.request, call.seed, model)
-            )
+            image = client.text_to_image(call.request.prompt, **kwargs)
     except UnidentifiedImageError:
         raise HostedResponseError("hosted_unreadable_image") from None
     except ValueError as error:  # unknown provider or task, bad model id ...

@@ -79,24 +79,31 @@ def build_tti_payload(request: GenerationRequest, seed: int) -> dict[str, Any]:
     return {"inputs": request.prompt, "parameters": parameters}
 
 
-def build_client_kwargs(request: GenerationRequest, seed: int, model: str) -> dict[str, Any]:
+def build_client_kwargs(
+    request: GenerationRequest, seed: int, model: str, *, unused: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """Build the keyword arguments of ``InferenceClient.text_to_image`` (all but the prompt).
 
     Args:
-        request: the validated request.
+        request: the validated request, fitted to the model
+            (:func:`huatu.backends.hosted_families.fit_request`).
         seed: the seed for this one image; always sent.
         model: what to pass as ``model=``: a router URL, an endpoint URL or a Hub id (see
             :func:`resolve_client_model`).
+        unused: request fields the model does not take (``negative_prompt``,
+            ``guidance_scale``): not sent. Default none.
 
     Returns:
-        A dict; ``negative_prompt`` is ``None`` when empty (``InferenceClient`` then omits it).
+        A dict; a value is ``None`` when it is not sent (``InferenceClient`` then omits it):
+        an empty negative prompt, or a field in ``unused``.
     """
+    negative = request.negative_prompt or None
     return {
-        "negative_prompt": request.negative_prompt or None,
+        "negative_prompt": None if "negative_prompt" in unused else negative,
         "height": int(request.height),
         "width": int(request.width),
         "num_inference_steps": int(request.num_inference_steps),
-        "guidance_scale": float(request.guidance_scale),
+        "guidance_scale": None if "guidance_scale" in unused else float(request.guidance_scale),
         "seed": int(seed),
         "model": model,
     }

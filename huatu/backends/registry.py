@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from huatu.errors import UnknownNameError
 
@@ -33,6 +33,9 @@ class BackendSpec:
         runs_local_files: it can run the built-in tiny model and model folders on this
             machine.
         key_variable: the environment variable holding the key it needs, if any.
+        serves: ``"module:callable"`` taking ``(model, settings)`` and returning the model it
+            serves when ``model`` is asked (e.g. the hosted default for the local default),
+            or ``None`` for ``model`` itself. Default ``None``.
     """
 
     id: str
@@ -40,6 +43,7 @@ class BackendSpec:
     factory: str
     runs_local_files: bool
     key_variable: str | None = None
+    serves: str | None = None
 
     def create(self, model: str, settings: Settings) -> Backend:
         """Create (and load) this backend for ``model``.
@@ -47,8 +51,17 @@ class BackendSpec:
         Raises:
             ModelLoadError: the model cannot be used; the sentence says what to do.
         """
-        module, _, name = self.factory.partition(":")
-        return getattr(importlib.import_module(module), name)(model, settings)
+        return _load(self.factory)(model, settings)
+
+    def served_model(self, model: str, settings: Settings) -> str:
+        """The model this backend serves when ``model`` is asked."""
+        return model if self.serves is None else _load(self.serves)(model, settings)
+
+
+def _load(path: str) -> Any:
+    """The object at ``"module:name"``, importing the module."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 BACKENDS: dict[str, BackendSpec] = {
@@ -63,9 +76,10 @@ BACKENDS: dict[str, BackendSpec] = {
         BackendSpec(
             "hosted",
             "Hugging Face hosted inference",
-            "huatu.backends.hosted:create_hosted_backend",
+            "huatu.backends.hosted_start:create_hosted_backend",
             runs_local_files=False,
             key_variable="HF_API_KEY",
+            serves="huatu.config:hosted_model_of",
         ),
     )
 }

@@ -43,7 +43,8 @@ def choose_backend(
     """Pick the backend for ``model``.
 
     ``auto`` means: the tiny model and local folders run locally; otherwise hosted when a
-    Hugging Face key is set and there is no GPU; otherwise local.
+    Hugging Face key is set and there is no GPU; otherwise local. The chosen model is the one
+    the backend serves when ``model`` is asked (the hosted default for the local default).
 
     Args:
         settings: provides the defaults and whether a key is set.
@@ -61,9 +62,11 @@ def choose_backend(
     backend = backend or settings.backend
     local = runs_only_locally(model)
     if backend != AUTO:
-        if not get_backend(backend).runs_local_files and local:
+        spec = get_backend(backend)
+        if not spec.runs_local_files and local:
             raise ValidationError("model", model, "local_only")
-        return BackendChoice(backend, model, Notice("choice_flag", {"backend": backend}))
+        served = spec.served_model(model, settings)
+        return BackendChoice(backend, served, Notice("choice_flag", {"backend": backend}))
     if model == TINY_MODEL:
         return BackendChoice("local", model, Notice("choice_tiny"))
     if local:
@@ -76,4 +79,5 @@ def choose_backend(
         has_gpu = gpu_available
     if has_gpu():
         return BackendChoice("local", model, Notice("choice_gpu"))
-    return BackendChoice("hosted", model, Notice("choice_key_no_gpu"))
+    served = get_backend("hosted").served_model(model, settings)
+    return BackendChoice("hosted", served, Notice("choice_key_no_gpu"))

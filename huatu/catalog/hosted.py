@@ -181,14 +181,13 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "hosted_not_served_provider": (
         (
-            "The model {model} is not served by the {provider} provider ({status}{gone}). Stable "
-            "Diffusion 1.5 may no longer be served by any provider: choose another model with "
-            "`--model` or HUATU_HOSTED_MODEL, or generate locally with `--backend local`."
+            "The model {model} is not served by the {provider} provider ({status}{gone}): choose "
+            "a model a provider serves with `--model` or HUATU_HOSTED_MODEL, or generate locally "
+            "with `--backend local`."
         ),
         (
-            "服务商 {provider} 不提供模型 {model}（{status}{gone}）。可能已没有任何服务商提供 "
-            "Stable Diffusion 1.5：请用 `--model` 或 HUATU_HOSTED_MODEL 选择其他模型，或用 `--"
-            "backend local` 在本地生成。"
+            "服务商 {provider} 不提供模型 {model}（{status}{gone}）：请用 `--model` 或 "
+            "HUATU_HOSTED_MODEL 选择有服务商提供的模型，或用 `--backend local` 在本地生成。"
         ),
     ),
     "hosted_http_error": (

@@ -141,6 +141,18 @@ TEXTS: dict[str, tuple[str, str]] = {
             "安装 sentencepiece 并下载该模型），或直接用英文写提示。"
         ),
     ),
+    "translation_chat_not_served": (
+        (
+            "The chat model {model} that translates prompts is not served ({status}); set "
+            "HUATU_TRANSLATION_CHAT_MODEL to a chat model a provider serves, translate locally, "
+            "or write the prompt in English."
+        ),
+        (
+            "用于翻译提示的对话模型 {model} 没有服务商提供（{status}）；请把 "
+            "HUATU_TRANSLATION_CHAT_MODEL 设为有服务商提供的对话模型、在本地翻译，"
+            "或直接用英文写提示。"
+        ),
+    ),
     "translation_hosted_loading": (
         (
             "The translation model {model} is still loading on Hugging Face (503); try again in a "

@@ -11,6 +11,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "# 画图 huatu · text to image with Stable Diffusion",
         "# 画图 huatu · 基于 Stable Diffusion 的图像生成",
     ),
+    "model_choice": (
+        "Model",
+        "模型",
+    ),
+    "model_choice_info": (
+        "Hosted models that Inference Providers serve today, most liked first",
+        "推理服务商目前提供的托管模型，按点赞数排序",
+    ),
     "tab_generate": (
         "Generate",
         "生成",

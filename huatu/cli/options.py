@@ -126,7 +126,11 @@ def start_service(
     from huatu.errors import HuatuError
     from huatu.service import ImageService
 
-    say("cli_loading", model=model or settings.model)
+    try:  # the model the backend will serve (hosted, the local default means another)
+        _, chosen = ImageService.plan(settings, model=model, backend=backend)
+    except HuatuError as error:
+        raise usage_error(error, settings) from None
+    say("cli_loading", model=chosen.model)
     if settings.allow_pickle:
         say("cli_warning", text=Notice("pickle_warning"))
     if settings.compile:

@@ -7,8 +7,9 @@ The package's parts, each with one job:
 * :mod:`~huatu.translation.glossary`: the user glossary (parse, format, load, save, apply) and
   the tidying of English text;
 * :mod:`~huatu.translation.hosted`: :class:`HostedTranslator`, through Hugging Face's
-  ``hf-inference`` provider (it shares its calls and retries with the hosted image backend,
-  :mod:`huatu.backends.hosted_calls`);
+  Inference Providers: the zh→en model when a provider serves it, else a chat model on the
+  router's OpenAI-compatible endpoint (it shares its calls and retries with the hosted image
+  backend, :mod:`huatu.backends.hosted_calls`);
 * :mod:`~huatu.translation.local`: :class:`LocalTranslator`, MarianMT on this computer;
 * :mod:`~huatu.translation.orchestration`: :func:`choose_translator`,
   :func:`translate_prompt` and :func:`model_reads_chinese`.
@@ -20,6 +21,7 @@ Everything public is importable from ``huatu.translation``. ``huggingface_hub``,
 from __future__ import annotations
 
 from huatu.translation.base import (
+    DEFAULT_CHAT_TRANSLATION_MODEL,
     DEFAULT_TRANSLATION_MODEL,
     GlossaryError,
     HostedTranslationAuthError,
@@ -54,6 +56,7 @@ from huatu.translation.orchestration import (
 
 __all__ = [
     "CHINESE_NATIVE_MODELS",
+    "DEFAULT_CHAT_TRANSLATION_MODEL",
     "DEFAULT_GLOSSARY",
     "DEFAULT_TRANSLATION_MODEL",
     "MAX_GLOSSARY_TERMS",

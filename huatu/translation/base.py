@@ -9,10 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from huatu.config import DEFAULT_CHAT_MODEL
 from huatu.errors import HostedAuthError, HostedError, HuatuError, ModelNotServedError
 
 #: The zh→en model used by both translators unless told otherwise.
 DEFAULT_TRANSLATION_MODEL = "Helsinki-NLP/opus-mt-zh-en"
+#: The chat model that translates when no provider serves the zh→en model (a setting:
+#: ``HUATU_TRANSLATION_CHAT_MODEL``).
+DEFAULT_CHAT_TRANSLATION_MODEL = DEFAULT_CHAT_MODEL
 
 
 @runtime_checkable

@@ -23,7 +23,7 @@ from huatu.ui.handlers import GENERATE_OUTPUTS, StudioHandlers
 from huatu.ui.i18n import t
 from huatu.ui.mcp_tool import McpToolsBlocks, add_generate_image
 from huatu.ui.saved import SavedImageHandlers
-from huatu.ui.tabs import Parts, generate_tab, history_tab, info_tab
+from huatu.ui.tabs import Parts, generate_tab, history_tab, info_tab, model_choice
 
 if TYPE_CHECKING:
     from huatu.history import HistoryStore
@@ -65,6 +65,7 @@ def build_studio(
     with McpToolsBlocks(title=TITLE) as demo:
         gr.Markdown(t("title"))
         status = gr.Markdown(status_markdown(service), elem_id="status")  # per language on load
+        model = model_choice(service)
         with gr.Tabs(elem_id="tabs") as tabs:
             generator = generate_tab(service)
             image_info = info_tab()
@@ -72,6 +73,7 @@ def build_studio(
         fill = [tabs, *(generator[name] for name in form.FIELDS), generator["english_prompt"]]
         demo.load(generating.status_line, outputs=status, **INSTANT)
         demo.load(generating.glossary_text, outputs=generator["glossary"], **INSTANT)
+        model.input(generating.switch_model, inputs=model, outputs=[model, status], **PRIVATE)
         wire_generate(generating, generator, service.max_concurrency)
         wire_form(generating, generator)
         wire_info(saved, image_info, fill)

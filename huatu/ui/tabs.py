@@ -1,4 +1,5 @@
-"""The studio's three tabs, laid out: Generate, Image info, History.
+"""The studio's three tabs, laid out: Generate, Image info, History (and the model choice
+above them).
 
 Each function lays out one tab inside the current ``gr.Tabs`` and returns its components by
 name (:data:`Parts`); the generate form's components are named as :data:`huatu.ui.form.INPUTS`
@@ -33,6 +34,20 @@ from huatu.ui.i18n import t
 
 #: A tab's components by name.
 Parts = dict[str, gr.blocks.Block]
+
+
+def model_choice(service: ImageService) -> gr.Dropdown:
+    """The model choice above the tabs, shown when the backend names models to switch to
+    (the hosted models Inference Providers serve), the current model first."""
+    choices = service.model_choices()
+    return gr.Dropdown(
+        choices=choices,
+        value=service.choice.model if choices else None,
+        label=t("model_choice"),
+        info=t("model_choice_info"),
+        visible=bool(choices),
+        elem_id="model-choice",
+    )
 
 
 def generate_tab(service: ImageService) -> Parts:
