@@ -35,6 +35,7 @@ from typing import IO, Any
 
 from PIL import Image, PngImagePlugin
 
+from huatu.edit_fields import fields_from_metadata, metadata_of
 from huatu.errors import HuatuError, StorageError
 from huatu.messages import Quoted
 from huatu.request import GenerationRequest
@@ -175,9 +176,11 @@ def format_parameters(
         "Sampler": _setting_text(sampler),
         "CFG scale": _setting_text(request.guidance_scale),
         "Seed": _setting_text(seed),
-        "Size": f"{_setting_text(request.width)}x{_setting_text(request.height)}",
+        "Size": "x".join(_setting_text(side) for side in request.output_size),
         "Model": _setting_text(model),
     }
+    for key, value in metadata_of(request).items():  # the mode's own (A1111's names)
+        settings[key] = _setting_text(value)
     for key, value in (extra or {}).items():
         if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
             raise MetadataKeyError("metadata_key_unwritable", name=Quoted(key))
@@ -287,7 +290,13 @@ class ParsedParameters:
         scheduler = _scheduler_from_settings(settings)
         if scheduler is not None:
             fields["scheduler"] = scheduler
-        return fields
+        edits = fields_from_metadata(settings)
+        scale = edits.get("hires_scale", 1)
+        if scale != 1 and "width" in fields:  # Size is the result's: the first pass's is less
+            fields["width"], fields["height"] = (
+                round(fields[side] / scale / 8) * 8 for side in ("width", "height")
+            )
+        return {**fields, **edits}
 
 
 def parse_parameters(text: str) -> ParsedParameters:

@@ -7,8 +7,10 @@ lessons, CLI, HTTP APIs) builds a request with :meth:`GenerationRequest.create` 
 its :class:`~huatu.fields.FieldNames` table), which validates and normalises; nothing is
 silently clamped.
 
-A request has a ``mode`` (:data:`MODES`): text to image today; a new mode adds its fields
-here (with their validation), its id to :data:`MODES`, and a backend method.
+A request has a ``mode`` (:data:`MODES`): text to image, image to image, inpainting (which
+also outpaints); a new mode adds its fields here (with their validation), its id to
+:data:`MODES`, and its run in the backends that declare it. Pictures arrive already checked
+(:func:`huatu.images.read_image`).
 
 The limits and defaults below are the only copy: help texts, API descriptions and errors are
 generated from them (:mod:`huatu.fields`).
@@ -16,18 +18,47 @@ generated from them (:mod:`huatu.fields`).
 
 from __future__ import annotations
 
-import math
-import numbers
 import secrets
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from huatu.checks import (
+    MAX_SIDE,
+    MAX_STEPS,
+    MIN_SIDE,
+    MIN_STEPS,
+    SIDE_MULTIPLE,
+    check_integer,
+    check_number,
+    is_integral,
+)
+from huatu.edit_fields import (
+    DEFAULT_HIRES_STRENGTH,
+    DEFAULT_INPAINT_PADDING,
+    DEFAULT_MASK_BLUR,
+    DEFAULT_STRENGTH,
+    EDIT_MODES,
+    HIRES_UPSCALERS,
+    IMG2IMG,
+    INPAINT,
+    INPAINT_AREAS,
+    MASKED_CONTENT,
+    MIN_HIRES_SCALE,
+    TXT2IMG,
+    editing_fields,
+    hires_fields,
+    hires_size,
+    outpaint_amounts,
+)
 from huatu.errors import ValidationError
+from huatu.images import DEFAULT_RESIZE_MODE, InputImage
+
+_integer = check_integer
+_number = check_number
+_is_integral = is_integral
 
 MAX_PROMPT_CHARS = 1000
-MIN_STEPS, MAX_STEPS = 1, 100
 MIN_GUIDANCE, MAX_GUIDANCE = 0.0, 20.0
-MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 64, 1024, 8
 MAX_SEED = 2**32 - 1
 RANDOM_SEED = -1
 MIN_IMAGES, MAX_IMAGES = 1, 4
@@ -39,10 +70,8 @@ DEFAULT_GUIDANCE = 7.0
 DEFAULT_SIDE = 512
 DEFAULT_SCHEDULER = "dpmpp_2m_karras"
 
-#: Text to image: a prompt in, images out.
-TXT2IMG = "txt2img"
 #: The modes a request may ask for (a backend declares which of them it runs).
-MODES = (TXT2IMG,)
+MODES = (TXT2IMG, IMG2IMG, INPAINT)
 
 
 @dataclass(frozen=True)
@@ -62,7 +91,28 @@ class GenerationRequest:
         num_images: how many images to make in this run, 1–4. Default 1.
         scheduler: scheduler id, see :data:`huatu.schedulers.SCHEDULERS`.
             Default ``"dpmpp_2m_karras"`` (DPM++ 2M Karras).
-        mode: what to do, one of :data:`MODES`. Default ``"txt2img"``.
+        mode: what to do, one of :data:`MODES`. Default: ``inpaint`` when a mask or an
+            outpaint is given, ``img2img`` when a source picture is, else ``txt2img``.
+        init_image: the source picture (image to image, inpainting). Default none.
+        mask: what to repaint (white), same size as the source or resized to it. Default none.
+        strength: denoising strength 0–1: how far from the source the result may go; the run
+            takes about ``strength × steps`` steps. Default 0.75.
+        resize_mode: when the source is not ``width``×``height``: ``just_resize``,
+            ``crop_and_resize`` or ``resize_and_fill`` (A1111's). Default ``just_resize``.
+        mask_blur: the mask's edge blur in pixels, 0–64. Default 4.
+        masked_content: ``original`` or ``latent_noise``. Default ``original``.
+        inpaint_area: ``whole`` or ``only_masked``. Default ``whole``.
+        inpaint_padding: pixels around the masked part with ``only_masked``, 0–256.
+            Default 32.
+        invert_mask: repaint what the mask leaves black instead. Default off.
+        outpaint: pixels added (left, right, up, down), each a multiple of 8; the new area is
+            inpainted. Default none.
+        hires_scale: hires fix (text to image): upscale the first image by 1–4 and refine it
+            with an image-to-image pass. Default 1 (off).
+        hires_steps: steps of that pass, 0–100 (0: as many as ``num_inference_steps``).
+            Default 0.
+        hires_strength: denoising strength of that pass, 0–1. Default 0.7.
+        hires_upscaler: ``Lanczos`` (pixels) or ``Latent``. Default ``Lanczos``.
     """
 
     prompt: str
@@ -75,6 +125,20 @@ class GenerationRequest:
     num_images: int = 1
     scheduler: str = DEFAULT_SCHEDULER
     mode: str = TXT2IMG
+    init_image: InputImage | None = None
+    mask: InputImage | None = None
+    strength: float = DEFAULT_STRENGTH
+    resize_mode: str = DEFAULT_RESIZE_MODE
+    mask_blur: int = DEFAULT_MASK_BLUR
+    masked_content: str = MASKED_CONTENT[0]
+    inpaint_area: str = INPAINT_AREAS[0]
+    inpaint_padding: int = DEFAULT_INPAINT_PADDING
+    invert_mask: bool = False
+    outpaint: tuple[int, int, int, int] = (0, 0, 0, 0)
+    hires_scale: float = MIN_HIRES_SCALE
+    hires_steps: int = 0
+    hires_strength: float = DEFAULT_HIRES_STRENGTH
+    hires_upscaler: str = HIRES_UPSCALERS[0]
 
     @classmethod
     def create(cls, **fields: Any) -> GenerationRequest:
@@ -93,6 +157,11 @@ class GenerationRequest:
             raise ValidationError(name, given[name], "unknown_field")
         if "prompt" not in given:
             raise ValidationError("prompt", None, "required")
+        if "mode" not in given:
+            if given.get("mask") is not None or any(outpaint_amounts(given)):
+                given["mode"] = INPAINT
+            elif given.get("init_image") is not None:
+                given["mode"] = IMG2IMG
         return cls(**given).validate()
 
     def validate(self) -> GenerationRequest:
@@ -118,8 +187,12 @@ class GenerationRequest:
             raise ValidationError(
                 "scheduler", self.scheduler, "choice", choices=", ".join(scheduler_ids())
             )
+        editing = editing_fields(self, width, height)
+        hires = hires_fields(self, width, height)
         return replace(
             self,
+            **editing,
+            **hires,
             prompt=prompt,
             negative_prompt=negative,
             num_inference_steps=steps,
@@ -146,9 +219,28 @@ class GenerationRequest:
         """The seed of each image of the run (:func:`image_seeds`); the seed must be drawn."""
         return image_seeds(self.seed, self.num_images)
 
+    @property
+    def is_edit(self) -> bool:
+        """Whether it starts from a source picture."""
+        return self.mode in EDIT_MODES
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the result: after an outpaint or a hires fix."""
+        left, right, up, down = self.outpaint
+        if self.mode == INPAINT and any(self.outpaint):
+            return self.width + left + right, self.height + up + down
+        return hires_size(self.width, self.height, self.hires_scale)
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields as a plain dict (JSON-serialisable)."""
-        return asdict(self)
+        """Return the fields as a plain dict (JSON-serialisable): pictures by their
+        ``sha256`` digest."""
+        values = {field.name: getattr(self, field.name) for field in fields(self)}
+        for name in ("init_image", "mask"):
+            if values[name] is not None:
+                values[name] = f"sha256:{values[name].digest}"
+        values["outpaint"] = list(self.outpaint)
+        return values
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,14 +278,6 @@ def check_seed(field: str, seed: Any, count: int) -> int:
 # Field checks
 
 
-def _is_integral(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, numbers.Integral):
-        return True
-    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
-
-
 def _text(field: str, value: Any, *, required: bool) -> str:
     if not isinstance(value, str):
         raise ValidationError(field, value, "text")
@@ -204,34 +288,6 @@ def _text(field: str, value: Any, *, required: bool) -> str:
     if "\x00" in value:
         raise ValidationError(field, value, "nul")
     return value
-
-
-def check_integer(
-    field: str, value: Any, low: int, high: int, *, reason: str = "integer_range"
-) -> int:
-    """``value`` as an int when it is a whole number from ``low`` to ``high``.
-
-    Raises:
-        ValidationError: naming ``field`` and the value.
-    """
-    if not _is_integral(value) or not low <= int(value) <= high:
-        raise ValidationError(field, value, reason, low=low, high=high)
-    return int(value)
-
-
-_integer = check_integer
-
-
-def _number(field: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValidationError(field, value, "number_range", low=low, high=high)
-    try:
-        number = float(value)
-    except OverflowError:  # a whole number too large for a float
-        raise ValidationError(field, value, "number_range", low=low, high=high) from None
-    if not (math.isfinite(number) and low <= number <= high):
-        raise ValidationError(field, value, "number_range", low=low, high=high)
-    return number
 
 
 def _side(field: str, value: Any) -> int:

@@ -209,7 +209,8 @@ def test_the_service_sends_a_backend_only_the_modes_it_declares(base_settings):
 
 def test_the_local_backend_declares_what_it_does(tiny_service):
     capabilities = tiny_service.capabilities
-    assert capabilities.modes == {"txt2img"} and capabilities.concurrency == 1
+    assert capabilities.modes == {"txt2img", "img2img", "inpaint"}
+    assert capabilities.concurrency == 1
     assert capabilities.token_limit == 75 and "lcm" in capabilities.schedulers
     assert capabilities.test_model and tiny_service.is_test_model
     assert set(capabilities.presets) == {"quality", "balanced", "fast"}

@@ -17,13 +17,22 @@ from huatu.backends.base import (
     ProgressCallback,
     ProgressEvent,
 )
+from huatu.backends.editing import (
+    EditingPipelines,
+    EditRun,
+    common_arguments,
+    hires_total,
+    run_hires,
+    run_img2img,
+    run_inpaint,
+)
 from huatu.backends.fast import TAESD_LABEL, FastPath, fast_sources, lcm_notices
 from huatu.config import TINY_MODEL, Settings
 from huatu.device import DevicePlan, choose_device
 from huatu.errors import DeviceError, GenerationCancelled, ModelLoadError
 from huatu.messages import Joined, Notice, message, render
 from huatu.presets import quality_presets
-from huatu.request import TXT2IMG, GenerationRequest
+from huatu.request import IMG2IMG, INPAINT, MODES, GenerationRequest
 from huatu.schedulers import LCM_SCHEDULER, get_scheduler_spec, make_scheduler, scheduler_ids
 
 log = logging.getLogger(__name__)
@@ -75,6 +84,7 @@ class LocalBackend:
         self.is_test_model = model == TINY_MODEL
         sources = fast_sources(model, settings, lcm_lora=lcm_lora, taesd=taesd)
         self.fast = FastPath(self.pipe, self.plan, sources)
+        self.editing = EditingPipelines(self.pipe)
         options = []
         if settings.low_memory:
             options.append(save_memory(self.pipe, self.plan))
@@ -93,9 +103,10 @@ class LocalBackend:
 
     @property
     def capabilities(self) -> Capabilities:
-        """Text to image with every scheduler; CLIP's token limit; the LCM Fast preset while
-        its weights are at hand (else the DPM++ fallback, and a note saying which weights are
-        missing); ``VAE: TAESD`` in the metadata of Fast images; one run at a time."""
+        """Text to image, image to image and inpainting with every scheduler; CLIP's token
+        limit; the LCM Fast preset while its weights are at hand (else the DPM++ fallback, and
+        a note saying which weights are missing); ``VAE: TAESD`` in the metadata of Fast
+        images; one run at a time."""
         fast = self.fast.available
         notes = (
             {}
@@ -103,7 +114,7 @@ class LocalBackend:
             else {"fast": Notice("fast_preset_fallback", {"weights": self.fast.sources.lcm_lora})}
         )
         return Capabilities(
-            modes=frozenset({TXT2IMG}),
+            modes=frozenset(MODES),
             token_limit=self.pipe.tokenizer.model_max_length - 2,  # without start/end tokens
             schedulers=frozenset(scheduler_ids()),
             presets=quality_presets(fast_available=fast),
@@ -152,12 +163,14 @@ class LocalBackend:
         import torch
 
         seeds = request.seeds
+        counted = {"offset": 0, "total": hires_total(request) if request.hires_scale != 1 else 0}
 
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
             if cancel is not None and cancel.cancelled:
                 raise GenerationCancelled()
             if progress is not None:
-                done, total = step + 1, pipe.num_timesteps
+                done = counted["offset"] + step + 1
+                total = counted["total"] or pipe.num_timesteps
                 preview = None
                 if preview_every and (done % preview_every == 0 or done == total):
                     from huatu.preview import latents_to_preview
@@ -172,26 +185,19 @@ class LocalBackend:
             fast = request.scheduler == LCM_SCHEDULER
             self.fast.use_lora(fast)  # FastPathUnavailable when the LCM-LoRA cannot be had
             self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
-            latents = self.pipe(
-                prompt=request.prompt,
-                negative_prompt=request.negative_prompt or None,
-                num_inference_steps=request.num_inference_steps,
-                guidance_scale=request.guidance_scale,
-                width=request.width,
-                height=request.height,
-                num_images_per_prompt=request.num_images,
-                generator=[torch.Generator("cpu").manual_seed(seed) for seed in seeds],
-                callback_on_step_end=on_step_end,
-                output_type="latent",
-            ).images
-            pixels, notices = self.fast.decode(latents) if fast else (None, [])
+            generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
+            run = self._run(request, generators, on_step_end, counted)
+            if run.latents is None:  # strength too low for a step: the source itself
+                return BackendOutput(images=run.pictures, seeds=seeds, notices=run.notices)
+            pixels, notices = self.fast.decode(run.latents) if fast else (None, [])
             if pixels is None:
-                pixels, vae_notices = self._decode(latents)
+                pixels, vae_notices = self._decode(run.latents)
                 notices += vae_notices
             if fast:
                 notices = lcm_notices(request.guidance_scale) + notices
             pixels, flags = self.pipe.run_safety_checker(pixels, self.pipe.device, pixels.dtype)
             images = self.pipe.image_processor.postprocess(pixels.float(), output_type="pil")
+            images = [run.finish(image) for image in images]
         flags = flags or [False] * len(images)
         kept = [
             (image, seed)
@@ -202,8 +208,31 @@ class LocalBackend:
             images=[image for image, _ in kept],
             seeds=[seed for _, seed in kept],
             flagged=sum(bool(flag) for flag in flags),
-            notices=notices,
+            notices=run.notices + notices,
         )
+
+    def _run(
+        self, request: GenerationRequest, generators: list, on_step: Any, counted: dict
+    ) -> EditRun:
+        """The mode's denoising run (:mod:`huatu.backends.editing`), up to its latents."""
+        if request.mode == IMG2IMG:
+            return run_img2img(self.editing, request, generators, on_step)
+        if request.mode == INPAINT:
+            return run_inpaint(self.editing, request, generators, on_step)
+        latents = self.pipe(
+            width=request.width,
+            height=request.height,
+            **common_arguments(request, generators, on_step),
+        ).images
+        if request.hires_scale != 1:
+            counted["offset"] = request.num_inference_steps
+            latents = run_hires(self.editing, request, latents, self._pictures, generators, on_step)
+        return EditRun(latents=latents)
+
+    def _pictures(self, latents: Any) -> list[Any]:
+        """``latents`` decoded to pictures (no safety check: an intermediate result)."""
+        pixels, _ = self._decode(latents)
+        return self.pipe.image_processor.postprocess(pixels.float(), output_type="pil")
 
     def _decode(self, latents: Any) -> tuple[Any, list[Notice]]:
         """Decode latents with the VAE; if half precision overflows to NaN/inf (the "black

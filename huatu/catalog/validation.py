@@ -127,6 +127,59 @@ TEXTS: dict[str, tuple[str, str]] = {
         " ({count} characters)",
         "（共 {count} 个字符）",
     ),
+    "reason_required_for_mode": (
+        "is required for {mode}",
+        "在 {mode} 模式下是必填项",
+    ),
+    "reason_only_for_edits": (
+        "is only for image to image and inpainting (leave it out for text to image)",
+        "只用于图生图和局部重绘（文生图时请不要提供）",
+    ),
+    "reason_only_for_inpaint": (
+        "is only for inpainting",
+        "只用于局部重绘",
+    ),
+    "reason_only_for_txt2img": (
+        "is only for text to image",
+        "只用于文生图",
+    ),
+    "reason_outpaint": (
+        "must be four whole numbers (left, right, up, down), each 0 or more and a multiple of "
+        "{multiple}",
+        "必须是四个整数（左、右、上、下），每个不小于 0 且是 {multiple} 的倍数",
+    ),
+    "reason_result_too_big": (
+        "would make a {size} image, larger than {high} pixels on a side",
+        "会得到 {size} 的图片，边长超过 {high} 像素",
+    ),
+    "reason_boolean": (
+        "must be true or false",
+        "必须是 true 或 false",
+    ),
+    "reason_image_bytes": (
+        "must be an image of at most {limit} MB",
+        "必须是不超过 {limit} MB 的图片",
+    ),
+    "reason_image_pixels": (
+        "must be an image of at most {limit} pixels",
+        "必须是不超过 {limit} 像素的图片",
+    ),
+    "reason_image_unreadable": (
+        "must be a complete PNG, JPEG, WebP or other image file",
+        "必须是完整的 PNG、JPEG、WebP 等图片文件",
+    ),
+    "reason_image_file": (
+        "must be an image file that can be read",
+        "必须是可以读取的图片文件",
+    ),
+    "image_first_frame": (
+        "`{field}` is animated: its first frame was used.",
+        "`{field}` 是动图：使用了它的第一帧。",
+    ),
+    "mask_resized": (
+        "The mask ({mask}) was resized to the picture's size ({size}).",
+        "蒙版（{mask}）已缩放到图片的尺寸（{size}）。",
+    ),
     "value_huge_number": (
         "<a whole number of about {digits} digits>",
         "<约 {digits} 位的整数>",

@@ -1,0 +1,47 @@
+"""What every validator shares: the step and side limits, and the number checks."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from huatu.errors import ValidationError
+
+MIN_STEPS, MAX_STEPS = 1, 100
+MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 64, 1024, 8
+
+
+def is_integral(value: Any) -> bool:
+    """Whether ``value`` is a whole number (an int, or a finite float without a fraction);
+    never a bool."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, numbers.Integral):
+        return True
+    return isinstance(value, float) and math.isfinite(value) and value.is_integer()
+
+
+def check_integer(
+    field: str, value: Any, low: int, high: int, *, reason: str = "integer_range"
+) -> int:
+    """``value`` as an int when it is a whole number from ``low`` to ``high``.
+
+    Raises:
+        ValidationError: naming ``field`` and the value.
+    """
+    if not is_integral(value) or not low <= int(value) <= high:
+        raise ValidationError(field, value, reason, low=low, high=high)
+    return int(value)
+
+
+def check_number(field: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValidationError(field, value, "number_range", low=low, high=high)
+    try:
+        number = float(value)
+    except OverflowError:  # a whole number too large for a float
+        raise ValidationError(field, value, "number_range", low=low, high=high) from None
+    if not (math.isfinite(number) and low <= number <= high):
+        raise ValidationError(field, value, "number_range", low=low, high=high)
+    return number
