@@ -126,7 +126,9 @@ def read_batch(
         line = data[: error.start].count(b"\n") + 1
         raise BatchFileError(name, line, Notice("batch_not_utf8")) from None
     jsonl = True if path.suffix.lower() == ".jsonl" else None
-    return parse_batch(text, name=name, jsonl=jsonl, defaults=defaults, model=model)
+    return parse_batch(
+        text, name=name, jsonl=jsonl, defaults=defaults, model=model, folder=path.parent
+    )
 
 
 def parse_batch(
@@ -136,6 +138,7 @@ def parse_batch(
     jsonl: bool | None = None,
     defaults: Mapping[str, Any] | None = None,
     model: str = "",
+    folder: Path | None = None,
 ) -> list[BatchItem]:
     """Parse and validate the text of a prompts file.
 
@@ -147,6 +150,8 @@ def parse_batch(
         defaults: request fields used where a line gives none (``None`` values ignored).
             Default ``None``.
         model: the model the batch runs on, part of each key. Default ``""``.
+        folder: where a line's picture paths (``init_image``, ``mask``) start from.
+            Default: the current folder.
 
     Raises:
         BatchFileError: no prompts, or a bad line (naming line, field and value).
@@ -165,6 +170,7 @@ def parse_batch(
         fields = _json_fields(name, number, line) if jsonl else {"prompt": line.strip()}
         try:
             given = {key: value for key, value in fields.items() if value is not None}
+            given = _with_pictures(given, folder or Path("."))
             request = GenerationRequest.create(**{**base, **given})
         except ValidationError as error:
             raise BatchFileError(name, number, error.notice, error.field) from None
@@ -173,6 +179,21 @@ def parse_batch(
         counts[identity] += 1
         items.append(BatchItem(line=number, request=request, key=key))
     return items
+
+
+def _with_pictures(fields: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``fields`` with their picture paths (relative to ``folder``) read and checked."""
+    from huatu.images import read_image
+
+    for name in ("init_image", "mask"):
+        value = fields.get(name)
+        if isinstance(value, str):
+            path = Path(value).expanduser()
+            picture, _ = read_image(
+                name, path if path.is_absolute() else folder / path, mask=name == "mask"
+            )
+            fields[name] = picture
+    return fields
 
 
 def _is_comment(line: str) -> bool:
@@ -226,7 +247,8 @@ KEYED_FIELDS = (
     "num_images",
     "scheduler",
 )
-_DEFAULTS = {field.name: field.default for field in dataclasses.fields(GenerationRequest)}
+#: Every field's default as :meth:`GenerationRequest.to_dict` writes it.
+_DEFAULTS = GenerationRequest(prompt="").to_dict()
 
 
 def _identity(request: GenerationRequest, model: str) -> str:

@@ -125,14 +125,61 @@ def _rules() -> dict[str, str]:
         "num_images": f"How many images to make, an integer from {MIN_IMAGES} to {MAX_IMAGES}",
         "scheduler": f"Sampler, one of {', '.join(scheduler_ids())}",
         "mode": f"What to do, one of {', '.join(MODES)}",
+        **_edit_rules(),
+    }
+
+
+def _edit_rules() -> dict[str, str]:
+    """The editing and hires-fix fields' rules."""
+    from huatu.edit_fields import (
+        HIRES_UPSCALERS,
+        INPAINT_AREAS,
+        MASKED_CONTENT,
+        MAX_HIRES_SCALE,
+        MAX_INPAINT_PADDING,
+        MAX_MASK_BLUR,
+        MIN_HIRES_SCALE,
+    )
+    from huatu.images import RESIZE_MODES
+
+    return {
+        "init_image": "The source picture (image to image, inpainting, outpainting)",
+        "mask": "What to repaint: white repaints, black keeps; resized to the picture if needed",
+        "strength": (
+            "Denoising strength, 0 to 1: how far the result may go from the source; the run "
+            "takes about strength × steps steps"
+        ),
+        "resize_mode": f"When the source is not the size asked: one of {', '.join(RESIZE_MODES)}",
+        "mask_blur": f"Blur of the mask's edge in pixels, 0 to {MAX_MASK_BLUR}",
+        "masked_content": f"What the masked area starts from, one of {', '.join(MASKED_CONTENT)}",
+        "inpaint_area": f"What is repainted at full size, one of {', '.join(INPAINT_AREAS)}",
+        "inpaint_padding": (
+            f"Pixels kept around the mask with only_masked, 0 to {MAX_INPAINT_PADDING}"
+        ),
+        "invert_mask": "Repaint what the mask leaves black instead",
+        "outpaint": (
+            f"Pixels to add left, right, up, down (each a multiple of {SIDE_MULTIPLE}); the new "
+            "area is painted"
+        ),
+        "hires_scale": (
+            f"Hires fix: upscale the image by {MIN_HIRES_SCALE:g} to {MAX_HIRES_SCALE:g} and "
+            "refine it; 1 is off"
+        ),
+        "hires_steps": f"Steps of the hires pass, 0 to {MAX_STEPS} (0: as many as steps)",
+        "hires_strength": "Denoising strength of the hires pass, 0 to 1",
+        "hires_upscaler": f"How the hires fix enlarges, one of {', '.join(HIRES_UPSCALERS)}",
     }
 
 
 def shown_default(field: str, default: Any = None) -> str:
     """How a default is written in help texts ("none", "-1 (random)", "7" …)."""
     value = _DEFAULTS[field] if default is None else default
-    if value == "":
+    if value == "" or value is None:
         return "none"
+    if isinstance(value, bool):
+        return "off" if not value else "on"
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
     if field == "seed" and value == RANDOM_SEED:
         return f"{RANDOM_SEED} (random)"
     if isinstance(value, float):

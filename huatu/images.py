@@ -107,8 +107,10 @@ def read_image(field: str, source: Any, *, mask: bool = False) -> tuple[InputIma
             picture.seek(0)
             notices.append(Notice("image_first_frame", {"field": field}))
         picture.load()
+        texts = {k: v for k, v in picture.info.items() if isinstance(v, str)}  # e.g. parameters
         picture = ImageOps.exif_transpose(picture) or picture
         converted = _mask_of(picture) if mask else _rgb_of(picture)
+        converted.info.update(texts)
     except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError):
         raise ValidationError(field, _shown(source), "image_unreadable") from None
     return InputImage.of(converted), notices

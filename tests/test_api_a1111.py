@@ -169,7 +169,8 @@ def test_listings(api):
     options = api.get_options()
     assert options["sd_model_checkpoint"] == "tiny" and options["samples_format"] == "png"
     assert api.util_get_current_model() == "tiny"
-    assert api.get_upscalers() == [] and api.get_loras() == [] and api.get_cmd_flags() == {}
+    assert [item["name"] for item in api.get_upscalers()] == ["None", "Lanczos", "Nearest"]
+    assert api.get_loras() == [] and api.get_cmd_flags() == {}
     assert api.get_scripts() == {"txt2img": [], "img2img": []}
     api.util_wait_for_ready(check_interval=0.1)  # idle: returns at once
 

@@ -63,8 +63,7 @@ class EditingPipelines:
         if self._img2img is None:
             from diffusers import StableDiffusionImg2ImgPipeline
 
-            self._img2img = StableDiffusionImg2ImgPipeline.from_pipe(self.pipe)
-            self._img2img.set_progress_bar_config(disable=True)
+            self._img2img = _quietly(StableDiffusionImg2ImgPipeline.from_pipe, self.pipe)
         self._img2img.scheduler = self.pipe.scheduler
         return self._img2img
 
@@ -75,10 +74,24 @@ class EditingPipelines:
         if self._inpaint is None:
             from diffusers import StableDiffusionInpaintPipeline
 
-            self._inpaint = StableDiffusionInpaintPipeline.from_pipe(self.pipe)
-            self._inpaint.set_progress_bar_config(disable=True)
+            self._inpaint = _quietly(StableDiffusionInpaintPipeline.from_pipe, self.pipe)
         self._inpaint.scheduler = self.pipe.scheduler
         return self._inpaint
+
+
+def _quietly(make: Callable[[Any], Any], pipe: Any) -> Any:
+    """``make(pipe)`` without diffusers' warnings about re-casting shared modules (nothing is
+    cast: the components are the same objects), its progress bar off."""
+    from diffusers.utils import logging as diffusers_logging
+
+    level = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()
+    try:
+        made = make(pipe)
+    finally:
+        diffusers_logging.set_verbosity(level)
+    made.set_progress_bar_config(disable=True)
+    return made
 
 
 def denoise_steps(steps: int, strength: float) -> int:

@@ -63,6 +63,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The server did not start on {url}.",
         "服务器没能在 {url} 上启动。",
     ),
+    "cli_upscaled": (
+        "upscaled to {size}",
+        "已放大到 {size}",
+    ),
     "cli_loading": (
         "loading {model} …",
         "正在加载 {model} ……",

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from huatu.cli.editing import edit_options, read_edit_options
 from huatu.cli.options import (
     cli_language,
     failure,
@@ -73,6 +74,7 @@ def request_options(command: Callable[..., Any]) -> Callable[..., Any]:
     "every run makes everything again.",
 )
 @request_options
+@edit_options
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -88,7 +90,8 @@ def generate(
     **form: Any,
 ) -> None:
     """Generate images for PROMPT (or each prompt of --from-file FILE); print each PNG's
-    path on its own line.
+    path on its own line. With --init-image it varies that picture (image to image), with
+    --mask or --outpaint too it repaints part of it or extends it (inpainting).
 
     \b
     With --from-file, stdout lists the PNGs of every line in file order, those made
@@ -99,12 +102,15 @@ def generate(
     settings = load_cli_settings()
     if (prompt is None) == (from_file is None):
         raise click.UsageError(text("cli_prompt_or_file"))
-    options = FORM.request_fields(form)
     try:
+        notices = read_edit_options(form)
+        options = FORM.request_fields(form)
         # with --from-file the options are checked on their own first (as defaults)
         request = FORM.request({"prompt": "-" if prompt is None else prompt, **form})
     except HuatuError as error:
         raise usage_error(error, settings) from None
+    for notice in notices:
+        say("cli_notice", text=notice)
     if from_file is not None:
         _generate_batch(settings, from_file, options, model, backend, out)
         return

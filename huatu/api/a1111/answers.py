@@ -118,7 +118,11 @@ def info(
         "sd_vae_hash": None,
         "seed_resize_from_w": -1,
         "seed_resize_from_h": -1,
-        "denoising_strength": None,
+        "denoising_strength": (
+            request.strength
+            if request.is_edit
+            else (request.hires_strength if request.hires_scale != 1 else None)
+        ),
         "extra_generation_params": {},
         "index_of_first_image": 0,
         "infotexts": [text for result in results for text in result.parameters],

@@ -10,6 +10,16 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from huatu.api.a1111.answers import b64_png, checkpoint, error_response, info
+from huatu.api.a1111.editing import (
+    ExtraSingleImageRequest,
+    Img2ImgRequest,
+    PngInfoRequest,
+    plan_img2img,
+    plan_txt2img,
+    read_png_info,
+    upscale_body,
+    upscalers,
+)
 from huatu.api.a1111.progress import Job, ProgressTracker
 from huatu.api.a1111.schemas import (
     EMPTY_GETS,
@@ -18,7 +28,6 @@ from huatu.api.a1111.schemas import (
     Txt2ImgRequest,
     Txt2ImgResponse,
     or_default,
-    plan,
 )
 from huatu.api.http_errors import plain
 from huatu.errors import GenerationCancelled, HuatuError, ValidationError
@@ -67,23 +76,32 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
                     break
                 continue  # /skip: on to the next run
             except ValidationError as error:  # the service's own check, e.g. the mode
-                raise FIELDS.refusal(error) from None
+                raise plan.names.refusal(error) from None
             results.append(result)
         return results
 
     @router.post("/txt2img", response_model=Txt2ImgResponse)
     async def txt2img(body: Txt2ImgRequest, request: Request) -> Any:
-        """Generate ``batch_size`` × ``n_iter`` images (A1111's txt2img); a client that goes
-        away interrupts its run within one step."""
+        """Generate ``batch_size`` × ``n_iter`` images (A1111's txt2img, with its hires fix
+        when ``enable_hr``); a client that goes away interrupts its run within one step."""
+        return await generate_unless_disconnected(body, request, plan_txt2img)
+
+    @router.post("/img2img", response_model=Txt2ImgResponse)
+    async def img2img(body: Img2ImgRequest, request: Request) -> Any:
+        """A1111's img2img: ``init_images[0]`` varied by the prompt, or with ``mask`` its
+        white part repainted (every pixel outside the blurred mask kept)."""
+        return await generate_unless_disconnected(body, request, plan_img2img)
+
+    async def generate_unless_disconnected(body: Any, request: Request, planner: Any) -> Any:
         jobs: list[Job] = []
-        work = run_in_threadpool(txt2img_blocking, body, jobs)
+        work = run_in_threadpool(generate_blocking, body, jobs, planner)
         return await finish_unless_disconnected(
             work, request.is_disconnected, lambda: [tracker.interrupt(job) for job in jobs]
         )
 
-    def txt2img_blocking(body: Txt2ImgRequest, jobs: list[Job]) -> Any:
+    def generate_blocking(body: Any, jobs: list[Job], planner: Any) -> Any:
         try:
-            planned = plan(body)
+            planned = planner(body)
             with gate.enter():
                 job = tracker.begin(planned.n_iter)
                 jobs.append(job)
@@ -100,13 +118,39 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
         except HuatuError as error:
             return failed(error)
         except Exception as error:  # never a traceback to the client
-            log.exception("A1111 txt2img failed")
+            log.exception("A1111 generation failed")
             return failed(error)
         try:
-            parameters = plain(body.model_dump())
+            parameters = plain(body.model_dump(exclude={"init_images", "mask"}))
         except RecursionError:
             parameters = {}
         return {"images": images, "parameters": parameters, "info": text}
+
+    @router.post("/extra-single-image")
+    async def extra_single_image(body: ExtraSingleImageRequest) -> Any:
+        """A1111's extras: the picture upscaled (``upscaling_resize`` times, or to
+        ``upscaling_resize_w``×``upscaling_resize_h``), its parameters kept."""
+        try:
+            done = await run_in_threadpool(upscale_body, body, service.settings.outputs_dir)
+        except HuatuError as error:
+            return failed(error)
+        except Exception as error:
+            log.exception("A1111 extra-single-image failed")
+            return failed(error)
+        return {"html_info": "", "image": b64_png(done.image, done.parameters)}
+
+    @router.post("/png-info")
+    async def png_info(body: PngInfoRequest) -> Any:
+        """A1111's png-info: the picture's parameters text, and its settings by name."""
+        try:
+            return read_png_info(body)
+        except HuatuError as error:
+            return failed(error)
+
+    @router.get("/upscalers")
+    async def list_upscalers() -> list[dict[str, Any]]:
+        """The upscalers ``/extra-single-image`` takes."""
+        return upscalers()
 
     @router.get("/progress")
     async def progress(skip_current_image: bool = False) -> dict[str, Any]:

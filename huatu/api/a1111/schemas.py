@@ -50,7 +50,6 @@ FIELDS = FieldNames(
 )
 #: Lists and objects A1111 clients fetch on start-up; huatu has none of these things.
 EMPTY_GETS: dict[str, Any] = {
-    "upscalers": [],
     "latent-upscale-modes": [],
     "loras": [],
     "sd-vae": [],
@@ -104,7 +103,13 @@ class Txt2ImgRequest(BaseModel):
     subseed: Any = Field(-1, description="Ignored.")
     subseed_strength: Any = Field(0, description="Ignored.")
     restore_faces: Any = Field(None, description="Ignored.")
-    enable_hr: Any = Field(False, description="Ignored (no hires fix).")
+    enable_hr: Any = Field(False, description="Hires fix: upscale and refine. Default false.")
+    hr_scale: Any = Field(2.0, description=describe("hires_scale", default=2.0))
+    hr_upscaler: Any = Field(
+        "Latent", description="Latent (any 'Latent …' name), Lanczos or None. Default Latent."
+    )
+    hr_second_pass_steps: Any = Field(0, description=describe("hires_steps"))
+    denoising_strength: Any = Field(None, description=describe("hires_strength"))
     override_settings: Any = Field(None, description="Ignored.")
     script_name: Any = Field(None, description="Ignored (no scripts).")
     alwayson_scripts: Any = Field(None, description="Ignored (no scripts).")
@@ -127,11 +132,14 @@ class Plan:
         n_iter: how many runs, one after another.
         first_seed: the seed of the first image; image *k* of the whole plan uses
             ``first_seed + k``.
+        names: the body's A1111 names (a refusal names the field as the body did).
+            Default txt2img's.
     """
 
     request: GenerationRequest
     n_iter: int
     first_seed: int
+    names: FieldNames = FIELDS
 
     @property
     def seeds(self) -> list[int]:
@@ -148,8 +156,14 @@ def or_default(value: Any, default: Any) -> Any:
     return default if value is None else value
 
 
-def plan(body: Txt2ImgRequest) -> Plan:
+def plan(
+    body: Txt2ImgRequest, fields: FieldNames = FIELDS, edits: dict[str, Any] | None = None
+) -> Plan:
     """Validate ``body`` into a :class:`Plan`, drawing the first seed when it is -1.
+
+    Args:
+        body: the request body. fields: its A1111 names → the request's. Default txt2img's.
+        edits: the editing (or hires) values already read, under A1111's names.
 
     Raises:
         ValidationError: the first bad field, named as A1111 names it.
@@ -162,12 +176,11 @@ def plan(body: Txt2ImgRequest) -> Plan:
     n_iter = check_integer("n_iter", or_default(body.n_iter, 1), 1, MAX_N_ITER)
     if not isinstance(or_default(body.send_images, True), bool):
         raise ValidationError("send_images", body.send_images, "choice", choices="true, false")
-    values = {
-        name: getattr(body, name) for name in FIELDS.names if name in Txt2ImgRequest.model_fields
-    }
+    values = {name: getattr(body, name) for name in FIELDS.names if name in type(body).model_fields}
     values.update(steps=or_default(body.steps, A1111_STEPS), sampler_name=scheduler)
-    request = FIELDS.request(values)
+    values.update(edits or {})
+    request = fields.request(values)
     total = request.num_images * n_iter
-    seed = check_seed(FIELDS.edge_name("seed"), or_default(body.seed, RANDOM_SEED), total)
+    seed = check_seed(fields.edge_name("seed"), or_default(body.seed, RANDOM_SEED), total)
     first = draw_seed(total) if seed == RANDOM_SEED else seed
-    return Plan(request.with_seed(first), n_iter, first)
+    return Plan(request.with_seed(first), n_iter, first, fields)
