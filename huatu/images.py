@@ -67,7 +67,9 @@ class InputImage:
         return f"<image {width}×{height} {self.digest[:12]}>"
 
 
-def read_image(field: str, source: Any, *, mask: bool = False) -> tuple[InputImage, list[Notice]]:
+def read_image(
+    field: str, source: Any, *, mask: bool = False, alpha: bool = False
+) -> tuple[InputImage, list[Notice]]:
     """Check and decode one image input.
 
     Args:
@@ -76,6 +78,8 @@ def read_image(field: str, source: Any, *, mask: bool = False) -> tuple[InputIma
         source: the encoded image (``bytes``), base64 text (a ``data:`` URI is accepted), a
             path on this machine, or a PIL image.
         mask: read it as a mask: greyscale (``L``), white means "repaint". Default off: RGB.
+        alpha: keep its transparency (RGBA), for an edge whose convention reads it (OpenAI's
+            masks). Default off.
 
     Returns:
         The checked image and the notices to show (e.g. "the first frame was used").
@@ -109,7 +113,10 @@ def read_image(field: str, source: Any, *, mask: bool = False) -> tuple[InputIma
         picture.load()
         texts = {k: v for k, v in picture.info.items() if isinstance(v, str)}  # e.g. parameters
         picture = ImageOps.exif_transpose(picture) or picture
-        converted = _mask_of(picture) if mask else _rgb_of(picture)
+        if mask:
+            converted = _mask_of(picture)
+        else:
+            converted = picture.convert("RGBA") if alpha else flatten(picture)
         converted.info.update(texts)
     except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError):
         raise ValidationError(field, _shown(source), "image_unreadable") from None
@@ -155,7 +162,7 @@ def _shown(source: Any) -> str:
     return type(source).__name__
 
 
-def _rgb_of(picture: Image) -> Image:
+def flatten(picture: Image) -> Image:
     """RGB; transparency becomes white (as a person sees it on a page)."""
     from PIL import Image as PILImage
 
@@ -176,16 +183,26 @@ def _mask_of(picture: Image) -> Image:
     return picture.convert("L")
 
 
-def alpha_to_mask(image: InputImage) -> Image:
+def alpha_to_mask(picture: Image) -> Image:
     """OpenAI's convention as a huatu mask: fully transparent pixels are repainted (white),
     the rest kept (black); an image without transparency keeps everything."""
     from PIL import Image as PILImage
 
-    picture = image.image
     if picture.mode != "RGBA":
         return PILImage.new("L", picture.size, 0)
     alpha = picture.getchannel("A")
     return alpha.point(lambda value: 255 if value == 0 else 0)
+
+
+def natural_size(size: tuple[int, int], *, low: int = 64, high: int = 1024) -> tuple[int, int]:
+    """The size to make from a picture of ``size`` when none is asked: the same, scaled down
+    to fit ``high`` (and up to ``low``), each side a multiple of 8."""
+    width, height = size
+    scale = min(1.0, high / max(width, height))
+    scale = max(scale, low / min(width, height)) if min(width, height) * scale < low else scale
+    return tuple(  # type: ignore[return-value]
+        max(low, min(high, int(side * scale) // 8 * 8)) for side in (width, height)
+    )
 
 
 # --------------------------------------------------------------------------------------------

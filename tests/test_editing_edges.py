@@ -216,3 +216,69 @@ def test_upscale_command(files, cache_dir):
     assert Image.open(answer.stdout.strip()).size == (128, 128)
     refused = run(["upscale", "source.png", "--scale", "9"], files, cache_dir)
     assert refused.returncode == 2 and "scale" in refused.stderr
+
+
+# -- OpenAI API ---------------------------------------------------------------------------------
+
+
+def png_file(image: Image.Image, name: str) -> tuple[str, bytes, str]:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return (name, buffer.getvalue(), "image/png")
+
+
+@pytest.fixture
+def openai_client(url):
+    import openai
+
+    return openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+
+
+def decoded(item) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(item.b64_json))).convert("RGB")
+
+
+def test_openai_edit_repaints_the_transparent_pixels_of_the_mask(openai_client):
+    source = picture()
+    mask = Image.new("RGBA", (SIDE, SIDE), (0, 0, 0, 255))
+    ImageDraw.Draw(mask).rectangle((20, 20, 44, 44), fill=(0, 0, 0, 0))  # edit here
+    answer = openai_client.images.edit(
+        image=png_file(source, "source.png"),
+        mask=png_file(mask, "mask.png"),
+        prompt="a cat",
+        n=1,
+        size="64x64",
+        extra_body={"steps": 4, "seed": 5},
+    )
+    (item,) = answer.data
+    assert answer.size == "64x64"
+    assert outside_kept(decoded(item), source, square_mask(), 4)
+
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # openai's, for DALL·E 2
+def test_openai_edit_of_a_transparent_picture_and_a_variation(openai_client):
+    cut = picture().convert("RGBA")
+    ImageDraw.Draw(cut).rectangle((20, 20, 44, 44), fill=(0, 0, 0, 0))
+    edited = openai_client.images.edit(
+        image=png_file(cut, "cut.png"), prompt="a cat", extra_body={"steps": 4}
+    )
+    assert decoded(edited.data[0]).size == (SIDE, SIDE)  # the picture's own size
+
+    varied = openai_client.images.create_variation(
+        image=png_file(picture(), "source.png"), n=2, size="256x256"
+    )
+    assert [decoded(item).size for item in varied.data] == [(256, 256)] * 2
+
+
+def test_openai_edit_refusals_name_the_field(openai_client):
+    import openai
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        openai_client.images.edit(image=("x.png", b"not a picture", "image/png"), prompt="a cat")
+    assert caught.value.body["param"] == "image" and "complete PNG" in caught.value.message
+    opaque = Image.new("RGBA", (SIDE, SIDE), (0, 0, 0, 255))
+    with pytest.raises(openai.BadRequestError) as caught:
+        openai_client.images.edit(
+            image=png_file(picture(), "a.png"), mask=png_file(opaque, "m.png"), prompt="a cat"
+        )
+    assert caught.value.body["param"] == "mask" and "transparent" in caught.value.message

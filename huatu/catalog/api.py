@@ -38,6 +38,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Send the body as JSON with the header Content-Type: application/json (got {value}).",
         "请以 JSON 发送请求体，并带上请求头 Content-Type: application/json（收到的是 {value}）。",
     ),
+    "openai_content_type_form": (
+        ("Send the body as multipart/form-data with the picture in the field image (got {value})."),
+        "请以 multipart/form-data 发送请求体，图片放在 image 字段（收到的是 {value}）。",
+    ),
+    "reason_openai_mask": (
+        "must have fully transparent pixels where the picture is to be edited",
+        "必须在要编辑的地方有完全透明的像素",
+    ),
     "openai_invalid_json": (
         "We could not parse the JSON body of your request ({detail}).",
         "无法解析请求中的 JSON 请求体（{detail}）。",

@@ -1,4 +1,5 @@
-"""OpenAI-compatible images API: ``POST /v1/images/generations``, ``GET /v1/models``.
+"""OpenAI-compatible images API: ``POST /v1/images/generations``, ``/v1/images/edits``,
+``/v1/images/variations``, ``GET /v1/models``.
 
 Any OpenAI client (the official ``openai`` package, Open WebUI, LangChain …) pointed at
 ``http://HOST:PORT/v1`` generates with the model huatu has loaded, through the same
@@ -24,6 +25,14 @@ its A1111 ``parameters`` text chunk, and the PNG handed back is that saved file.
 * Accepted and ignored: ``quality``, ``style``, ``user``, ``safety_identifier``,
   ``background``, ``moderation``, ``output_format`` and ``output_compression`` (the answer is
   always PNG) and any field OpenAI does not have either.
+* ``POST /v1/images/edits`` (multipart: ``image``, optional ``mask``, ``prompt``, ``n``,
+  ``size``, ``response_format``, ``model``): OpenAI's convention, the fully transparent
+  pixels of the mask (or of the image, without a mask) are repainted and every other pixel
+  kept; an image without transparency is varied by the prompt (image to image). ``size``
+  defaults to the picture's own (within the limits). ``POST /v1/images/variations``
+  (``image``, ``n``, ``size``, ``response_format``): image to image at strength 0.6 with the
+  picture's own prompt from its metadata, else a neutral one. Pictures are checked as every
+  upload is (:func:`huatu.images.read_image`); a refusal names ``image`` or ``mask``.
 * huatu extensions (send them with the ``openai`` client's ``extra_body``):
   ``negative_prompt``, ``seed`` (-1 random; image *i* uses ``seed + i``), ``steps``,
   ``guidance_scale``, ``scheduler``; defaults as in the studio (:mod:`huatu.request`).

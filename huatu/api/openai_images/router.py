@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from huatu.api.openai_images.edits import form_body, parse_edit
 from huatu.api.openai_images.errors import OpenAIError, OpenAIRoute, Refusal
 from huatu.api.openai_images.parsing import (
     GENERATION_SCHEMA,
@@ -55,6 +56,29 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
         call = parse_generation(await json_body(request), service.choice.model)
         base_url = str(request.base_url)
         cancel = CancelToken()  # a client that goes away stops its run within a step
+        work = run_in_threadpool(generate, service, gate, call, base_url, cancel)
+        answer = await finish_unless_disconnected(work, request.is_disconnected, cancel.cancel)
+        return JSONResponse(answer)
+
+    @router.post("/v1/images/edits")
+    async def images_edits(request: Request) -> JSONResponse:
+        """Edit a picture (OpenAI's ``images.edit``): its transparent pixels (or the
+        ``mask``'s) repainted from the prompt, the rest kept; without transparency, the
+        picture varied by the prompt."""
+        return await edit_or_vary(request, variation=False)
+
+    @router.post("/v1/images/variations")
+    async def images_variations(request: Request) -> JSONResponse:
+        """Variations of a picture (OpenAI's ``images.create_variation``)."""
+        return await edit_or_vary(request, variation=True)
+
+    async def edit_or_vary(request: Request, *, variation: bool) -> JSONResponse:
+        fields, files = await form_body(request)
+        call = await run_in_threadpool(
+            parse_edit, fields, files, service.choice.model, variation=variation
+        )
+        base_url = str(request.base_url)
+        cancel = CancelToken()
         work = run_in_threadpool(generate, service, gate, call, base_url, cancel)
         answer = await finish_unless_disconnected(work, request.is_disconnected, cancel.cancel)
         return JSONResponse(answer)
@@ -115,6 +139,6 @@ def generate(
     return {
         "created": int(time.time()),
         "data": data,
-        "size": f"{request.width}x{request.height}",
+        "size": "x".join(str(side) for side in request.output_size),
         "output_format": "png",
     }
