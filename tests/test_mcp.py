@@ -76,7 +76,7 @@ def service(tiny_service, settings) -> ImageService:
     return ImageService(settings, tiny_service.choice, tiny_service.backend)
 
 
-def test_mcp_offers_one_documented_tool_that_draws(service):
+def test_mcp_offers_documented_tools_and_one_draws(service):
     async def work(session: ClientSession):
         tools = (await session.list_tools()).tools
         drawn = await session.call_tool(
@@ -97,10 +97,10 @@ def test_mcp_offers_one_documented_tool_that_draws(service):
         tools, drawn, refused, again, ui_only = with_session(url, work)
         schema = httpx.get(url + "/gradio_api/mcp/schema", timeout=30).json()
 
-        # one tool (the studio's UI endpoints stay out), described for an agent
-        assert [tool.name for tool in tools] == ["generate_image"]
-        assert [tool["name"] for tool in schema] == ["generate_image"]
-        (tool,) = tools
+        # two tools (the studio's UI endpoints stay out), described for an agent
+        assert [tool.name for tool in tools] == ["generate_image", "edit_image"]
+        assert [tool["name"] for tool in schema] == ["generate_image", "edit_image"]
+        tool = tools[0]
         assert tool.description.startswith("Generate images from a text prompt")
         assert "Returns:" in tool.description and "seed" in tool.description
         properties = tool.inputSchema["properties"]
@@ -164,7 +164,7 @@ def test_mcp_behind_an_api_key(service):
 
     with serving_app(service, mcp=True, access=Access(api_key="k-123")) as url:
         tools, result = with_session(url, work, headers={"Authorization": "Bearer k-123"})
-        assert [tool.name for tool in tools] == ["generate_image"]
+        assert [tool.name for tool in tools] == ["generate_image", "edit_image"]
         assert not result.isError
         assert [image.size for image in images_and_texts(result)[0]] == [(64, 64)]
         # without the key the connection is refused
@@ -195,3 +195,52 @@ def test_the_tool_answers_in_the_callers_language(service):
     english = result_text(result)
     assert english.startswith("Generated 2 image(s); seed(s): 7, 8.")
     assert "Image 2 (seed 8) parameters:" in english
+
+
+def test_edit_image_repaints_a_saved_image_and_keeps_the_rest(service):
+    from PIL import ImageDraw
+
+    from huatu.images import prepared_mask
+
+    mask = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(mask).rectangle((16, 16, 40, 40), fill=255)
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    mask_b64 = base64.b64encode(buffer.getvalue()).decode()
+
+    async def work(session: ClientSession):
+        tools = {tool.name: tool for tool in (await session.list_tools()).tools}
+        drawn = await session.call_tool(
+            "generate_image",
+            {"prompt": "a fox", "steps": 2, "width": 64, "height": 64, "seed": 4},
+        )
+        (link,) = [
+            item.text
+            for item in drawn.content
+            if item.type == "text" and item.text.startswith("Image URL: ")
+        ]
+        url = link.removeprefix("Image URL: ")
+        edited = await session.call_tool(
+            "edit_image",
+            {"prompt": "a cat", "image": url, "mask": mask_b64, "steps": 4, "seed": 4},
+        )
+        elsewhere = await session.call_tool(
+            "edit_image", {"prompt": "a cat", "image": "http://example.com/a.png"}
+        )
+        return tools["edit_image"], drawn, edited, elsewhere
+
+    with serving_app(service, mcp=True) as url:
+        tool, drawn, edited, elsewhere = with_session(url, work)
+    assert tool.description.startswith("Edit a picture") and tool.inputSchema["required"] == [
+        "prompt",
+        "image",
+    ]
+    (source,) = images_and_texts(drawn)[0]
+    assert not edited.isError, edited.content[0].text
+    (result,) = images_and_texts(edited)[0]
+    source, result = source.convert("RGB"), result.convert("RGB")
+    soft = prepared_mask(mask, (64, 64), invert=False, blur=4)
+    outside = [(x, y) for x in range(64) for y in range(64) if soft.getpixel((x, y)) == 0]
+    assert outside and all(result.getpixel(xy) == source.getpixel(xy) for xy in outside)
+    assert "Mask blur: 4" in images_and_texts(edited)[1][-1]
+    assert elsewhere.isError and "URL of an image this server made" in elsewhere.content[0].text

@@ -42,6 +42,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         ("Send the body as multipart/form-data with the picture in the field image (got {value})."),
         "请以 multipart/form-data 发送请求体，图片放在 image 字段（收到的是 {value}）。",
     ),
+    "reason_mcp_picture_url": (
+        "must be the URL of an image this server made, or base64 PNG text",
+        "必须是本服务器生成的图片的 URL，或 base64 编码的 PNG 文本",
+    ),
     "reason_openai_mask": (
         "must have fully transparent pixels where the picture is to be edited",
         "必须在要编辑的地方有完全透明的像素",

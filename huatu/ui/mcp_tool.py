@@ -1,4 +1,5 @@
-"""The studio's MCP tool: one ``generate_image`` an agent can act on.
+"""The studio's MCP tools: ``generate_image`` (here) and ``edit_image``
+(:mod:`huatu.ui.mcp_edit`), which an agent can act on.
 
 Gradio turns every documented API endpoint of an app into an MCP tool, and offers no switch
 to keep an endpoint in the Gradio API but out of MCP (gradio-app/gradio#11463: "use
@@ -48,7 +49,7 @@ from huatu.service import GenerationResult, ImageService
 from huatu.ui.common import error_for_person, request_language, run_generation
 
 #: The tools the studio's MCP server offers (function names = tool names = API names).
-MCP_TOOLS = ("generate_image",)
+MCP_TOOLS = ("generate_image", "edit_image")
 #: Tool calls that may wait or run at once; the one over gets "the server is busy".
 MCP_LIMIT = 8
 

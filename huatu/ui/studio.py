@@ -21,6 +21,7 @@ from huatu.ui import form
 from huatu.ui.common import status_markdown
 from huatu.ui.handlers import GENERATE_OUTPUTS, StudioHandlers
 from huatu.ui.i18n import t
+from huatu.ui.mcp_edit import add_edit_image
 from huatu.ui.mcp_tool import McpToolsBlocks, add_generate_image
 from huatu.ui.saved import SavedImageHandlers
 from huatu.ui.tabs import Parts, generate_tab, history_tab, info_tab, model_choice
@@ -81,6 +82,7 @@ def build_studio(
         generating.demo = demo
         # the agent's entry point: MCP tool (and undocumented API) `generate_image`
         add_generate_image(service)
+        add_edit_image(service)
     return demo
 
 
