@@ -214,9 +214,9 @@ def test_every_studio_label_button_and_info_is_a_catalog_label(tiny_service):
     raw: list[str] = []
     keys: set[str] = set()
 
-    def api_only(block) -> bool:  # the MCP tool's inputs and outputs are never shown
+    def api_only(block) -> bool:  # the MCP tools' inputs and outputs are never shown
         while block is not None:
-            if getattr(block, "elem_id", None) == "mcp-tool":
+            if getattr(block, "elem_id", None) in ("mcp-tool", "mcp-edit-tool"):
                 return True
             block = getattr(block, "parent", None)
         return False
