@@ -59,4 +59,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Note: {notice}",
         "注意：{notice}",
     ),
+    "upscaled_to": (
+        "Upscaled to {size}.",
+        "已放大到 {size}。",
+    ),
 }

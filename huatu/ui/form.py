@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from huatu.edit_fields import INPAINT, TXT2IMG
 from huatu.errors import ValidationError
 from huatu.fields import FORM
 from huatu.messages import message
@@ -21,8 +22,34 @@ from huatu.ui.common import request_language
 
 #: The form's fields (``prompt``, ``negative_prompt``, ``steps`` …), in the API's order.
 FIELDS: tuple[str, ...] = tuple(FORM.names)
-#: The generate event's inputs: the form's fields, then the editable English translation.
-INPUTS: tuple[str, ...] = (*FIELDS, "english_prompt")
+#: The mode controls among the generate event's inputs (:mod:`huatu.ui.modes`).
+EDIT_INPUTS: tuple[str, ...] = (
+    "mode",
+    "source",
+    "mask_upload",
+    "strength",
+    "resize_mode",
+    "mask_blur",
+    "masked_content",
+    "inpaint_area",
+    "invert_mask",
+    "outpaint_left",
+    "outpaint_right",
+    "outpaint_up",
+    "outpaint_down",
+    "hires_scale",
+    "hires_steps",
+    "hires_strength",
+    "hires_upscaler",
+    "upscale_scale",
+    "upscaler",
+)
+#: The generate event's inputs: the form's fields, the editable English translation, then
+#: the mode and its controls.
+INPUTS: tuple[str, ...] = (*FIELDS, "english_prompt", *EDIT_INPUTS)
+#: The Gradio API ``/generate``'s inputs and outputs (text to image, as before the modes).
+API_INPUTS: tuple[str, ...] = (*FIELDS, "english_prompt")
+API_OUTPUTS = ("progress", "preview", "gallery", "info", "last_seeds", "english_prompt")
 
 
 def named_inputs(arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,3 +118,89 @@ def usable_fields(fields: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
         else:
             usable[name] = value
     return usable, refused
+
+
+# --------------------------------------------------------------------------------------------
+# The editing modes' controls → the request
+
+
+#: What :meth:`StudioHandlers.generate` yields, in order (components of the Generate tab).
+GENERATE_OUTPUTS = (
+    "progress",
+    "preview",
+    "gallery",
+    "info",
+    "last_seeds",
+    "english_prompt",
+    "translation_note",
+    "used",
+)
+
+
+def outputs(**given: Any) -> tuple:
+    """One yield of the generate handler: the outputs named, the rest unchanged."""
+    return tuple(given.get(name, gr.skip()) for name in GENERATE_OUTPUTS)
+
+
+#: A refused request field → the control that holds it.
+CONTROL_OF = {
+    "init_image": "source",
+    "mask": "mask_upload",
+    "outpaint": "outpaint_left",
+    "inpaint_padding": "mask_blur",
+}
+
+
+def editor_pictures(value: Any) -> tuple[Any, Any]:
+    """The picture in the image editor (its background) and the mask painted on it with the
+    brush (white wherever a stroke is), either ``None`` when there is none."""
+    from PIL import ImageChops
+
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        return value, None
+    background = value.get("background")
+    mask = None
+    for layer in value.get("layers") or []:
+        if layer is None or "A" not in layer.getbands():
+            continue
+        strokes = layer.getchannel("A").point(lambda alpha: 255 if alpha else 0)
+        if strokes.getbbox() is not None:
+            mask = strokes if mask is None else ImageChops.lighter(mask, strokes)
+    return background, mask
+
+
+def edit_values(form: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """The request values of the mode controls in ``form`` (under the request's names), and
+    the notices reading the pictures gave.
+
+    Raises:
+        ValidationError: no picture in an editing mode, or a picture that cannot be used.
+    """
+    from huatu.images import read_image
+
+    mode = form.get("mode") or TXT2IMG
+    values: dict[str, Any] = {}
+    if mode == TXT2IMG:
+        if form.get("hires_scale") not in (None, 1, 1.0):
+            for name in ("hires_scale", "hires_steps", "hires_strength", "hires_upscaler"):
+                values[name] = form.get(name)
+        return values, []
+    background, painted = editor_pictures(form.get("source"))
+    if background is None:
+        raise ValidationError("init_image", None, "required_for_mode", mode=mode)
+    source, notices = read_image("init_image", background)
+    values.update(init_image=source, strength=form.get("strength"))
+    values["resize_mode"] = form.get("resize_mode")
+    if mode == INPAINT:
+        mask = form.get("mask_upload") or painted
+        if mask is not None:
+            values["mask"], said = read_image("mask", mask, mask=True)
+            notices += said
+        for name in ("mask_blur", "masked_content", "inpaint_area", "invert_mask"):
+            values[name] = form.get(name)
+        sides = ("outpaint_left", "outpaint_right", "outpaint_up", "outpaint_down")
+        values["outpaint"] = tuple(int(form.get(side) or 0) for side in sides)
+    values["mode"] = mode
+    return values, notices

@@ -9,6 +9,7 @@ history tabs' handlers are in :mod:`huatu.ui.saved`; the layout is in :mod:`huat
 from __future__ import annotations
 
 import html
+import inspect
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,22 +19,47 @@ from typing import Any
 import gradio as gr
 
 from huatu.backends.base import CancelToken
+from huatu.edit_fields import (
+    DEFAULT_HIRES_STRENGTH,
+    DEFAULT_MASK_BLUR,
+    DEFAULT_STRENGTH,
+    HIRES_UPSCALERS,
+    INPAINT_AREAS,
+    MASKED_CONTENT,
+    MIN_HIRES_SCALE,
+    TXT2IMG,
+)
 from huatu.errors import HuatuError, ValidationError, explain
 from huatu.fields import FORM
+from huatu.images import DEFAULT_RESIZE_MODE, UPSCALERS
 from huatu.messages import message, render
 from huatu.presets import apply_quality_preset
 from huatu.prompt_checks import foreign_script
-from huatu.runs import RunRegistry, RunUpdate, stream_generation
+from huatu.runs import RunRegistry, stream_generation
 from huatu.service import GenerationResult, ImageService
 from huatu.ui.common import error_for_person, request_language, status_markdown, user_error
-from huatu.ui.form import FIELDS, INPUTS, named_inputs
+from huatu.ui.edits import upscale_run, upscale_source, used_preview
+from huatu.ui.form import (
+    API_INPUTS,
+    API_OUTPUTS,
+    CONTROL_OF,
+    FIELDS,
+    GENERATE_OUTPUTS,
+    INPUTS,
+    edit_values,
+    named_inputs,
+    outputs,
+)
+from huatu.ui.lines import render_seed, session_of, step_line, stopped_line, waiting_line
+from huatu.ui.modes import UPSCALE
+from huatu.upscaling import DEFAULT_UPSCALE
 
+#: What starts the calm note beside the English box.
+NOTE_MARK = "ℹ️ "
 #: A latent preview every this many steps.
 PREVIEW_EVERY = 2
 #: Generations one browser session may have queued or running at once.
 MAX_PER_SESSION = 2
-#: What :meth:`StudioHandlers.generate` yields, in order (components of the Generate tab).
-GENERATE_OUTPUTS = ("progress", "preview", "gallery", "info", "last_seeds", "english_prompt")
 
 
 @dataclass
@@ -150,17 +176,34 @@ class StudioHandlers:
         num_images: float,
         scheduler: str,
         english_prompt: str,
-        request: gr.Request | None,
+        mode: str = TXT2IMG,
+        source: Any = None,
+        mask_upload: Any = None,
+        strength: float = DEFAULT_STRENGTH,
+        resize_mode: str = DEFAULT_RESIZE_MODE,
+        mask_blur: float = DEFAULT_MASK_BLUR,
+        masked_content: str = MASKED_CONTENT[0],
+        inpaint_area: str = INPAINT_AREAS[0],
+        invert_mask: bool = False,
+        outpaint_left: float = 0,
+        outpaint_right: float = 0,
+        outpaint_up: float = 0,
+        outpaint_down: float = 0,
+        hires_scale: float = MIN_HIRES_SCALE,
+        hires_steps: float = 0,
+        hires_strength: float = DEFAULT_HIRES_STRENGTH,
+        hires_upscaler: str = HIRES_UPSCALERS[0],
+        upscale_scale: float = DEFAULT_UPSCALE,
+        upscaler: str = UPSCALERS[0],
+        request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> Iterator[tuple]:
-        """Gradio API ``/generate``: stream one run.
+        """The studio's Generate button: stream one run in any mode.
 
-        Its parameters (before ``request``) are the API's, named and ordered as
-        :data:`huatu.ui.form.INPUTS` (Gradio names the API's parameters after them): the
-        form's fields under :data:`huatu.fields.FORM`'s names and the English translation.
-        Yields updates of :data:`GENERATE_OUTPUTS` (progress line, preview, gallery, info,
-        last seeds, English prompt). The place :meth:`admit` reserved is given back however
-        the run ends.
+        Its parameters (before ``request``) are :data:`huatu.ui.form.INPUTS`, by name: the
+        form's fields, the English translation, the mode (``txt2img`` by default) and its
+        controls. Yields updates of :data:`~huatu.ui.form.GENERATE_OUTPUTS`. The place
+        :meth:`admit` reserved is given back however the run ends.
         """
         form = named_inputs(locals())
         language = request_language(request)
@@ -175,6 +218,38 @@ class StudioHandlers:
         finally:
             self.runs.finish(session, cancel)
 
+    def generate_api(
+        self,
+        prompt: str,
+        negative_prompt: str,
+        steps: float,
+        guidance: float,
+        width: float,
+        height: float,
+        seed: float,
+        num_images: float,
+        scheduler: str,
+        english_prompt: str,
+        request: gr.Request | None = None,
+        progress: gr.Progress = gr.Progress(),
+    ) -> Iterator[tuple]:
+        """Gradio API ``/generate``: text to image with the parameters and outputs it always
+        had (:data:`~huatu.ui.form.API_INPUTS`, :data:`~huatu.ui.form.API_OUTPUTS`)."""
+        given = locals()
+        values = {name: given[name] for name in API_INPUTS}
+        for update in self.generate(**values, request=request, progress=progress):
+            named = dict(zip(GENERATE_OUTPUTS, update, strict=True))
+            note = named["translation_note"]
+            if isinstance(note, str) and note:  # an API caller gets the reason as its error
+                raise user_error(note.removeprefix(NOTE_MARK))
+            yield tuple(named[name] for name in API_OUTPUTS)
+
+    def admit_api(self, request: gr.Request | None, *inputs: Any) -> tuple:
+        """:meth:`admit` for ``/generate``'s inputs (the modes' controls at their defaults)."""
+        defaults = inspect.signature(self.generate).parameters
+        rest = tuple(defaults[name].default for name in INPUTS[len(API_INPUTS) :])
+        return self.admit(request, *inputs, *rest)[: len(API_INPUTS)]
+
     def _run(
         self,
         form: Mapping[str, Any],
@@ -183,36 +258,43 @@ class StudioHandlers:
         progress: gr.Progress | None,
     ) -> Iterator[tuple]:
         """The run itself: translate first if needed (and stop there so the person can check
-        the English), then stream steps, waits, and the result or the stop."""
-        skip = gr.skip()
+        the English, or say calmly beside the English box why nothing could translate it),
+        then stream steps, waits, and the result or the stop. Upscaling runs no model."""
+        if form.get("mode") == UPSCALE:
+            yield from upscale_run(self.service, form, language)
+            return
         values = {name: form[name] for name in FIELDS}
         english_prompt = form["english_prompt"]
         extra: dict[str, str] = {}
         if self.needs_translation(values["prompt"]):
             if not (english_prompt or "").strip():
-                english = self.translate(values["prompt"], None, language=language)
-                gr.Info(message("translation_ready", language))
-                yield (message("translation_ready", language), None, skip, skip, skip, english)
+                english, note = self._translated(values["prompt"], language)
+                said = message("translation_ready", language) if english else ""
+                yield outputs(progress=said, english_prompt=english or "", translation_note=note)
                 return
             extra["Original prompt"] = values["prompt"]
             values["prompt"] = english_prompt
-        run_request = FORM.request(values)
+        edits, notices = edit_values(form)
+        for notice in notices:
+            gr.Warning(render(notice, language))
+        run_request = FORM.request({**values, **edits})
+        yield outputs(translation_note="", used=used_preview(run_request))
         started = time.monotonic()
         for update in stream_generation(
             self.service, run_request, cancel=cancel, preview_every=PREVIEW_EVERY, extra=extra
         ):
             if update.kind == "started":
-                yield (message("queued_or_starting", language), None, skip, skip, skip, skip)
+                yield outputs(progress=message("queued_or_starting", language), preview=None)
             elif update.kind == "step":
                 if progress is not None:
                     progress((update.step, update.total), unit="steps")
-                preview = update.preview if update.preview is not None else skip
-                yield (step_line(update, language), preview, skip, skip, skip, skip)
+                preview = update.preview if update.preview is not None else gr.skip()
+                yield outputs(progress=step_line(update, language), preview=preview)
             elif update.kind == "waiting":
-                yield (waiting_line(update, language), skip, skip, skip, skip, skip)
+                yield outputs(progress=waiting_line(update, language))
             elif update.kind == "stopped":
                 line = stopped_line(update.step, run_request.num_inference_steps, language)
-                yield (line, None, skip, skip, skip, skip)
+                yield outputs(progress=line, preview=None)
                 return
             else:
                 seconds = round(time.monotonic() - started, 1)
@@ -232,7 +314,23 @@ class StudioHandlers:
         for notice in result.notices:
             gr.Warning(render(notice, language))
         done = message("done", language, count=len(result.images), seconds=seconds)
-        return (done, None, gallery, "  \n".join(lines), result.seeds, english_prompt)
+        return outputs(
+            progress=done,
+            preview=None,
+            gallery=gallery,
+            info="  \n".join(lines),
+            last_seeds=result.seeds,
+            english_prompt=english_prompt,
+        )
+
+    def _translated(self, prompt: str, language: str) -> tuple[str | None, str]:
+        """The English (``None`` when untranslatable here) and the note saying why."""
+        try:
+            english = self.translate(prompt, None, language=language)
+        except gr.Error as error:
+            return None, f"{NOTE_MARK}{html.unescape(error.message)}"
+        gr.Info(message("translation_ready", language))
+        return english, ""
 
     def admit(self, request: gr.Request | None, *inputs: Any) -> tuple:
         """Gradio ``validator`` of the generate event, run before the event is queued.
@@ -255,9 +353,13 @@ class StudioHandlers:
         prompt_field = "english_prompt" if (form["english_prompt"] or "").strip() else "prompt"
         values["prompt"] = form[prompt_field]
         try:
-            FORM.request(values)
+            if form.get("mode") == UPSCALE:
+                upscale_source(form)
+            else:
+                FORM.request({**values, **edit_values(form)[0]})
         except ValidationError as error:
             name = prompt_field if error.field == "prompt" else FORM.edge_name(error.field)
+            name = CONTROL_OF.get(error.field, name)
             text = explain(error, language, self.service.settings)
             verdicts[name if name in verdicts else "prompt"] = gr.validate(False, text)
             return tuple(verdicts.values())
@@ -294,37 +396,3 @@ class StudioHandlers:
         except HuatuError as error:
             raise error_for_person(error, self.service, language) from None
         gr.Info(message("glossary_saved", language, count=len(glossary)))
-
-
-def session_of(request: gr.Request | None) -> str:
-    """A key for the person's browser session (API callers without one share "api")."""
-    return getattr(request, "session_hash", None) or "api"
-
-
-def step_line(update: RunUpdate, language: str) -> str:
-    """``"Step 3/20 · about 12 s left"`` in ``language``."""
-    if update.eta_s is None:
-        return message("step_progress_no_eta", language, step=update.step, total=update.total)
-    return message(
-        "step_progress", language, step=update.step, total=update.total, eta=round(update.eta_s)
-    )
-
-
-def waiting_line(update: RunUpdate, language: str) -> str:
-    """The hosted-wait countdown line in ``language``."""
-    if update.wait_s is None:
-        return message("waiting_no_time", language)
-    return message("waiting", language, seconds=round(update.wait_s))
-
-
-def stopped_line(step: int, total: int, language: str) -> str:
-    """The line for a run stopped after ``step`` of ``total`` steps (just "Stopped." before
-    the first step) in ``language``."""
-    if not step:
-        return message("stopped", language)
-    return message("stopped_run", language, step=step, total=total)
-
-
-def render_seed(seed: int, language: str) -> str:
-    """``"Seed: 42"`` in ``language``."""
-    return message("seed_used", language, seeds=seed)

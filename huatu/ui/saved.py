@@ -79,6 +79,15 @@ class SavedImageHandlers:
             return gr.skip()
         return send_to_generate(entry.request_fields(), request)
 
+    def send_entry_to_edit(
+        self, entry_id: int | None, mode: str, request: gr.Request | None = None
+    ) -> tuple:
+        """ "Send to image to image / inpaint" from a history entry (its picture)."""
+        from huatu.ui.edits import send_to_edit
+
+        entry = self.history.get(entry_id) if self.history is not None and entry_id else None
+        return send_to_edit(entry.path if entry else None, mode, request)
+
     def delete_history(
         self, entry_id: int | None, query: str, request: gr.Request | None = None
     ) -> tuple:

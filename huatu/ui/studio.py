@@ -11,20 +11,32 @@ Nothing here generates anything.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gradio as gr
 
+from huatu.edit_fields import IMG2IMG, INPAINT
 from huatu.service import ImageService
 from huatu.ui import form
 from huatu.ui.common import status_markdown
-from huatu.ui.handlers import GENERATE_OUTPUTS, StudioHandlers
+from huatu.ui.edits import picked, send_to_edit, sized_to_source
+from huatu.ui.form import GENERATE_OUTPUTS
+from huatu.ui.handlers import StudioHandlers
 from huatu.ui.i18n import t
 from huatu.ui.mcp_edit import add_edit_image
 from huatu.ui.mcp_tool import McpToolsBlocks, add_generate_image
+from huatu.ui.modes import SHOWN_IN, shown
 from huatu.ui.saved import SavedImageHandlers
-from huatu.ui.tabs import Parts, generate_tab, history_tab, info_tab, model_choice
+from huatu.ui.tabs import (
+    Parts,
+    generate_tab,
+    history_tab,
+    info_tab,
+    model_choice,
+    settings_tab,
+)
 
 if TYPE_CHECKING:
     from huatu.history import HistoryStore
@@ -71,12 +83,14 @@ def build_studio(
             generator = generate_tab(service)
             image_info = info_tab()
             past = history_tab()
+            settings = settings_tab()
         fill = [tabs, *(generator[name] for name in form.FIELDS), generator["english_prompt"]]
         demo.load(generating.status_line, outputs=status, **INSTANT)
-        demo.load(generating.glossary_text, outputs=generator["glossary"], **INSTANT)
+        demo.load(generating.glossary_text, outputs=settings["glossary"], **INSTANT)
         model.input(generating.switch_model, inputs=model, outputs=[model, status], **PRIVATE)
         wire_generate(generating, generator, service.max_concurrency)
-        wire_form(generating, generator)
+        wire_form(generating, generator, settings)
+        wire_modes(saved, tabs, generator, image_info, past)
         wire_info(saved, image_info, fill)
         wire_history(saved, past, fill)
         generating.demo = demo
@@ -89,15 +103,26 @@ def build_studio(
 def wire_generate(handlers: StudioHandlers, tab: Parts, concurrency: int) -> None:
     """Generate (button or Enter; API ``/generate``), Stop (``/stop``), the translation box
     and ``/translate``."""
-    gr.on(
+    gr.on(  # the studio's button: every mode (not in the API)
         triggers=[tab["run"].click, tab["prompt"].submit],
         fn=handlers.generate,
         inputs=[tab[name] for name in form.INPUTS],
         outputs=[tab[name] for name in GENERATE_OUTPUTS],
-        api_name="generate",
+        api_name="studio_generate",
         concurrency_limit=concurrency,
         concurrency_id="generate",
         validator=handlers.admit,
+        **PRIVATE,
+    )
+    gr.on(  # the Gradio API /generate: text to image, as it always was
+        triggers=[],
+        fn=handlers.generate_api,
+        inputs=[tab[name] for name in form.API_INPUTS],
+        outputs=[tab[name] for name in form.API_OUTPUTS],
+        api_name="generate",
+        concurrency_limit=concurrency,
+        concurrency_id="generate",
+        validator=handlers.admit_api,
     )
     tab["stop"].click(handlers.stop, queue=False, api_name="stop")
     tab["prompt"].change(
@@ -118,7 +143,33 @@ def wire_generate(handlers: StudioHandlers, tab: Parts, concurrency: int) -> Non
     )
 
 
-def wire_form(handlers: StudioHandlers, tab: Parts) -> None:
+def wire_modes(
+    saved: SavedImageHandlers, tabs: gr.Tabs, tab: Parts, image_info: Parts, past: Parts
+) -> None:
+    """The mode switch shows each mode's controls; a picture put in sizes the form; "Send to
+    image to image / inpaint" from the gallery, the image-info tab and the history."""
+    groups = [tab[name] for name in SHOWN_IN]
+    tab["mode"].change(shown, inputs=tab["mode"], outputs=groups, **INSTANT)
+    tab["source"].upload(
+        sized_to_source, inputs=tab["source"], outputs=[tab["width"], tab["height"]], **INSTANT
+    )
+    tab["gallery"].select(picked, outputs=tab["picked"], **INSTANT)
+    sent = [tabs, tab["mode"], tab["source"], tab["width"], tab["height"], *groups]
+    for origin, chosen in ((tab, tab["picked"]), (image_info, image_info["file"])):
+        for mode, button in ((IMG2IMG, "send_img2img"), (INPAINT, "send_inpaint")):
+            origin[button].click(
+                partial(send_to_edit, mode=mode), inputs=chosen, outputs=sent, **PRIVATE
+            )
+    for mode, button in ((IMG2IMG, "send_img2img"), (INPAINT, "send_inpaint")):
+        past[button].click(
+            partial(saved.send_entry_to_edit, mode=mode),
+            inputs=past["selected"],
+            outputs=sent,
+            **PRIVATE,
+        )
+
+
+def wire_form(handlers: StudioHandlers, tab: Parts, settings: Parts) -> None:
     """The controls that only set the form's values: seeds, presets, sizes, the glossary."""
     tab["dice"].click(form.new_random_seed, outputs=tab["seed"], **INSTANT)
     tab["recycle"].click(form.reuse_seed, inputs=tab["last_seeds"], outputs=tab["seed"], **INSTANT)
@@ -131,7 +182,7 @@ def wire_form(handlers: StudioHandlers, tab: Parts) -> None:
     tab["aspect"].input(
         form.apply_aspect, inputs=tab["aspect"], outputs=[tab["width"], tab["height"]], **INSTANT
     )
-    tab["save_glossary"].click(handlers.save_glossary, inputs=tab["glossary"], **PRIVATE)
+    settings["save_glossary"].click(handlers.save_glossary, inputs=settings["glossary"], **PRIVATE)
 
 
 def wire_info(handlers: SavedImageHandlers, tab: Parts, fill: list) -> None:

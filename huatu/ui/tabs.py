@@ -1,4 +1,4 @@
-"""The studio's three tabs, laid out: Generate, Image info, History (and the model choice
+"""The studio's tabs, laid out: Generate, Image info, History, Settings (and the model choice
 above them).
 
 Each function lays out one tab inside the current ``gr.Tabs`` and returns its components by
@@ -31,6 +31,7 @@ from huatu.request import (
 from huatu.schedulers import SCHEDULERS
 from huatu.service import ImageService
 from huatu.ui.i18n import t
+from huatu.ui.modes import mode_controls, mode_switch
 
 #: A tab's components by name.
 Parts = dict[str, gr.blocks.Block]
@@ -51,19 +52,25 @@ def model_choice(service: ImageService) -> gr.Dropdown:
 
 
 def generate_tab(service: ImageService) -> Parts:
-    """The Generate tab: prompt and buttons, the translation box, presets, the advanced
-    options in an accordion, progress, preview and results.
+    """The Generate tab: the mode switch, prompt and buttons, the translation box, the mode's
+    own controls, presets, the advanced options in an accordion; progress, preview and
+    results beside them.
 
     Args:
         service: its backend's presets set the form's starting steps, sampler and guidance.
     """
-    with gr.Tab(t("tab_generate"), id="generate"):
-        parts = prompt_row()
-        parts |= translation_row()
-        parts |= choices_row()
-        with gr.Accordion(t("advanced"), open=False, elem_id="advanced"):
-            parts |= advanced_options(service)
-        parts |= results()
+    with gr.Tab(t("tab_generate"), id="generate"), gr.Row(equal_height=False):
+        # controls on the left, pictures on the right (one column on a narrow screen)
+        with gr.Column(scale=5, min_width=420, elem_id="controls"):
+            parts: Parts = {"mode": mode_switch()}
+            parts |= prompt_row()
+            parts |= translation_row()
+            parts |= mode_controls()
+            parts |= choices_row()
+            with gr.Accordion(t("advanced"), open=False, elem_id="advanced"):
+                parts |= advanced_options(service)
+        with gr.Column(scale=6, min_width=420, elem_id="pictures"):
+            parts |= results()
     return parts
 
 
@@ -96,7 +103,13 @@ def translation_row() -> Parts:
             elem_id="english-prompt",
         )
         translate = gr.Button(t("translate"), scale=1, elem_id="translate")
-    return {"translation_row": row, "english_prompt": english_prompt, "translate": translate}
+    note = gr.Markdown(visible=True, elem_id="translation-note")  # why nothing was translated
+    return {
+        "translation_row": row,
+        "english_prompt": english_prompt,
+        "translate": translate,
+        "translation_note": note,
+    }
 
 
 def choices_row() -> Parts:
@@ -126,8 +139,8 @@ def choices_row() -> Parts:
 
 
 def advanced_options(service: ImageService) -> Parts:
-    """Negative prompt, steps, guidance, size, seed (with dice and recycle), sampler, and the
-    translation glossary; steps, sampler and guidance start as the default preset sets them."""
+    """Negative prompt, steps, guidance, size, seed (with dice and recycle), sampler; steps,
+    sampler and guidance start as the default preset sets them."""
     steps, scheduler, guidance = apply_quality_preset(
         DEFAULT_PRESET, presets=service.capabilities.presets, guidance=DEFAULT_GUIDANCE
     )
@@ -190,17 +203,22 @@ def advanced_options(service: ImageService) -> Parts:
             scale=3,
             elem_id="scheduler",
         )
-    with gr.Row():
-        parts["glossary"] = gr.Textbox(
+    return parts
+
+
+def settings_tab() -> Parts:
+    """The Settings tab: the translation glossary, editable."""
+    with gr.Tab(t("tab_settings"), id="settings"), gr.Row():
+        glossary = gr.Textbox(
             label=t("glossary"),
             info=t("glossary_info"),
-            lines=4,
-            max_lines=8,
+            lines=8,
+            max_lines=16,
             scale=4,
             elem_id="glossary",
         )
-        parts["save_glossary"] = gr.Button(t("save_glossary"), scale=1)
-    return parts
+        save = gr.Button(t("save_glossary"), scale=1, elem_id="save-glossary")
+    return {"glossary": glossary, "save_glossary": save}
 
 
 def results() -> Parts:
@@ -224,14 +242,28 @@ def results() -> Parts:
             scale=3,
             elem_id="gallery",
         )
+    with gr.Row():
+        send_img2img = gr.Button(t("send_img2img"), size="sm", elem_id="send-img2img")
+        send_inpaint = gr.Button(t("send_inpaint"), size="sm", elem_id="send-inpaint")
     info = gr.Markdown(elem_id="info")
-    last_seeds = gr.State([])
+    used = gr.Image(  # the source picture and its mask, beside what was made from them
+        label=t("used_source"),
+        format="png",
+        interactive=False,
+        visible=False,
+        height=200,
+        elem_id="used-source",
+    )
     return {
         "progress": progress,
         "preview": preview,
         "gallery": gallery,
+        "send_img2img": send_img2img,
+        "send_inpaint": send_inpaint,
         "info": info,
-        "last_seeds": last_seeds,
+        "used": used,
+        "last_seeds": gr.State([]),
+        "picked": gr.State(None),  # the gallery picture last clicked, for "Send to …"
     }
 
 
@@ -253,8 +285,18 @@ def info_tab() -> Parts:
                     elem_id="info-parameters",
                 )
                 send = gr.Button(t("send_to_generate"), elem_id="send-to-generate")
+                with gr.Row():
+                    send_img2img = gr.Button(t("send_img2img"), elem_id="info-send-img2img")
+                    send_inpaint = gr.Button(t("send_inpaint"), elem_id="info-send-inpaint")
         fields = gr.State(None)  # the parsed request fields, for "Send to Generate"
-    return {"file": file, "parameters": parameters, "send": send, "fields": fields}
+    return {
+        "file": file,
+        "parameters": parameters,
+        "send": send,
+        "send_img2img": send_img2img,
+        "send_inpaint": send_inpaint,
+        "fields": fields,
+    }
 
 
 def history_tab() -> Parts:
@@ -284,6 +326,8 @@ def history_tab() -> Parts:
             )
             with gr.Column(scale=1):
                 restore = gr.Button(t("restore"), elem_id="history-restore")
+                send_img2img = gr.Button(t("send_img2img"), elem_id="history-send-img2img")
+                send_inpaint = gr.Button(t("send_inpaint"), elem_id="history-send-inpaint")
                 delete = gr.Button(t("delete"), variant="stop", elem_id="history-delete")
     return {
         "tab": tab,
@@ -294,5 +338,7 @@ def history_tab() -> Parts:
         "selected": selected,
         "details": details,
         "restore": restore,
+        "send_img2img": send_img2img,
+        "send_inpaint": send_inpaint,
         "delete": delete,
     }
