@@ -18,6 +18,16 @@ Supported:
   ``{"images": [base64 PNG …], "parameters": {the request}, "info": "<JSON text>"}``; each PNG
   carries its A1111 ``parameters`` text chunk, and ``info`` has A1111's fields (``all_seeds``,
   ``infotexts``, …). No grid image is added (as A1111 with ``return_grid`` off).
+* ``POST /img2img`` — txt2img's fields and ``init_images`` (the first is used), ``mask``
+  (white repaints), ``denoising_strength`` (0.75), ``mask_blur`` (4), ``inpainting_fill``
+  (0 fill and 1 original start from the picture, 2 latent noise and 3 latent nothing from
+  noise), ``inpaint_full_res`` (+ ``inpaint_full_res_padding``), ``inpainting_mask_invert``
+  and ``resize_mode`` (0–2). ``/txt2img`` takes the hires fix (``enable_hr``, ``hr_scale``,
+  ``hr_upscaler``: any "Latent …" is latent, else Lanczos, ``hr_second_pass_steps``,
+  ``denoising_strength``). ``POST /extra-single-image`` upscales (``upscaling_resize`` or
+  ``upscaling_resize_w``/``h`` with ``resize_mode`` 1; ``upscaler_1`` Lanczos, Nearest or
+  None = Lanczos), ``POST /png-info`` reads a picture's parameters, ``GET /upscalers`` lists
+  them. Pictures are checked as every upload is (:func:`huatu.images.read_image`).
 * ``GET /progress`` (``?skip_current_image=true`` leaves the preview out), ``POST /interrupt``
   (stops the API run within one step; the answer holds the images of runs already finished)
   and ``POST /skip`` (stops the current run of an ``n_iter`` request, goes on with the next).
@@ -25,13 +35,14 @@ Supported:
 * ``GET /options`` and ``POST /options`` (``sd_model_checkpoint`` switches the model, blocking
   until it is loaded, to a model of ``/sd-models`` or a Hugging Face Hub id; if loading fails
   the old model stays), ``GET /sd-models``, ``/samplers``, ``/schedulers``, and empty lists or
-  objects for ``/upscalers``, ``/loras``, ``/sd-vae``, ``/hypernetworks``, ``/embeddings``,
+  objects for ``/loras``, ``/sd-vae``, ``/hypernetworks``, ``/embeddings``,
   ``/scripts``, ``/cmd-flags`` … which client libraries ask for when they start.
 
 Accepted and ignored: every other A1111 field (``styles``, ``subseed``, ``restore_faces``,
-``enable_hr`` and the other hires-fix fields, ``override_settings``, ``script_name``,
+``override_settings``, ``script_name``,
 ``alwayson_scripts`` …) and unknown fields; ``save_images`` (huatu always saves); every
-option other than ``sd_model_checkpoint``. Not served: img2img, extras, png-info, training.
+option other than ``sd_model_checkpoint``. Not served: face restoration, interrogate,
+training.
 
 Errors: a bad field value answers **422** in FastAPI's validation shape — the shape A1111
 itself answers when pydantic rejects a field, so clients already handle it::
