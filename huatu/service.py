@@ -26,6 +26,7 @@ from huatu.errors import (
     explain,
 )
 from huatu.history.files import save_png
+from huatu.history.sources import kept_sources
 from huatu.messages import DEFAULT_LANGUAGE, Notice, render
 from huatu.metadata import format_parameters
 from huatu.presets import matching_preset
@@ -376,8 +377,8 @@ class ImageService:
         extra: Mapping[str, str],
         folder: Path | None,
     ) -> Path:
-        """Write one image (with its history row when there is a history); both ways name it
-        by the one rule of :func:`huatu.history.files.image_names`."""
+        """Write one image (with its history row, and the pictures it started from, when
+        there is a history), named by :func:`huatu.history.files.image_names`."""
         if self.history is None:
             return save_png(
                 image,
@@ -386,14 +387,9 @@ class ImageService:
                 outputs_dir=self.settings.outputs_dir,
                 folder=folder,
             )
+        kept = kept_sources(self.settings.outputs_dir, request.init_image, request.mask)
         entry = self.history.save(
-            image,
-            parameters,
-            request=request,
-            seed=request.seed,
-            model=backend.model,
-            backend=backend.id,
-            extra=extra,
-            folder=folder,
-        )
+            image, parameters, request=request, seed=request.seed, model=backend.model,
+            backend=backend.id, extra={**extra, **kept}, folder=folder,
+        )  # fmt: skip
         return entry.path

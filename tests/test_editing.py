@@ -315,3 +315,43 @@ def test_requests_need_their_pictures():
     with pytest.raises(ValidationError) as refused:
         GenerationRequest.create(prompt="a", init_image=InputImage.of(picture()), strength=1.5)
     assert refused.value.field == "strength"
+
+
+# -- history: the pictures a run started from --------------------------------------------------
+
+
+def test_history_keeps_source_and_mask_once_and_restores_them(service, tmp_path: Path):
+    import gradio as gr
+
+    from huatu.history.sources import MASK_KEY, SOURCE_KEY
+    from huatu.ui.modes import SHOWN_IN
+    from huatu.ui.saved import SavedImageHandlers
+
+    own = ImageService.start(
+        replace(service.settings, outputs_dir=tmp_path), model="tiny", backend="local"
+    )
+    source, mask = InputImage.of(picture()), InputImage.of(square_mask())
+    for seed in (1, 2):  # the same pictures twice: kept once
+        own.generate(edit(init_image=source, mask=mask, seed=seed))
+    kept = sorted((tmp_path / "sources").rglob("*.png"))
+    assert len(kept) == 2
+    entries = own.history.list()
+    assert {entry.extra[SOURCE_KEY] for entry in entries} == {
+        f"sources/{source.digest[:2]}/{source.digest}.png"
+    }
+    assert all(MASK_KEY in entry.extra for entry in entries)
+
+    handlers = SavedImageHandlers(service=own, history=own.history)
+    ids = [entry.id for entry in entries]
+    picked = gr.SelectData(None, {"index": 0, "value": None})
+    entry_id, details, sources = handlers.select_history(ids, picked)
+    assert entry_id == ids[0] and "Mask blur" in details
+    assert sources["visible"] and len(sources["value"]) == 2
+
+    restored = handlers.restore_history(entry_id)
+    mode, editor, *groups = restored[-(2 + len(SHOWN_IN)) :]
+    assert mode == "inpaint"
+    assert pixels(editor["background"]) == pixels(source.image)
+    (layer,) = editor["layers"]
+    assert layer.getchannel("A").getpixel((30, 30)) == 255 and layer.getpixel((0, 0))[3] == 0
+    assert [group["visible"] for group in groups] == [mode in modes for modes in SHOWN_IN.values()]

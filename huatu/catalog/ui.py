@@ -64,6 +64,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "tab_settings": ("Settings", "设置"),
     "send_img2img": ("Send to image to image", "发送到图生图"),
     "send_inpaint": ("Send to inpaint", "发送到局部重绘"),
+    "history_sources": ("Source and mask", "原图与蒙版"),
     "used_source": ("Source used (mask in red)", "使用的原图（红色为蒙版）"),
     "tab_generate": (
         "Generate",

@@ -19,6 +19,7 @@ from huatu.messages import message
 from huatu.presets import aspect_by_id
 from huatu.request import RANDOM_SEED, GenerationRequest
 from huatu.ui.common import request_language
+from huatu.ui.modes import SHOWN_IN
 
 #: The form's fields (``prompt``, ``negative_prompt``, ``steps`` …), in the API's order.
 FIELDS: tuple[str, ...] = tuple(FORM.names)
@@ -90,8 +91,8 @@ def send_to_generate(fields: Mapping[str, Any] | None, request: gr.Request | Non
 
     Returns:
         Updates for the tabs, each of :data:`FIELDS` (unchanged where ``fields`` has no
-        usable value) and the English prompt (emptied); or one ``gr.skip()`` for all of
-        them when there is nothing to send.
+        usable value), the English prompt (emptied) and :data:`EDIT_FILL` (unchanged); or
+        one ``gr.skip()`` for all of them when there is nothing to send.
     """
     language = request_language(request)
     if not fields:
@@ -102,7 +103,8 @@ def send_to_generate(fields: Mapping[str, Any] | None, request: gr.Request | Non
         gr.Warning(message("info_fields_skipped", language, fields=", ".join(refused)))
     values = {FORM.edge_name(name): value for name, value in usable.items()}
     keep = gr.skip()
-    return (gr.update(selected="generate"), *(values.get(name, keep) for name in FIELDS), "")
+    fields = (values.get(name, keep) for name in FIELDS)
+    return (gr.update(selected="generate"), *fields, "", *([keep] * len(EDIT_FILL)))
 
 
 def usable_fields(fields: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -140,6 +142,25 @@ GENERATE_OUTPUTS = (
 def outputs(**given: Any) -> tuple:
     """One yield of the generate handler: the outputs named, the rest unchanged."""
     return tuple(given.get(name, gr.skip()) for name in GENERATE_OUTPUTS)
+
+
+#: What a restore fills besides the form's fields: the mode, the picture (with its mask) in
+#: the image editor, and which mode's controls show (:data:`huatu.ui.modes.SHOWN_IN`).
+EDIT_FILL = ("mode", "source", *SHOWN_IN)
+
+
+def editor_value(picture: Any, mask: Any = None) -> dict[str, Any]:
+    """The image editor's value for ``picture``, with ``mask`` (white repaints) as a brush
+    layer."""
+    from PIL import Image as PILImage
+
+    layers = []
+    if mask is not None:
+        layer = PILImage.new("RGBA", picture.size, (255, 255, 255, 0))
+        alpha = mask.convert("L").resize(picture.size).point(lambda v: 255 if v else 0)
+        layer.putalpha(alpha)
+        layers.append(layer)
+    return {"background": picture, "layers": layers, "composite": picture}
 
 
 #: A refused request field → the control that holds it.

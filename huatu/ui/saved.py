@@ -12,11 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from huatu.edit_fields import IMG2IMG, INPAINT
 from huatu.errors import HuatuError
+from huatu.history.sources import MASK_KEY, SOURCE_KEY, load_picture
 from huatu.messages import message
+from huatu.metadata import parse_parameters
 from huatu.service import ImageService
 from huatu.ui.common import error_for_person, request_language
-from huatu.ui.form import send_to_generate
+from huatu.ui.form import EDIT_FILL, editor_value, send_to_generate
+from huatu.ui.modes import shown
 
 if TYPE_CHECKING:
     from huatu.history import HistoryStore
@@ -64,20 +68,36 @@ class SavedImageHandlers:
         entries = self.history.list(query or "", limit=HISTORY_LIMIT)
         return [(str(e.path), e.prompt[:CAPTION_CHARS]) for e in entries], [e.id for e in entries]
 
-    def select_history(self, ids: list[int], evt: gr.SelectData) -> tuple[int | None, str]:
-        """The selected history entry's id and its parameters text."""
+    def select_history(self, ids: list[int], evt: gr.SelectData) -> tuple[int | None, str, Any]:
+        """The selected history entry's id and its parameters text, and the pictures an
+        editing run started from (source, mask) beside them."""
         if self.history is None or evt.index is None or not 0 <= evt.index < len(ids):
-            return None, ""
+            return None, "", gr.update(visible=False)
         entry = self.history.get(ids[evt.index])
-        return (entry.id, entry.parameters) if entry else (None, "")
+        if entry is None:
+            return None, "", gr.update(visible=False)
+        outputs = self.service.settings.outputs_dir
+        kept = [load_picture(outputs, entry.extra.get(key)) for key in (SOURCE_KEY, MASK_KEY)]
+        shown_pictures = [picture for picture in kept if picture is not None]
+        sources = gr.update(value=shown_pictures, visible=bool(shown_pictures))
+        return entry.id, entry.parameters, sources
 
     def restore_history(self, entry_id: int | None, request: gr.Request | None = None) -> Any:
-        """Like :func:`~huatu.ui.form.send_to_generate`, from a history entry."""
+        """Like :func:`~huatu.ui.form.send_to_generate`, from a history entry; an editing
+        run's entry also brings back its mode, its source picture and its mask."""
         entry = self.history.get(entry_id) if self.history is not None and entry_id else None
         if entry is None:
             gr.Warning(message("history_nothing_selected", request_language(request)))
             return gr.skip()
-        return send_to_generate(entry.request_fields(), request)
+        filled = send_to_generate(entry.request_fields(), request)
+        source = load_picture(self.service.settings.outputs_dir, entry.extra.get(SOURCE_KEY))
+        if source is None or not isinstance(filled, tuple):
+            return filled
+        mask = load_picture(self.service.settings.outputs_dir, entry.extra.get(MASK_KEY))
+        mode = parse_parameters(entry.parameters).to_request_fields().get("mode", IMG2IMG)
+        mode = mode if mode in (IMG2IMG, INPAINT) else IMG2IMG
+        edit = (mode, editor_value(source, mask), *shown(mode))
+        return (*filled[: -len(EDIT_FILL)], *edit)
 
     def send_entry_to_edit(
         self, entry_id: int | None, mode: str, request: gr.Request | None = None

@@ -84,7 +84,12 @@ def build_studio(
             image_info = info_tab()
             past = history_tab()
             settings = settings_tab()
-        fill = [tabs, *(generator[name] for name in form.FIELDS), generator["english_prompt"]]
+        fill = [
+            tabs,
+            *(generator[name] for name in form.FIELDS),
+            generator["english_prompt"],
+            *(generator[name] for name in form.EDIT_FILL),
+        ]
         demo.load(generating.status_line, outputs=status, **INSTANT)
         demo.load(generating.glossary_text, outputs=settings["glossary"], **INSTANT)
         model.input(generating.switch_model, inputs=model, outputs=[model, status], **PRIVATE)
@@ -205,7 +210,7 @@ def wire_history(handlers: SavedImageHandlers, tab: Parts, fill: list) -> None:
     tab["gallery"].select(
         handlers.select_history,
         inputs=tab["ids"],
-        outputs=[tab["selected"], tab["details"]],
+        outputs=[tab["selected"], tab["details"], tab["sources"]],
         **PRIVATE,
     )
     tab["restore"].click(handlers.restore_history, inputs=tab["selected"], outputs=fill, **PRIVATE)

@@ -324,6 +324,15 @@ def history_tab() -> Parts:
                 scale=4,
                 elem_id="history-details",
             )
+            sources = gr.Gallery(
+                label=t("history_sources"),
+                columns=2,
+                height=160,
+                visible=False,
+                interactive=False,
+                scale=2,
+                elem_id="history-sources",
+            )
             with gr.Column(scale=1):
                 restore = gr.Button(t("restore"), elem_id="history-restore")
                 send_img2img = gr.Button(t("send_img2img"), elem_id="history-send-img2img")
@@ -337,6 +346,7 @@ def history_tab() -> Parts:
         "ids": ids,
         "selected": selected,
         "details": details,
+        "sources": sources,
         "restore": restore,
         "send_img2img": send_img2img,
         "send_inpaint": send_inpaint,
