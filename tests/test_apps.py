@@ -136,7 +136,7 @@ def test_studio_generates_with_metadata_and_reports_seed(tiny_service, settings)
 
 
 def test_parameters_fill_the_form_by_name_leaving_out_what_it_refuses(monkeypatch):
-    from huatu.ui.form import FIELDS, send_to_generate
+    from huatu.ui.form import EDIT_FILL, FIELDS, send_to_generate
 
     warned: list[str] = []
     monkeypatch.setattr("gradio.Warning", warned.append)
@@ -150,7 +150,9 @@ def test_parameters_fill_the_form_by_name_leaving_out_what_it_refuses(monkeypatc
         "seed": 5,
         "scheduler": "euler_a",
     }
-    tabs, *form, english = send_to_generate(parsed)
+    filled = send_to_generate(parsed)
+    tabs, *form, english = filled[: -len(EDIT_FILL)]
+    assert filled[-len(EDIT_FILL) :] == (gr.skip(),) * len(EDIT_FILL)  # the mode stays
     keep = gr.skip()
     assert tabs == gr.update(selected="generate") and english == ""
     assert dict(zip(FIELDS, form, strict=True)) == {

@@ -86,7 +86,9 @@ def paint_middle(page: Page) -> None:
 
 
 def saved(service: ImageService) -> list[Path]:
-    return sorted(service.settings.outputs_dir.rglob("*.png"))
+    """The pictures made (not the sources kept for the history)."""
+    made = service.settings.outputs_dir.rglob("*.png")
+    return sorted(path for path in made if "sources" not in path.parts)
 
 
 def test_inpaint_with_the_brush_keeps_the_border_then_send_to_image_to_image(
