@@ -502,8 +502,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(http_error(405, "Method Not Allowed"))
             return
         parameters = recorded.parameters
-        width = _side(parameters.get("width"))
-        height = _side(parameters.get("height"))
+        target = parameters.get("target_size")  # image-to-image's way of asking a size
+        target = target if isinstance(target, dict) else {}
+        width = _side(parameters.get("width", target.get("width")))
+        height = _side(parameters.get("height", target.get("height")))
         png = make_png(width, height, seed_colour(recorded.seed))
         if encoding == "auto":
             encoding = "json-string" if is_tti else "raw"

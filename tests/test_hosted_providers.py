@@ -8,6 +8,8 @@ stand-in answers as the Hub API and the router do today (:mod:`tests.standin_cat
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -316,3 +318,53 @@ def test_a_chat_model_nobody_serves_says_what_to_set(hub, tmp_path):
     assert f"The chat model {DEFAULT_CHAT_TRANSLATION_MODEL} that translates prompts" in said
     assert "HUATU_TRANSLATION_CHAT_MODEL" in said and KEY not in said
     assert "HUATU_TRANSLATION_CHAT_MODEL" in caught.value.render("zh-CN")
+
+
+# --------------------------------------------------------------------------------------------
+# Image to image where a provider serves it
+# --------------------------------------------------------------------------------------------
+
+
+def test_image_to_image_goes_to_the_provider_that_serves_it(hub, tmp_path):
+    from huatu.images import InputImage
+
+    both = "acme/draw-and-edit"
+    hub.catalogue = catalogue_with(
+        HubModel(
+            both,
+            T2I,
+            10,
+            (
+                Mapping("fal-ai", "fal-ai/acme", T2I),
+                Mapping("hf-inference", both, "image-to-image"),
+            ),
+        )
+    )
+    settings = settings_for(hub, tmp_path, hosted_model=both)
+    service = ImageService.start(settings, backend="hosted", keep_history=False)
+    assert service.capabilities.modes == {"txt2img", "img2img"}
+    source = Image.new("RGB", (96, 64), (10, 200, 10))
+    result = service.generate(
+        request(init_image=InputImage.of(source), strength=0.4, seed=13), save=False
+    )
+    (sent,) = hub.requests
+    assert sent.path == f"/hf-inference/models/{both}" and sent.bearer == KEY
+    assert sent.parameters["prompt"] == "a dog in a park"
+    assert sent.parameters["strength"] == 0.4 and sent.seed == 13
+    assert sent.parameters["target_size"] == {"width": 64, "height": 96}
+    sent_picture = Image.open(io.BytesIO(base64.b64decode(sent.json["inputs"])))
+    assert sent_picture.size == (64, 96)  # fitted to the size asked
+    assert result.images[0].size == (64, 96)
+    assert "Hosted provider: hf-inference" in result.parameters[0]
+    assert "Denoising strength: 0.4" in result.parameters[0]
+
+
+def test_image_to_image_on_a_model_nobody_serves_for_it_is_refused_before_any_call(hub, tmp_path):
+    from huatu.errors import ValidationError
+    from huatu.images import InputImage
+
+    service = ImageService.start(settings_for(hub, tmp_path), backend="hosted", keep_history=False)
+    with pytest.raises(ValidationError) as refused:
+        service.generate(request(init_image=InputImage.of(Image.new("RGB", (64, 64)))), save=False)
+    assert refused.value.field == "mode" and "hosted backend" in str(refused.value)
+    assert "it can: txt2img" in str(refused.value) and hub.requests == []

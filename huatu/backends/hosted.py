@@ -56,6 +56,7 @@ from huatu.backends.hosted_send import (
     send_inference_client,
     send_tutorial,
     sleep_unless_cancelled,
+    source_png,
 )
 from huatu.backends.hosted_wire import (
     host_of,
@@ -71,7 +72,7 @@ from huatu.errors import (
 )
 from huatu.messages import Notice
 from huatu.presets import quality_presets
-from huatu.request import TXT2IMG
+from huatu.request import IMG2IMG, TXT2IMG
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -98,16 +99,16 @@ class HostedBackend:
     """Generate images with Hugging Face hosted inference (or the tutorial's endpoint).
 
     Args:
-        settings: where and how to call: ``hf_api_key`` (required at generate time),
-            ``hf_api_tti_base`` (chooses the tutorial's endpoint), ``hosted_provider``,
-            ``effective_hosted_model``, ``hf_router``, ``hf_endpoint`` and
-            ``hosted_timeout_s`` (the overall deadline of one :meth:`generate`, retries
-            included).
+        settings: ``hf_api_key`` (needed to generate), ``hf_api_tti_base`` (the tutorial's
+            endpoint), ``hosted_provider``, ``effective_hosted_model``, ``hf_router``,
+            ``hf_endpoint``, ``hosted_timeout_s`` (one :meth:`generate`'s deadline).
         route: the provider the Hub says serves the model (``auto`` resolved), or ``None``
             when the Hub was not asked: then ``hosted_provider``, with ``hf-inference`` for
             ``auto``. Default ``None``.
         alternatives: other hosted models that are served, offered in the studio's model
             choice. Default none.
+        edit_route: the provider serving the model for image-to-image, if one does.
+            Default ``None``: text to image only.
 
     Attributes:
         id: ``"hosted"``.
@@ -131,8 +132,10 @@ class HostedBackend:
         *,
         route: ProviderRoute | None = None,
         alternatives: tuple[str, ...] = (),
+        edit_route: ProviderRoute | None = None,
     ) -> None:
         self.settings = settings
+        self.edit_route = edit_route
         self.model = settings.effective_hosted_model
         self.alternatives = alternatives
         asked = settings.hosted_provider
@@ -169,7 +172,7 @@ class HostedBackend:
         (so no preset is recorded); the provider in the metadata; four calls at once; the
         served models it knows of as alternatives."""
         return Capabilities(
-            modes=frozenset({TXT2IMG}),
+            modes=frozenset({TXT2IMG, IMG2IMG} if self.edit_route else {TXT2IMG}),
             token_limit=self.TOKEN_LIMIT,
             presets=quality_presets(fast_available=False),
             metadata_fields=(self.PROVIDER_FIELD,) if self.uses_provider else (),
@@ -179,7 +182,10 @@ class HostedBackend:
 
     def metadata_fields(self, request: GenerationRequest) -> dict[str, str]:
         """The provider that made the images (through a provider only)."""
-        return {self.PROVIDER_FIELD: self.provider} if self.uses_provider else {}
+        if not self.uses_provider:
+            return {}
+        editing = request.mode == IMG2IMG and self.edit_route is not None
+        return {self.PROVIDER_FIELD: self.edit_route.provider if editing else self.provider}
 
     def token_count(self, text: str) -> int | None:
         """An estimate (the hosted model's tokenizer is not at hand here)."""
@@ -201,10 +207,9 @@ class HostedBackend:
     ) -> BackendOutput:
         """Make ``request.num_images`` hosted calls, image *i* with seed ``request.seed + i``.
 
-        Through a provider, only what the model takes is sent
-        (:func:`~huatu.backends.hosted_families.fit_request`): the output's ``sent`` and
-        ``unused`` say what that was, its notices which of the person's settings were left out.
-        The tutorial's endpoint gets every setting, as the tutorial sends them.
+        Through a provider, only what the model takes is sent (:func:`~huatu.backends.
+        hosted_families.fit_request`; ``sent``/``unused``/notices say what); image to image
+        goes to :attr:`edit_route`. The tutorial's endpoint gets every setting.
 
         Args:
             request: a validated request whose ``seed`` is not -1.
@@ -259,6 +264,8 @@ class HostedBackend:
                     message = self._notice("hosted_waiting", where=self._where())
                 progress(ProgressEvent(step=0, total=0, message=message))
             call = ImageCall(sent, seed, 0.0, provider=self.provider, unused=unused)
+            if request.mode == IMG2IMG and self.edit_route is not None:
+                call = replace(call, provider=self.edit_route.provider, source=source_png(sent))
             images.append(self._one_image(send, call, deadline, progress, cancel))
             seeds.append(seed)
         if fitted is None:

@@ -65,6 +65,8 @@ class ImageCall:
         timeout_s: the HTTP client's timeout for this attempt, in seconds.
         provider: the inference provider (the client's path only). Default ``hf-inference``.
         unused: request fields not sent (the client's path only). Default none.
+        source: the source picture as PNG bytes for image to image (the client's path only),
+            or ``None`` for text to image. Default ``None``.
     """
 
     request: GenerationRequest
@@ -72,6 +74,7 @@ class ImageCall:
     timeout_s: float
     provider: str = "hf-inference"
     unused: frozenset[str] = frozenset()
+    source: bytes | None = None
 
 
 def send_tutorial(settings: Settings, call: ImageCall) -> Image:
@@ -102,8 +105,34 @@ def send_tutorial(settings: Settings, call: ImageCall) -> Image:
     return open_image(data)
 
 
+def source_png(request: GenerationRequest) -> bytes:
+    """The request's source picture, fitted to its size, as PNG bytes."""
+    import io
+
+    from huatu.images import fit
+
+    assert request.init_image is not None
+    fitted = fit(request.init_image.image, request.width, request.height, request.resize_mode)
+    buffer = io.BytesIO()
+    fitted.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def image_to_image_kwargs(kwargs: dict[str, Any], call: ImageCall) -> dict[str, Any]:
+    """``text_to_image``'s arguments as ``image_to_image`` takes them: the size as
+    ``target_size``, with the prompt, the denoising strength and the seed."""
+    width, height = kwargs.pop("width"), kwargs.pop("height")
+    return {
+        **kwargs,
+        "prompt": call.request.prompt,
+        "target_size": {"width": width, "height": height},
+        "strength": float(call.request.strength),
+    }
+
+
 def send_inference_client(settings: Settings, call: ImageCall) -> Image:
-    """Path B: ``InferenceClient.text_to_image`` through the chosen provider."""
+    """Path B: ``InferenceClient.text_to_image`` (or ``image_to_image`` with a source)
+    through the chosen provider."""
     from huggingface_hub import InferenceClient
     from PIL import UnidentifiedImageError
 
@@ -117,7 +146,10 @@ def send_inference_client(settings: Settings, call: ImageCall) -> Image:
     kwargs = build_client_kwargs(call.request, call.seed, model, unused=call.unused)
     try:
         with hub_errors():
-            image = client.text_to_image(call.request.prompt, **kwargs)
+            if call.source is None:
+                image = client.text_to_image(call.request.prompt, **kwargs)
+            else:
+                image = client.image_to_image(call.source, **image_to_image_kwargs(kwargs, call))
     except UnidentifiedImageError:
         raise HostedResponseError("hosted_unreadable_image") from None
     except ValueError as error:  # unknown provider or task, bad model id ...

@@ -37,7 +37,12 @@ def create_hosted_backend(model: str, settings: Settings) -> HostedBackend:
     """
     from dataclasses import replace
 
-    from huatu.backends.hub_lookup import TEXT_TO_IMAGE, look_up, served_models
+    from huatu.backends.hub_lookup import (
+        IMAGE_TO_IMAGE,
+        TEXT_TO_IMAGE,
+        look_up,
+        served_models,
+    )
 
     if not settings.hf_api_key:
         raise ModelLoadError("no_hosted_key")
@@ -54,7 +59,9 @@ def create_hosted_backend(model: str, settings: Settings) -> HostedBackend:
     route = serving.route_for(provider)
     if route is None:
         raise _not_served(serving, provider, alternatives)
-    return HostedBackend(settings, route=route, alternatives=alternatives)
+    editing = look_up(hosted, IMAGE_TO_IMAGE, settings)
+    edit_route = editing.route_for(provider) if editing is not None else None
+    return HostedBackend(settings, route=route, alternatives=alternatives, edit_route=edit_route)
 
 
 def _not_served(serving: ModelServing, provider: str, alternatives: tuple[str, ...]) -> Exception:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from huatu.config import Settings
 
 TEXT_TO_IMAGE = "text-to-image"
+IMAGE_TO_IMAGE = "image-to-image"
 TRANSLATION = "translation"
 CONVERSATIONAL = "conversational"
 #: Most served models offered when a model is not served.
@@ -33,7 +34,7 @@ MAX_SUGGESTIONS = 10
 LOOKUP_TIMEOUT_S = 10.0
 
 _lock = threading.Lock()
-_servings: dict[tuple[str, str, str], ModelServing] = {}
+_infos: dict[tuple[str, str], object] = {}  # a model's info (``False``: no such model)
 _suggestions: dict[tuple[str, str, str], tuple[str, ...]] = {}
 
 
@@ -87,7 +88,8 @@ def point_library_at(settings: Settings) -> None:
 
 
 def look_up(model: str, task: str, settings: Settings) -> ModelServing | None:
-    """Ask the Hub which providers serve ``model`` for ``task`` (once per session).
+    """Which providers serve ``model`` for ``task`` (the Hub is asked once per model and
+    session).
 
     Args:
         model: a Hub id.
@@ -99,28 +101,26 @@ def look_up(model: str, task: str, settings: Settings) -> ModelServing | None:
         The answer, or ``None`` when the Hub could not be asked (offline mode, unreachable,
         the key refused, an unreadable answer): then nothing is known.
     """
-    cache_key = (settings.hf_endpoint, model, task)
+    cache_key = (settings.hf_endpoint, model)
     with _lock:
-        if cache_key in _servings:
-            return _servings[cache_key]
-    info = _model_info(model, settings)
+        info = _infos.get(cache_key)
     if info is None:
-        return None
+        info = _model_info(model, settings)
+        if info is None:
+            return None
+        with _lock:
+            _infos[cache_key] = info
     if info is False:
-        serving = ModelServing(model, task, exists=False, routes=())
-    else:
-        known = _providers_for(task)
-        routes = tuple(
-            ProviderRoute(mapping.provider, mapping.provider_id)
-            for mapping in info.inference_provider_mapping or ()
-            if mapping.task == task
-            and mapping.status == "live"
-            and (known is None or mapping.provider in known)
-        )
-        serving = ModelServing(model, task, exists=True, routes=routes)
-    with _lock:
-        _servings[cache_key] = serving
-    return serving
+        return ModelServing(model, task, exists=False, routes=())
+    known = _providers_for(task)
+    routes = tuple(
+        ProviderRoute(mapping.provider, mapping.provider_id)
+        for mapping in info.inference_provider_mapping or ()
+        if mapping.task == task
+        and mapping.status == "live"
+        and (known is None or mapping.provider in known)
+    )
+    return ModelServing(model, task, exists=True, routes=routes)
 
 
 def served_models(
@@ -154,7 +154,7 @@ def served_models(
 def forget() -> None:
     """Forget every answer (a new session, or a test)."""
     with _lock:
-        _servings.clear()
+        _infos.clear()
         _suggestions.clear()
 
 
