@@ -103,6 +103,13 @@ def format_table(result: dict[str, Any]) -> str:
             f"{batching['unet_cfg_step_per_image_batched_s']:.2f} s batched → "
             f"{batching['images_per_minute_gain']}× images per minute"
         )
+    for model, memory in (result.get("editing_memory") or {}).items():
+        if memory.get("ratio") is not None:
+            lines.append(
+                f"editing on the loaded weights ({model}): peak RSS {memory['txt2img_gib']:.2f} "
+                f"GiB text to image alone, {memory['with_editing_gib']:.2f} GiB with image to "
+                f"image and inpainting too → {memory['ratio']:.3f}×"
+            )
     app = result.get("app")
     if app:
         lines.append(

@@ -34,23 +34,12 @@ from huatu.bench.cases import (
     relative_l2,
     timed,
 )
+from huatu.bench.editing_memory import measure_editing_memory
+from huatu.bench.memory import peak_rss_gib
 from huatu.bench.report import format_table, machine_info, speedups, write_result
 
 DEFAULT_OUT = Path("bench/results/latest.json")
 # --------------------------------------------------------------------------- peak memory
-
-
-def peak_rss_gib() -> float:
-    """This process's peak resident set size in GiB (VmHWM, else ru_maxrss)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def rss_child(name: str, compile_unet: bool) -> dict[str, Any]:
@@ -230,6 +219,8 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
 
     app = measure_app(repeats=10 if quick else 30)
     print(f"  app: {app}", flush=True)
+    # 8. Editing modes on the loaded weights: peak memory against text to image alone.
+    editing_memory = measure_editing_memory()
     machine["total_s"] = round(time.perf_counter() - started, 1)
     # Other processes' load distorts timings; a high value here says to re-run.
     machine["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
@@ -248,6 +239,7 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
         "speedup": speedups(cases),
         "batching": batching,
         "app": app,
+        "editing_memory": editing_memory,
     }
     write_result(result, out)
     print(format_table(result))
