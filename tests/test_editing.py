@@ -355,3 +355,42 @@ def test_history_keeps_source_and_mask_once_and_restores_them(service, tmp_path:
     (layer,) = editor["layers"]
     assert layer.getchannel("A").getpixel((30, 30)) == 255 and layer.getpixel((0, 0))[3] == 0
     assert [group["visible"] for group in groups] == [mode in modes for modes in SHOWN_IN.values()]
+
+
+# -- an inpainting checkpoint (9-channel UNet) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inpainting_model(tiny_model: Path, tmp_path_factory) -> Path:
+    """The tiny model with an inpainting checkpoint's UNet: 9 input channels (latents, mask,
+    masked-picture latents), random weights, saved as a diffusers folder."""
+    import torch
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_model)
+    config = {**pipe.unet.config, "in_channels": 9}
+    torch.manual_seed(0)
+    pipe.unet = UNet2DConditionModel.from_config(config)
+    folder = tmp_path_factory.mktemp("tiny-inpainting")
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def test_an_inpainting_checkpoint_inpaints_and_only_inpaints(
+    inpainting_model: Path, base_settings, tmp_path: Path
+):
+    settings = replace(base_settings, outputs_dir=tmp_path)
+    own = ImageService.start(settings, model=str(inpainting_model), backend="local")
+    assert own.backend is not None, own.load_error
+    assert own.capabilities.modes == {"inpaint"}
+    assert own.backend.editing.inpaint.unet.config.in_channels == 9
+    source, mask = picture(), square_mask()
+    result = own.generate(
+        edit(init_image=InputImage.of(source), mask=InputImage.of(mask), mask_blur=4), save=False
+    )
+    soft = prepared_mask(mask, source.size, invert=False, blur=4)
+    outside = [(x, y) for x in range(SIDE) for y in range(SIDE) if soft.getpixel((x, y)) == 0]
+    assert all(result.images[0].getpixel(xy) == source.getpixel(xy) for xy in outside)
+    with pytest.raises(ValidationError) as refused:
+        own.generate(edit(), save=False)
+    assert refused.value.field == "mode" and "it can: inpaint" in str(refused.value)

@@ -37,6 +37,8 @@ from huatu.schedulers import LCM_SCHEDULER, get_scheduler_spec, make_scheduler, 
 
 log = logging.getLogger(__name__)
 
+#: Input channels of an inpainting checkpoint's UNet (latents, mask, masked-picture latents).
+INPAINT_UNET_CHANNELS = 9
 # CLIP reads 77 tokens including the start and end tokens.
 CLIP_CONTENT_TOKENS = 75
 
@@ -85,6 +87,9 @@ class LocalBackend:
         sources = fast_sources(model, settings, lcm_lora=lcm_lora, taesd=taesd)
         self.fast = FastPath(self.pipe, self.plan, sources)
         self.editing = EditingPipelines(self.pipe)
+        #: An inpainting checkpoint (its UNet also reads the mask and the masked picture: 9
+        #: input channels) runs inpainting only.
+        self.inpainting_model = self.pipe.unet.config.in_channels == INPAINT_UNET_CHANNELS
         options = []
         if settings.low_memory:
             options.append(save_memory(self.pipe, self.plan))
@@ -103,10 +108,10 @@ class LocalBackend:
 
     @property
     def capabilities(self) -> Capabilities:
-        """Text to image, image to image and inpainting with every scheduler; CLIP's token
-        limit; the LCM Fast preset while its weights are at hand (else the DPM++ fallback, and
-        a note saying which weights are missing); ``VAE: TAESD`` in the metadata of Fast
-        images; one run at a time."""
+        """Text to image, image to image and inpainting (an inpainting checkpoint: inpainting
+        only) with every scheduler; CLIP's token limit; the LCM Fast preset while its weights
+        are at hand (else the DPM++ fallback, and a note saying which are missing);
+        ``VAE: TAESD`` in the metadata of Fast images; one run at a time."""
         fast = self.fast.available
         notes = (
             {}
@@ -114,7 +119,7 @@ class LocalBackend:
             else {"fast": Notice("fast_preset_fallback", {"weights": self.fast.sources.lcm_lora})}
         )
         return Capabilities(
-            modes=frozenset(MODES),
+            modes=frozenset({INPAINT} if self.inpainting_model else MODES),
             token_limit=self.pipe.tokenizer.model_max_length - 2,  # without start/end tokens
             schedulers=frozenset(scheduler_ids()),
             presets=quality_presets(fast_available=fast),
