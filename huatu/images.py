@@ -75,8 +75,9 @@ def read_image(
     Args:
         field: the edge's name for the input, named in every refusal (``init_images``,
             ``image``, ``--init-image`` …).
-        source: the encoded image (``bytes``), base64 text (a ``data:`` URI is accepted), a
-            path on this machine, or a PIL image.
+        source: the encoded image (``bytes``), base64 text (a ``data:`` URI is accepted;
+            text is never read as a file name), a :class:`~pathlib.Path` on this machine (only
+            the command line and prompt files give one), or a PIL image.
         mask: read it as a mask: greyscale (``L``), white means "repaint". Default off: RGB.
         alpha: keep its transparency (RGBA), for an edge whose convention reads it (OpenAI's
             masks). Default off.
@@ -129,14 +130,14 @@ def _encoded(field: str, source: Any) -> bytes:
         return bytes(source)
     if isinstance(source, Path):
         return _file_bytes(field, source)
-    if isinstance(source, str):
-        text = source.strip()
+    if isinstance(source, str):  # base64 only: text never names a file on this machine
+        text = "".join(source.split())
         if text.startswith("data:") and "," in text:
             text = text.split(",", 1)[1]
         try:
             return base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
-            return _file_bytes(field, Path(source))
+            raise ValidationError(field, _shown(source), "image_unreadable") from None
     raise ValidationError(field, _shown(source), "image_unreadable")
 
 

@@ -394,3 +394,27 @@ def test_an_inpainting_checkpoint_inpaints_and_only_inpaints(
     with pytest.raises(ValidationError) as refused:
         own.generate(edit(), save=False)
     assert refused.value.field == "mode" and "it can: inpaint" in str(refused.value)
+
+
+def test_text_is_never_read_as_a_file_name(tmp_path: Path):
+    """An API client's text is base64 or nothing: it cannot make the server read its files."""
+    secret = tmp_path / "private.png"
+    picture().save(secret)
+    with pytest.raises(ValidationError, match="complete PNG"):
+        read_image("init_images", str(secret))
+    checked, _ = read_image("--init-image", secret)  # a Path: the command line's own file
+    assert checked.size == (SIDE, SIDE)
+
+
+def test_send_to_edit_reads_only_the_outputs_and_gradio_cache(tmp_path: Path):
+    from huatu.ui.edits import send_to_edit
+
+    outputs, elsewhere = tmp_path / "outputs", tmp_path / "elsewhere"
+    outputs.mkdir()
+    elsewhere.mkdir()
+    picture().save(outputs / "made.png")
+    picture().save(elsewhere / "private.png")
+    sent = send_to_edit(str(outputs / "made.png"), "img2img", roots=(outputs,))
+    assert sent[1] == "img2img" and sent[2]["background"].size == (SIDE, SIDE)
+    refused = send_to_edit(str(elsewhere / "private.png"), "img2img", roots=(outputs,))
+    assert all(value == {"__type__": "update"} for value in refused)  # nothing read

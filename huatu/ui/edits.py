@@ -87,15 +87,20 @@ def tinted(picture: Image, mask: Image) -> Image:
     )
 
 
-def send_to_edit(path: Any, mode: str, request: gr.Request | None = None) -> tuple:
-    """ "Send to image to image / inpaint": the Generate tab, ``mode`` chosen, the picture at
+def send_to_edit(
+    path: Any, mode: str, request: gr.Request | None = None, *, roots: tuple[Path, ...] = ()
+) -> tuple:
+    """Send to image to image / inpaint: the Generate tab, ``mode`` chosen, the picture at
     ``path`` in the image editor, the size set to the picture's, the mode's controls shown.
-    Returns updates for (tabs, mode, source, width, height, *mode groups)."""
-    if not path:
+    ``path`` is read only inside ``roots`` (the outputs folder, Gradio's cache): a path a page
+    sends cannot make the server read its other files. Returns updates for (tabs, mode,
+    source, width, height, *mode groups)."""
+    target = Path(str(path)).resolve() if path else None
+    if target is None or not any(target.is_relative_to(root.resolve()) for root in roots):
         gr.Warning(message("info_nothing", request_language(request)))
         return (gr.skip(),) * (5 + len(SHOWN_IN))
     try:
-        picture, _ = read_image("image", Path(str(path)))
+        picture, _ = read_image("image", target)
     except ValidationError as error:
         gr.Warning(render(error.notice, request_language(request)))
         return (gr.skip(),) * (5 + len(SHOWN_IN))
@@ -118,3 +123,11 @@ def sized_to_source(value: Any) -> tuple[Any, Any]:
     if background is None:
         return gr.skip(), gr.skip()
     return natural_size(background.size)
+
+
+def readable_roots(outputs_dir: Path) -> tuple[Path, ...]:
+    """Where "Send to …" may read a picture: the outputs folder and Gradio's cache (its
+    copies of results and uploads)."""
+    from gradio.utils import get_upload_folder
+
+    return (outputs_dir, Path(get_upload_folder()))

@@ -106,7 +106,8 @@ class SavedImageHandlers:
         from huatu.ui.edits import send_to_edit
 
         entry = self.history.get(entry_id) if self.history is not None and entry_id else None
-        return send_to_edit(entry.path if entry else None, mode, request)
+        roots = (self.service.settings.outputs_dir,)
+        return send_to_edit(entry.path if entry else None, mode, request, roots=roots)
 
     def delete_history(
         self, entry_id: int | None, query: str, request: gr.Request | None = None

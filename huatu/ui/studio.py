@@ -21,7 +21,7 @@ from huatu.edit_fields import IMG2IMG, INPAINT
 from huatu.service import ImageService
 from huatu.ui import form
 from huatu.ui.common import status_markdown
-from huatu.ui.edits import picked, send_to_edit, sized_to_source
+from huatu.ui.edits import picked, readable_roots, send_to_edit, sized_to_source
 from huatu.ui.form import GENERATE_OUTPUTS
 from huatu.ui.handlers import StudioHandlers
 from huatu.ui.i18n import t
@@ -160,11 +160,11 @@ def wire_modes(
     )
     tab["gallery"].select(picked, outputs=tab["picked"], **INSTANT)
     sent = [tabs, tab["mode"], tab["source"], tab["width"], tab["height"], *groups]
+    roots = readable_roots(saved.service.settings.outputs_dir)
     for origin, chosen in ((tab, tab["picked"]), (image_info, image_info["file"])):
         for mode, button in ((IMG2IMG, "send_img2img"), (INPAINT, "send_inpaint")):
-            origin[button].click(
-                partial(send_to_edit, mode=mode), inputs=chosen, outputs=sent, **PRIVATE
-            )
+            send = partial(send_to_edit, mode=mode, roots=roots)
+            origin[button].click(send, inputs=chosen, outputs=sent, **PRIVATE)
     for mode, button in ((IMG2IMG, "send_img2img"), (INPAINT, "send_inpaint")):
         past[button].click(
             partial(saved.send_entry_to_edit, mode=mode),

@@ -24,7 +24,14 @@ from huatu.api.openai_images.parsing import (
     refused,
 )
 from huatu.errors import ValidationError
-from huatu.images import InputImage, alpha_to_mask, flatten, natural_size, read_image
+from huatu.images import (
+    MAX_IMAGE_BYTES,
+    InputImage,
+    alpha_to_mask,
+    flatten,
+    natural_size,
+    read_image,
+)
 from huatu.request import GenerationRequest
 
 if TYPE_CHECKING:
@@ -57,7 +64,11 @@ async def form_body(request: Request) -> tuple[dict[str, str], dict[str, bytes]]
         if isinstance(value, str):
             fields.setdefault(key, value)
         elif key not in files:
-            files[key] = await value.read()
+            if (value.size or 0) > MAX_IMAGE_BYTES:  # refused before it is read into memory
+                size = f"{value.size / 1024 / 1024:.1f} MB"
+                refusal = ValidationError(key, size, "image_bytes", limit=MAX_IMAGE_BYTES // 2**20)
+                raise OpenAIError(400, refusal, param=key, code="invalid_value")
+            files[key] = await value.read(MAX_IMAGE_BYTES + 1)
     await form.close()
     return fields, files
 
