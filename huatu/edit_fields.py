@@ -203,6 +203,9 @@ def fields_from_metadata(settings: dict[str, str]) -> dict[str, Any]:
             if padding is not None:
                 found["inpaint_padding"] = int(padding)
         found["invert_mask"] = settings.get("Mask mode") == "Inpaint not masked"
+    amounts = (settings.get("Outpaint") or "").split()
+    if len(amounts) == 4 and all(amount.isdigit() for amount in amounts):
+        found.update(mode=INPAINT, outpaint=tuple(int(amount) for amount in amounts))
     resize = {label: name for name, label in _RESIZE_LABELS.items()}
     if settings.get("Resize mode") in resize:
         found["resize_mode"] = resize[settings["Resize mode"]]

@@ -324,6 +324,7 @@ def test_history_keeps_source_and_mask_once_and_restores_them(service, tmp_path:
     import gradio as gr
 
     from huatu.history.sources import MASK_KEY, SOURCE_KEY
+    from huatu.ui.form import EDIT_FILL
     from huatu.ui.modes import SHOWN_IN
     from huatu.ui.saved import SavedImageHandlers
 
@@ -349,12 +350,16 @@ def test_history_keeps_source_and_mask_once_and_restores_them(service, tmp_path:
     assert sources["visible"] and len(sources["value"]) == 2
 
     restored = handlers.restore_history(entry_id)
-    mode, editor, *groups = restored[-(2 + len(SHOWN_IN)) :]
-    assert mode == "inpaint"
+    filled = dict(zip(EDIT_FILL, restored[-len(EDIT_FILL) :], strict=True))
+    assert filled["mode"] == "inpaint"
+    editor = filled["source"]
     assert pixels(editor["background"]) == pixels(source.image)
     (layer,) = editor["layers"]
     assert layer.getchannel("A").getpixel((30, 30)) == 255 and layer.getpixel((0, 0))[3] == 0
-    assert [group["visible"] for group in groups] == [mode in modes for modes in SHOWN_IN.values()]
+    assert filled["mask_blur"] == 4 and filled["strength"] == 0.75
+    assert filled["masked_content"] == "original"
+    groups = [filled[name]["visible"] for name in SHOWN_IN]
+    assert groups == ["inpaint" in modes for modes in SHOWN_IN.values()]
 
 
 # -- an inpainting checkpoint (9-channel UNet) ---------------------------------------------------
@@ -418,3 +423,22 @@ def test_send_to_edit_reads_only_the_outputs_and_gradio_cache(tmp_path: Path):
     assert sent[1] == "img2img" and sent[2]["background"].size == (SIDE, SIDE)
     refused = send_to_edit(str(elsewhere / "private.png"), "img2img", roots=(outputs,))
     assert all(value == {"__type__": "update"} for value in refused)  # nothing read
+
+
+def test_image_info_sends_an_edited_image_back_to_its_mode(service, tmp_path: Path):
+    from huatu.ui.form import EDIT_FILL
+    from huatu.ui.saved import SavedImageHandlers
+
+    own = ImageService.start(
+        replace(service.settings, outputs_dir=tmp_path), model="tiny", backend="local"
+    )
+    made = own.generate(edit(init_image=InputImage.of(picture()), outpaint=(8, 0, 0, 16)))
+    handlers = SavedImageHandlers(service=own, history=own.history)
+    text, fields = handlers.read_image_info(str(made.paths[0]))
+    assert fields["mode"] == "inpaint" and fields["outpaint"] == (8, 0, 0, 16)
+    filled = handlers.send_info_to_generate(fields, str(made.paths[0]))
+    edit_values = dict(zip(EDIT_FILL, filled[-len(EDIT_FILL) :], strict=True))
+    assert edit_values["mode"] == "inpaint"
+    assert edit_values["source"]["background"].size == (SIDE + 8, SIDE + 16)  # the image itself
+    assert (edit_values["outpaint_left"], edit_values["outpaint_down"]) == (8, 16)
+    assert edit_values["strength"] == 0.75

@@ -78,33 +78,79 @@ def apply_aspect(aspect_id: str) -> tuple[Any, Any]:
     return aspect.width, aspect.height
 
 
-def send_to_generate(fields: Mapping[str, Any] | None, request: gr.Request | None = None) -> Any:
-    """Fill the form from parsed parameters and switch to the Generate tab.
+def send_to_generate(
+    fields: Mapping[str, Any] | None,
+    request: gr.Request | None = None,
+    *,
+    picture: Any = None,
+    mask: Any = None,
+) -> Any:
+    """Fill the form from parsed parameters and switch to the Generate tab — and the mode
+    they were made in, with its controls' values (strength, mask blur, hires fix …).
 
     Values the generator would refuse (an SDXL image's 1216×832, 150 steps …) are left out
     and named in a warning, so the form never holds what the sliders reject.
 
     Args:
-        fields: request fields (``num_inference_steps`` …) read from an image or the
-            history; ``None`` when there is nothing to send.
+        fields: request fields (``num_inference_steps``, ``mode``, ``strength`` …) read from
+            an image or the history; ``None`` when there is nothing to send.
         request: the person's request (for their language). Default: English.
+        picture: the picture an image-to-image or inpainting run starts from (the history's
+            source, or the image itself); without one such a mode is left as it is.
+        mask: the mask that goes with ``picture``. Default: none.
 
     Returns:
         Updates for the tabs, each of :data:`FIELDS` (unchanged where ``fields`` has no
-        usable value), the English prompt (emptied) and :data:`EDIT_FILL` (unchanged); or
-        one ``gr.skip()`` for all of them when there is nothing to send.
+        usable value), the English prompt (emptied) and :data:`EDIT_FILL`; or one
+        ``gr.skip()`` for all of them when there is nothing to send.
     """
     language = request_language(request)
     if not fields:
         gr.Warning(message("info_nothing", language))
         return gr.skip()
-    usable, refused = usable_fields(fields)
+    plain = {name: value for name, value in fields.items() if name not in EDIT_KEYS}
+    usable, refused = usable_fields(plain)
     if refused:
         gr.Warning(message("info_fields_skipped", language, fields=", ".join(refused)))
     values = {FORM.edge_name(name): value for name, value in usable.items()}
     keep = gr.skip()
-    fields = (values.get(name, keep) for name in FIELDS)
-    return (gr.update(selected="generate"), *fields, "", *([keep] * len(EDIT_FILL)))
+    filled = (values.get(name, keep) for name in FIELDS)
+    return (gr.update(selected="generate"), *filled, "", *edit_fill(fields, picture, mask))
+
+
+#: Request fields the mode controls hold (not the form's own).
+EDIT_KEYS = (
+    "mode",
+    "strength",
+    "resize_mode",
+    "mask_blur",
+    "masked_content",
+    "inpaint_area",
+    "invert_mask",
+    "outpaint",
+    "hires_scale",
+    "hires_steps",
+    "hires_strength",
+    "hires_upscaler",
+)
+
+
+def edit_fill(fields: Mapping[str, Any], picture: Any, mask: Any) -> tuple:
+    """The :data:`EDIT_FILL` updates for ``fields``: their mode (an editing one only with a
+    ``picture``), the picture and mask in the editor, the controls' values, which controls
+    show."""
+    from huatu.ui.modes import shown
+
+    keep = gr.skip()
+    mode = fields.get("mode")
+    if mode in (None, "") or (mode != TXT2IMG and picture is None):
+        return (keep,) * len(EDIT_FILL)
+    controls = {name: fields[name] for name in EDIT_KEYS[1:] if name in fields}
+    amounts = tuple(controls.pop("outpaint", None) or (keep,) * len(OUTPAINT_SIDES))
+    controls.update(zip(OUTPAINT_SIDES, amounts, strict=True))
+    source = editor_value(picture, mask) if picture is not None else keep
+    values = (controls.get(name, keep) for name in EDIT_CONTROLS)
+    return (mode, source, *values, *shown(mode))
 
 
 def usable_fields(fields: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -145,8 +191,27 @@ def outputs(**given: Any) -> tuple:
 
 
 #: What a restore fills besides the form's fields: the mode, the picture (with its mask) in
-#: the image editor, and which mode's controls show (:data:`huatu.ui.modes.SHOWN_IN`).
-EDIT_FILL = ("mode", "source", *SHOWN_IN)
+#: the image editor, the mode controls' values, and which mode's controls show
+#: (:data:`huatu.ui.modes.SHOWN_IN`).
+EDIT_CONTROLS = (
+    "strength",
+    "resize_mode",
+    "mask_blur",
+    "masked_content",
+    "inpaint_area",
+    "invert_mask",
+    "outpaint_left",
+    "outpaint_right",
+    "outpaint_up",
+    "outpaint_down",
+    "hires_scale",
+    "hires_steps",
+    "hires_strength",
+    "hires_upscaler",
+)
+EDIT_FILL = ("mode", "source", *EDIT_CONTROLS, *SHOWN_IN)
+#: The outpaint controls, in the request's order (left, right, up, down).
+OUTPAINT_SIDES = ("outpaint_left", "outpaint_right", "outpaint_up", "outpaint_down")
 
 
 def editor_value(picture: Any, mask: Any = None) -> dict[str, Any]:
@@ -221,7 +286,6 @@ def edit_values(form: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
             notices += said
         for name in ("mask_blur", "masked_content", "inpaint_area", "invert_mask"):
             values[name] = form.get(name)
-        sides = ("outpaint_left", "outpaint_right", "outpaint_up", "outpaint_down")
-        values["outpaint"] = tuple(int(form.get(side) or 0) for side in sides)
+        values["outpaint"] = tuple(int(form.get(side) or 0) for side in OUTPAINT_SIDES)
     values["mode"] = mode
     return values, notices

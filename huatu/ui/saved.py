@@ -19,8 +19,7 @@ from huatu.messages import message
 from huatu.metadata import parse_parameters
 from huatu.service import ImageService
 from huatu.ui.common import error_for_person, request_language
-from huatu.ui.form import EDIT_FILL, editor_value, send_to_generate
-from huatu.ui.modes import shown
+from huatu.ui.form import EDIT_KEYS, send_to_generate
 
 if TYPE_CHECKING:
     from huatu.history import HistoryStore
@@ -89,15 +88,30 @@ class SavedImageHandlers:
         if entry is None:
             gr.Warning(message("history_nothing_selected", request_language(request)))
             return gr.skip()
-        filled = send_to_generate(entry.request_fields(), request)
-        source = load_picture(self.service.settings.outputs_dir, entry.extra.get(SOURCE_KEY))
-        if source is None or not isinstance(filled, tuple):
-            return filled
-        mask = load_picture(self.service.settings.outputs_dir, entry.extra.get(MASK_KEY))
-        mode = parse_parameters(entry.parameters).to_request_fields().get("mode", IMG2IMG)
-        mode = mode if mode in (IMG2IMG, INPAINT) else IMG2IMG
-        edit = (mode, editor_value(source, mask), *shown(mode))
-        return (*filled[: -len(EDIT_FILL)], *edit)
+        outputs = self.service.settings.outputs_dir
+        parsed = parse_parameters(entry.parameters).to_request_fields()
+        edits = {name: parsed[name] for name in EDIT_KEYS if name in parsed}
+        return send_to_generate(
+            {**entry.request_fields(), **edits},
+            request,
+            picture=load_picture(outputs, entry.extra.get(SOURCE_KEY)),
+            mask=load_picture(outputs, entry.extra.get(MASK_KEY)),
+        )
+
+    def send_info_to_generate(
+        self, fields: dict | None, file: str | None, request: gr.Request | None = None
+    ) -> Any:
+        """Image info's "Send to Generate": the settings, and for an editing run's image its
+        mode and controls, with the image itself as the picture to start from."""
+        picture = None
+        if fields and fields.get("mode") in (IMG2IMG, INPAINT) and file:
+            from huatu.images import read_image
+
+            try:
+                picture = read_image("image", Path(file))[0].image
+            except HuatuError:
+                picture = None
+        return send_to_generate(fields, request, picture=picture)
 
     def send_entry_to_edit(
         self, entry_id: int | None, mode: str, request: gr.Request | None = None

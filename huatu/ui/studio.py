@@ -199,7 +199,12 @@ def wire_info(handlers: SavedImageHandlers, tab: Parts, fill: list) -> None:
         outputs=[tab["parameters"], tab["fields"]],
         api_name="image_info",
     )
-    tab["send"].click(form.send_to_generate, inputs=tab["fields"], outputs=fill, **PRIVATE)
+    tab["send"].click(
+        handlers.send_info_to_generate,
+        inputs=[tab["fields"], tab["file"]],
+        outputs=fill,
+        **PRIVATE,
+    )
 
 
 def wire_history(handlers: SavedImageHandlers, tab: Parts, fill: list) -> None:
