@@ -69,12 +69,17 @@ def put_picture(page: Page, path: Path) -> None:
     page.wait_for_timeout(500)  # the editor shown by the mode switch settles first
     editor.locator("input[type=file]").first.set_input_files(str(path))
     expect(editor.get_by_text("Upload an image")).to_be_hidden()
-    page.wait_for_timeout(1000)  # the editor draws the picture; the form takes its size
+    # the form takes the picture's size: seen in the (opened, then closed) advanced options
+    toggle = page.locator("#advanced").get_by_role("button").first
+    toggle.click()
+    expect(page.locator("#width input[type=number]")).to_have_value(str(SIDE), timeout=30_000)
+    toggle.click()
 
 
 def paint_middle(page: Page) -> None:
     """A brush stroke across the middle of the picture in the editor."""
     canvas = page.locator("#source canvas").first
+    canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
     assert box is not None
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
@@ -138,9 +143,23 @@ def test_each_mode_in_each_language(browser, studio, source_file, screenshot_dir
         page.locator("#prompt textarea").fill("a lighthouse at dusk")
     page.locator("#generate").click()
     expect(page.locator("#gallery img")).to_have_count(1, timeout=60_000)
+    page.evaluate("window.scrollTo(0, 0)")
     (png,) = saved(service)
     expected = (2 * SIDE, 2 * SIDE) if mode == "upscale" else (SIDE, SIDE)
     assert Image.open(png).size == expected
     language = "en" if locale == "en" else "zh"
     page.screenshot(path=str(screenshot_dir / f"studio-{mode}-{language}.png"))
+    page.close()
+
+
+def test_a_chinese_prompt_without_a_translator_is_said_calmly(browser, studio):
+    """No key, no local translator: one calm note beside the English box, no error badges."""
+    url, service = studio
+    page = open_page(browser, url, "zh-CN")
+    page.locator("#prompt textarea").fill("城市里的一只狗")
+    page.locator("#generate").click()
+    note = page.locator("#translation-note")
+    expect(note).to_contain_text("无法翻译", timeout=30_000)
+    expect(page.get_by_text("错误", exact=True)).to_have_count(0)
+    assert saved(service) == []
     page.close()
