@@ -11,7 +11,6 @@ Models: the built-in tiny model and the SD 1.5 architecture with random weights
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -65,15 +64,16 @@ def _pipeline(model: str, scratch: Path) -> Any:
 
 def measure(model: str, edits: bool, timeout_s: float = 1200) -> float | None:
     """Peak RSS (GiB) of one :func:`editing_child` run in a fresh subprocess."""
-    command = [sys.executable, "-m", "huatu.bench.editing_memory", model, str(int(edits))]
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_s, check=True
-        )
-    except (subprocess.SubprocessError, OSError) as error:
-        print(f"  editing memory of {model} failed: {error}", file=sys.stderr)
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_gib"]
+    from huatu.bench.memory import run_child
+
+    found = run_child(
+        "huatu.bench.editing_memory",
+        model,
+        str(int(edits)),
+        what=f"editing memory of {model}",
+        timeout_s=timeout_s,
+    )
+    return None if found is None else found["peak_rss_gib"]
 
 
 def measure_editing_memory(models: tuple[str, ...] = ("tiny", "sd15")) -> dict[str, Any]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 
 def peak_rss_gib() -> float:
@@ -16,3 +20,17 @@ def peak_rss_gib() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def run_child(module: str, *args: str, what: str, timeout_s: float = 1200) -> dict[str, Any] | None:
+    """Run ``python -m module args`` in a fresh process and return the JSON object on its
+    last output line; ``None`` (and a line on stderr naming ``what``) when it failed."""
+    command = [sys.executable, "-m", module, *args]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, check=True
+        )
+    except (subprocess.SubprocessError, OSError) as error:
+        print(f"  {what} failed: {error}", file=sys.stderr)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -12,8 +12,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +33,7 @@ from huatu.bench.cases import (
     timed,
 )
 from huatu.bench.editing_memory import measure_editing_memory
-from huatu.bench.memory import peak_rss_gib
+from huatu.bench.memory import peak_rss_gib, run_child
 from huatu.bench.report import format_table, machine_info, speedups, write_result
 
 DEFAULT_OUT = Path("bench/results/latest.json")
@@ -61,15 +59,10 @@ def rss_child(name: str, compile_unet: bool) -> dict[str, Any]:
 
 def measure_peak_rss(name: str, timeout_s: float = 1200) -> float | None:
     """Peak RSS of case ``name`` in a fresh subprocess; ``None`` if it failed."""
-    command = [sys.executable, "-m", "huatu.bench.run", "--rss-case", name]
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_s, check=True
-        )
-    except (subprocess.SubprocessError, OSError) as error:
-        print(f"  peak RSS of {name} failed: {error}", file=sys.stderr)
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_gib"]
+    found = run_child(
+        "huatu.bench.run", "--rss-case", name, what=f"peak RSS of {name}", timeout_s=timeout_s
+    )
+    return None if found is None else found["peak_rss_gib"]
 
 
 # --------------------------------------------------------------------------- results

@@ -23,11 +23,8 @@ from huatu.ui.modes import SHOWN_IN
 
 #: The form's fields (``prompt``, ``negative_prompt``, ``steps`` …), in the API's order.
 FIELDS: tuple[str, ...] = tuple(FORM.names)
-#: The mode controls among the generate event's inputs (:mod:`huatu.ui.modes`).
-EDIT_INPUTS: tuple[str, ...] = (
-    "mode",
-    "source",
-    "mask_upload",
+#: The mode controls whose values a request takes (:mod:`huatu.ui.modes`), in order.
+EDIT_CONTROLS = (
     "strength",
     "resize_mode",
     "mask_blur",
@@ -42,6 +39,14 @@ EDIT_INPUTS: tuple[str, ...] = (
     "hires_steps",
     "hires_strength",
     "hires_upscaler",
+)
+#: The mode controls among the generate event's inputs: the mode, the picture, the mask
+#: upload, the request's controls, the upscale factor and upscaler.
+EDIT_INPUTS: tuple[str, ...] = (
+    "mode",
+    "source",
+    "mask_upload",
+    *EDIT_CONTROLS,
     "upscale_scale",
     "upscaler",
 )
@@ -193,22 +198,7 @@ def outputs(**given: Any) -> tuple:
 #: What a restore fills besides the form's fields: the mode, the picture (with its mask) in
 #: the image editor, the mode controls' values, and which mode's controls show
 #: (:data:`huatu.ui.modes.SHOWN_IN`).
-EDIT_CONTROLS = (
-    "strength",
-    "resize_mode",
-    "mask_blur",
-    "masked_content",
-    "inpaint_area",
-    "invert_mask",
-    "outpaint_left",
-    "outpaint_right",
-    "outpaint_up",
-    "outpaint_down",
-    "hires_scale",
-    "hires_steps",
-    "hires_strength",
-    "hires_upscaler",
-)
+
 EDIT_FILL = ("mode", "source", *EDIT_CONTROLS, *SHOWN_IN)
 #: The outpaint controls, in the request's order (left, right, up, down).
 OUTPAINT_SIDES = ("outpaint_left", "outpaint_right", "outpaint_up", "outpaint_down")

@@ -27,7 +27,7 @@ from huatu.images import natural_size, read_image
 from huatu.request import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_IMAGES, RANDOM_SEED
 from huatu.service import ImageService
 from huatu.ui.common import error_for_person, request_language, run_generation, user_error
-from huatu.ui.mcp_tool import MCP_LIMIT, parameter_docs, result_text
+from huatu.ui.mcp_tool import MCP_LIMIT, add_tool, parameter_docs, result_text
 
 SUMMARY = (
     "Edit a picture with the server's image model: with a mask, repaint the mask's white part "
@@ -141,8 +141,9 @@ def make_edit_image(service: ImageService, gate: ApiGate) -> Callable[..., tuple
 def add_edit_image(service: ImageService, *, gate: ApiGate | None = None) -> gr.Dependency:
     """Wire ``edit_image`` into the current ``gr.Blocks`` (as :func:`add_generate_image`
     wires ``generate_image``: hidden components, no preprocessing, unqueued)."""
-    with gr.Column(visible=False, elem_id="mcp-edit-tool"):
-        inputs = [
+
+    def inputs() -> list[Any]:
+        return [
             gr.Textbox(label="prompt"),
             gr.Textbox(label="image"),
             gr.Textbox(label="mask", value=""),
@@ -153,19 +154,6 @@ def add_edit_image(service: ImageService, *, gate: ApiGate | None = None) -> gr.
             gr.Number(label="seed", value=RANDOM_SEED, precision=0),
             gr.Number(label="num_images", value=1, precision=0),
         ]
-        images = [
-            gr.Image(label=f"image {index}", format="png", type="filepath")
-            for index in range(1, MAX_IMAGES + 1)
-        ]
-        details = gr.Textbox(label="seeds and parameters")
-    return gr.on(
-        triggers=[],
-        fn=make_edit_image(service, gate or ApiGate(MCP_LIMIT)),
-        inputs=inputs,
-        outputs=[*images, details],
-        api_name="edit_image",
-        api_visibility="undocumented",
-        preprocess=False,
-        show_progress="hidden",
-        queue=False,
-    )
+
+    tool = make_edit_image(service, gate or ApiGate(MCP_LIMIT))
+    return add_tool(tool, inputs, api_name="edit_image", elem_id="mcp-edit-tool")

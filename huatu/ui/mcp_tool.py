@@ -158,8 +158,9 @@ def add_generate_image(service: ImageService, *, gate: ApiGate | None = None) ->
         gate: bounds tool calls waiting or running at once. Default: its own gate of
             :data:`MCP_LIMIT`.
     """
-    with gr.Column(visible=False, elem_id="mcp-tool"):  # API-only: never shown
-        inputs = [
+
+    def inputs() -> list[Any]:
+        return [
             gr.Textbox(label="prompt"),
             gr.Textbox(label="negative_prompt", value=""),
             gr.Number(label="steps", value=DEFAULT_STEPS, precision=0),
@@ -174,6 +175,20 @@ def add_generate_image(service: ImageService, *, gate: ApiGate | None = None) ->
                 value=DEFAULT_SCHEDULER,
             ),
         ]
+
+    tool = make_generate_image(service, gate or ApiGate(MCP_LIMIT))
+    return add_tool(tool, inputs, api_name="generate_image", elem_id="mcp-tool")
+
+
+def add_tool(
+    fn: Callable[..., tuple], make_inputs: Callable[[], list[Any]], *, api_name: str, elem_id: str
+) -> gr.Dependency:
+    """Wire the tool function ``fn`` as an undocumented, unqueued endpoint ``api_name`` of the
+    current ``gr.Blocks``: its inputs (``make_inputs()``) and outputs (:data:`MAX_IMAGES`
+    images and a text) are hidden components in a column ``elem_id`` (never shown), with no
+    preprocessing, so the values reach the shared validator as sent."""
+    with gr.Column(visible=False, elem_id=elem_id):  # API-only: never shown
+        inputs = make_inputs()
         images = [
             gr.Image(label=f"image {index}", format="png", type="filepath")
             for index in range(1, MAX_IMAGES + 1)
@@ -181,10 +196,10 @@ def add_generate_image(service: ImageService, *, gate: ApiGate | None = None) ->
         details = gr.Textbox(label="seeds and parameters")
     return gr.on(
         triggers=[],
-        fn=make_generate_image(service, gate or ApiGate(MCP_LIMIT)),
+        fn=fn,
         inputs=inputs,
         outputs=[*images, details],
-        api_name="generate_image",
+        api_name=api_name,
         api_visibility="undocumented",
         preprocess=False,
         show_progress="hidden",
