@@ -23,7 +23,10 @@ from huatu.ui.modes import SHOWN_IN
 
 #: The form's fields (``prompt``, ``negative_prompt``, ``steps`` …), in the API's order.
 FIELDS: tuple[str, ...] = tuple(FORM.names)
-#: The mode controls whose values a request takes (:mod:`huatu.ui.modes`), in order.
+#: The outpaint controls, in the request's order (left, right, up, down).
+OUTPAINT_SIDES = ("outpaint_left", "outpaint_right", "outpaint_up", "outpaint_down")
+#: The mode controls whose values a request takes (:mod:`huatu.ui.modes`), in order; each is
+#: the request field of its name, but for the four outpaint sides, which make ``outpaint``.
 EDIT_CONTROLS = (
     "strength",
     "resize_mode",
@@ -31,14 +34,17 @@ EDIT_CONTROLS = (
     "masked_content",
     "inpaint_area",
     "invert_mask",
-    "outpaint_left",
-    "outpaint_right",
-    "outpaint_up",
-    "outpaint_down",
+    *OUTPAINT_SIDES,
     "hires_scale",
     "hires_steps",
     "hires_strength",
     "hires_upscaler",
+)
+#: The request fields the mode controls hold (not the form's own): the mode and the controls'.
+EDIT_KEYS = (
+    "mode",
+    "outpaint",
+    *(name for name in EDIT_CONTROLS if name not in OUTPAINT_SIDES),
 )
 #: The mode controls among the generate event's inputs: the mode, the picture, the mask
 #: upload, the request's controls, the upscale factor and upscaler.
@@ -123,23 +129,6 @@ def send_to_generate(
     return (gr.update(selected="generate"), *filled, "", *edit_fill(fields, picture, mask))
 
 
-#: Request fields the mode controls hold (not the form's own).
-EDIT_KEYS = (
-    "mode",
-    "strength",
-    "resize_mode",
-    "mask_blur",
-    "masked_content",
-    "inpaint_area",
-    "invert_mask",
-    "outpaint",
-    "hires_scale",
-    "hires_steps",
-    "hires_strength",
-    "hires_upscaler",
-)
-
-
 def edit_fill(fields: Mapping[str, Any], picture: Any, mask: Any) -> tuple:
     """The :data:`EDIT_FILL` updates for ``fields``: their mode (an editing one only with a
     ``picture``), the picture and mask in the editor, the controls' values, which controls
@@ -150,7 +139,7 @@ def edit_fill(fields: Mapping[str, Any], picture: Any, mask: Any) -> tuple:
     mode = fields.get("mode")
     if mode in (None, "") or (mode != TXT2IMG and picture is None):
         return (keep,) * len(EDIT_FILL)
-    controls = {name: fields[name] for name in EDIT_KEYS[1:] if name in fields}
+    controls = {name: fields[name] for name in EDIT_KEYS if name in fields and name != "mode"}
     amounts = tuple(controls.pop("outpaint", None) or (keep,) * len(OUTPAINT_SIDES))
     controls.update(zip(OUTPAINT_SIDES, amounts, strict=True))
     source = editor_value(picture, mask) if picture is not None else keep
@@ -200,8 +189,6 @@ def outputs(**given: Any) -> tuple:
 #: (:data:`huatu.ui.modes.SHOWN_IN`).
 
 EDIT_FILL = ("mode", "source", *EDIT_CONTROLS, *SHOWN_IN)
-#: The outpaint controls, in the request's order (left, right, up, down).
-OUTPAINT_SIDES = ("outpaint_left", "outpaint_right", "outpaint_up", "outpaint_down")
 
 
 def editor_value(picture: Any, mask: Any = None) -> dict[str, Any]:
