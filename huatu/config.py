@@ -104,6 +104,12 @@ class Settings:
         models: more models the AUTOMATIC1111 API lists and may switch to (``HUATU_MODELS``,
             comma-separated Hub ids or folders); API clients may also name any Hub id, but
             never another path on this machine. Default none.
+        models_dir: the models folder in AUTOMATIC1111's layout (``HUATU_MODELS_DIR``):
+            ``Stable-diffusion/``, ``Lora/``, ``VAE/``, ``embeddings/``. Default ``./models``.
+        extra_model_dirs: more folders whose models are used where they are
+            (``HUATU_EXTRA_MODEL_DIRS``, separated by ``:`` (``;`` on Windows), or
+            ``--extra-model-dir``): an A1111, Forge or ComfyUI install or its ``models``
+            folder. Default none.
         api_key: huatu's own API key (``HUATU_API_KEY``); when set, every endpoint wants
             ``Authorization: Bearer <key>``. Default: none.
         auth: ``user:password`` pairs for huatu itself (``HUATU_AUTH``, comma-separated, or
@@ -132,6 +138,8 @@ class Settings:
     lcm_lora: str | None = None
     taesd: str | None = None
     models: tuple[str, ...] = ()
+    models_dir: Path = Path("models")
+    extra_model_dirs: tuple[Path, ...] = ()
     api_key: str | None = field(default=None, repr=False)
     auth: str | None = field(default=None, repr=False)
 
@@ -216,6 +224,12 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
         taesd=get("HUATU_TAESD"),
         models=tuple(
             name.strip() for name in (get("HUATU_MODELS") or "").split(",") if name.strip()
+        ),
+        models_dir=Path(get("HUATU_MODELS_DIR") or "models").expanduser(),
+        extra_model_dirs=tuple(
+            Path(part.strip()).expanduser()
+            for part in (get("HUATU_EXTRA_MODEL_DIRS") or "").split(os.pathsep)
+            if part.strip()
         ),
         api_key=get("HUATU_API_KEY"),
         auth=get("HUATU_AUTH"),

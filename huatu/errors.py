@@ -205,6 +205,19 @@ class UnknownNameError(HuatuError, KeyError):
         )
 
 
+class UnknownModelError(UnknownNameError):
+    """No checkpoint, LoRA, VAE or embedding of the models folders has that name; the message
+    lists the closest names found (``kind``: ``checkpoint``, ``lora``, ``vae``,
+    ``embedding``)."""
+
+    key = "unknown_model"
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        super().__init__(kind, name, known)
+        if not self.known:
+            self.key = "unknown_model_none"
+
+
 class ModelLoadError(HuatuError, RuntimeError):
     """The chosen model could not be loaded; the sentence says what to do instead.
 

@@ -54,7 +54,7 @@ _SIZE_RE = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*")
 _INT_RE = re.compile(r"\s*[+-]?[0-9]+\s*")
 
 # Keys format_parameters writes itself; ``extra`` may not repeat them.
-_BUILTIN_KEYS = ("Steps", "Sampler", "CFG scale", "Seed", "Size", "Model", "Version")
+_BUILTIN_KEYS = ("Steps", "Sampler", "CFG scale", "Seed", "Size", "Model hash", "Model", "Version")
 
 # A1111 >= 1.9 writes ``Schedule type: Automatic`` when the sampler runs on its default
 # schedule; these are the defaults (from A1111's sampler table) for the samplers huatu knows.
@@ -136,14 +136,15 @@ def format_parameters(
     seed: int,
     sampler: str,
     model: str,
+    model_hash: str | None = None,
     extra: Mapping[str, object] | None = None,
     unused: Collection[str] = (),
 ) -> str:
     """Write the A1111 ``parameters`` text for one generated image.
 
     The prompt and negative prompt are written unchanged (line breaks included); the settings
-    line is ``Steps, Sampler, CFG scale, Seed, Size, Model``, then the ``extra`` items in
-    their order, then ``Version: huatu <version>``. Values are quoted with
+    line is ``Steps, Sampler, CFG scale, Seed, Size, Model hash, Model``, then the ``extra``
+    items in their order, then ``Version: huatu <version>``. Values are quoted with
     :func:`quote_value` wherever the bare text would not parse back.
 
     Note that A1111's reader strips each line of the prompts and treats a prompt line that
@@ -159,6 +160,8 @@ def format_parameters(
             (``SCHEDULERS[request.scheduler].label``). Required.
         model: the model's name or id, e.g. ``"stable-diffusion-v1-5/stable-diffusion-v1-5"``.
             Required.
+        model_hash: A1111's ``Model hash`` of the checkpoint file (10 hex digits), written
+            before ``Model``. Default ``None``: none (a diffusers folder or a Hub id).
         extra: further ``Key: value`` settings written before ``Version``, in order; ``None``
             values are skipped, numbers are written like CFG scale. Keys must be 2+ characters
             of letters, digits, ``_``, ``-``, ``/`` and inner spaces, and must not repeat a key
@@ -177,8 +180,10 @@ def format_parameters(
         "CFG scale": _setting_text(request.guidance_scale),
         "Seed": _setting_text(seed),
         "Size": "x".join(_setting_text(side) for side in request.output_size),
-        "Model": _setting_text(model),
     }
+    if model_hash:
+        settings["Model hash"] = model_hash
+    settings["Model"] = _setting_text(model)
     for key, value in metadata_of(request).items():  # the mode's own (A1111's names)
         settings[key] = _setting_text(value)
     for key, value in (extra or {}).items():

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from huatu.backends.base import Backend, CancelToken, Capabilities, ProgressCallback
 from huatu.backends.registry import get_backend
-from huatu.backends.selection import BackendChoice, choose_backend, runs_only_locally
-from huatu.config import TINY_MODEL, Settings, is_hub_id
+from huatu.backends.selection import BackendChoice, choose_backend
+from huatu.config import Settings
 from huatu.errors import (
     BackendUnavailableError,
     HuatuError,
@@ -29,6 +29,7 @@ from huatu.history.files import save_png
 from huatu.history.sources import kept_sources
 from huatu.messages import DEFAULT_LANGUAGE, Notice, render
 from huatu.metadata import format_parameters
+from huatu.models.switching import ModelSwitching
 from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices
 from huatu.request import GenerationRequest
@@ -64,7 +65,7 @@ class GenerationResult:
     notices: list[Notice] = field(default_factory=list)
 
 
-class ImageService:
+class ImageService(ModelSwitching):
     """Owns the backend for one model and turns requests into saved images.
 
     Build it with :meth:`start`, which never raises for a model that cannot be loaded: the
@@ -94,6 +95,7 @@ class ImageService:
         self.load_error = load_error
         self.history = history
         self._models = [choice.model]  # the first model, then every model switched to
+        self.switching_to: str | None = None  # the model loading in place of the released one
         # Every edge (studio, lessons, HTTP APIs) shares these: a local pipeline runs one
         # generation at a time whoever asks.
         self._slots = FairSlots(self.max_concurrency)
@@ -142,56 +144,6 @@ class ImageService:
             settings = replace(settings, hosted_model=None)
         return settings, choose_backend(settings, model=model, backend=backend)
 
-    def known_models(self) -> list[str]:
-        """The models every edge may switch to by name: the loaded one, the one huatu started
-        with, the built-in tiny model, ``HUATU_MODELS``, and every model switched to since.
-        Any Hugging Face Hub id may be asked for too (:meth:`switch_model`)."""
-        first, *switched = self._models
-        names = [self.choice.model, first, TINY_MODEL, *self.settings.models, *switched]
-        return list(dict.fromkeys([*names, *self._alternatives()]))
-
-    def model_choices(self) -> list[str]:
-        """The studio's model choice: the current model and the alternatives the backend (or
-        its load failure) names, e.g. served hosted models; none when it names none."""
-        alternatives = self._alternatives()
-        return list(dict.fromkeys([self.choice.model, *alternatives])) if alternatives else []
-
-    def _alternatives(self) -> tuple[str, ...]:
-        if self.backend is not None:
-            return self.capabilities.alternatives
-        return getattr(self.load_error, "alternatives", ())
-
-    def switch_model(self, model: str, *, backend: str | None = None) -> None:
-        """Load ``model`` and make it the one every edge uses from the next generation on.
-
-        Only a model of :meth:`known_models` or a Hugging Face Hub id may be asked for, never
-        another path on this machine (a client of an HTTP API must not make the server read
-        its files). The new model is loaded first; the swap waits for running generations to
-        finish. If loading fails, the current model stays.
-
-        Args:
-            model: a model of :meth:`known_models` or a Hub id.
-            backend: ``auto`` or a backend id. Default: the current backend's.
-
-        Raises:
-            ValidationError: ``model`` (field ``model``) is neither listed nor a Hub id.
-            ModelLoadError: the model cannot be loaded (the sentence says what to do).
-            UnknownNameError: a bad ``backend``.
-        """
-        if self.backend is not None and model == self.choice.model:
-            return
-        listed = self.known_models()
-        if model not in listed and (not is_hub_id(model) or runs_only_locally(model)):
-            raise ValidationError("model", model, "model_choice", choices=", ".join(listed))
-        settings = replace(self.settings, hosted_model=None)
-        choice = choose_backend(settings, model=model, backend=backend or self.choice.backend)
-        loaded = get_backend(choice.backend).create(choice.model, settings)
-        with self._slots.exclusive():  # in turn, once running generations have ended
-            self.choice, self.backend, self.load_error = choice, loaded, None
-            self._slots.resize(self.max_concurrency)
-        if model not in self._models:
-            self._models.append(model)
-
     @property
     def capabilities(self) -> Capabilities:
         """What the loaded backend can do (nothing but the defaults when none is loaded)."""
@@ -214,6 +166,8 @@ class ImageService:
             emphasis: applied to the backend and model names (the studio's Markdown makes
                 them bold). Default: none.
         """
+        if self.backend is None and self.switching_to is not None:
+            return Notice("status_switching", {"model": emphasis(self.switching_to)})
         if self.backend is None:
             error = explain(self.unavailable(), language, self.settings)
             return Notice("status_not_loaded", {"model": self.choice.model, "error": error})
@@ -266,20 +220,21 @@ class ImageService:
             subclasses: the hosted service failed.
         """
         request = request.validate()
-        backend = self.backend
-        if backend is None:
-            raise self.unavailable()
-        caps = backend.capabilities
-        if request.mode not in caps.modes:
-            modes = ", ".join(sorted(caps.modes))
-            raise ValidationError(
-                "mode", request.mode, "mode_unsupported", backend=backend.id, modes=modes
-            )
-        request = request.with_drawn_seed()
-        texts = {"prompt": request.prompt, "negative_prompt": request.negative_prompt}
-        notices = prompt_notices(texts, backend.token_count, caps.token_limit)
         self._slots.acquire(cancel)  # a stop while waiting ends it (GenerationCancelled)
-        try:
+        try:  # the model loaded now: a switch may have ended while this request waited
+            backend = self.backend
+            if backend is None:
+                raise self.unavailable()
+            caps = backend.capabilities
+            if request.mode not in caps.modes:
+                modes = ", ".join(sorted(caps.modes))
+                raise ValidationError(
+                    "mode", request.mode, "mode_unsupported", backend=backend.id, modes=modes
+                )
+            request = request.with_drawn_seed()
+            texts = {"prompt": request.prompt, "negative_prompt": request.negative_prompt}
+            limit = None if caps.prompt_chunks else caps.token_limit  # chunks: nothing ignored
+            notices = prompt_notices(texts, backend.token_count, limit)
             output = backend.generate(
                 request, progress=progress, cancel=cancel, preview_every=preview_every
             )
@@ -312,6 +267,7 @@ class ImageService:
                 seed=seed,
                 sampler=sampler,
                 model=backend.model,
+                model_hash=backend.model_hash,
                 extra=fields,
                 unused=output.unused,
             )

@@ -49,6 +49,7 @@ def base_settings(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         model="tiny",
         cache_dir=cache_dir,
         outputs_dir=tmp_path_factory.mktemp("outputs"),
+        models_dir=tmp_path_factory.mktemp("models"),  # empty: no model of the machine's
         dtype=TEST_DTYPE,
     )
 

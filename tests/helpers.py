@@ -105,6 +105,7 @@ def huatu_env(cache_dir: Path, outputs_dir: Path, **extra: str) -> dict[str, str
     env.update(
         HUATU_CACHE=str(cache_dir),
         HUATU_OUTPUTS=str(outputs_dir),
+        HUATU_MODELS_DIR=str(outputs_dir.parent / "models"),  # none of the machine's
         HUATU_DTYPE=TEST_DTYPE,
         HF_HUB_OFFLINE="1",
         GRADIO_ANALYTICS_ENABLED="False",

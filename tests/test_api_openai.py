@@ -241,6 +241,7 @@ class FailingService:
     def __init__(self, tiny_service, error: Exception) -> None:
         self.settings = replace(tiny_service.settings, api_key=API_KEY)
         self.choice = tiny_service.choice
+        self.known_models = tiny_service.known_models
         self.error = error
 
     def generate(self, request, **options):

@@ -31,7 +31,7 @@ from huatu.translation import (
     translate_prompt,
 )
 from huatu.translation.hosted import CHAT_INSTRUCTION
-from huatu.ui.handlers import StudioHandlers
+from huatu.ui.model_handlers import ModelHandlers
 from tests.helpers import free_port, huatu_env, invoke_huatu
 from tests.standin_catalogue import FLUX_DEV, SCHNELL, SD15, SDXL, TODAY, HubModel, Mapping
 from tests.standin_hf import StandInHF, gone, not_found, seed_colour
@@ -175,8 +175,7 @@ def test_a_model_no_provider_serves_is_said_at_start_with_served_ones(hub, tmp_p
     assert hub.requests == []  # refused without a call
     assert service.model_choices() == [SD15, *SERVED]
 
-    handlers = StudioHandlers(service=service)
-    _, status = handlers.switch_model(FLUX_DEV)
+    *_, (_, status) = ModelHandlers(service).switch_model(FLUX_DEV)  # its last update
     assert service.backend is not None and service.choice.model == FLUX_DEV
     assert f"**{FLUX_DEV}**" in status and "via fal-ai" in status
 

@@ -35,6 +35,7 @@ PARAMETERS = [
     "seed",
     "num_images",
     "scheduler",
+    "model",
 ]
 
 
@@ -117,7 +118,9 @@ def test_mcp_offers_documented_tools_and_one_draws(service):
             "seed": -1,
             "num_images": 1,
             "scheduler": "dpmpp_2m_karras",
+            "model": None,  # empty: the loaded model
         }
+        assert "models folder" in properties["model"]["description"]
         assert properties["steps"]["type"] == "integer"
         assert "euler_a" in properties["scheduler"]["enum"]
         assert "-1 picks a random seed" in properties["seed"]["description"]

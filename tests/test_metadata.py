@@ -258,9 +258,20 @@ def test_cfg_scale_written_like_a1111(value: float, written: str) -> None:
     assert parse_parameters(text).to_request_fields()["guidance_scale"] == float(value)
 
 
+def test_the_model_hash_is_written_before_the_model_as_a1111_does() -> None:
+    text = format_parameters(
+        make_request(), seed=1, sampler="Euler", model="dream", model_hash="0123456789"
+    )
+    assert "Size: 512x512, Model hash: 0123456789, Model: dream, Version" in text
+    assert parse_parameters(text).settings["Model hash"] == "0123456789"
+    with pytest.raises(MetadataKeyError):  # written by the argument only, never twice
+        fmt(make_request(), extra={"Model hash": "0123456789"})
+    assert "Model hash" not in fmt(make_request())
+
+
 def test_extra_items_come_before_version_and_are_quoted_when_needed() -> None:
     extra = {
-        "Model hash": "abc123",
+        "VAE hash": "abc123",
         "Original prompt": 'a "cat", sitting: on a mat',
         "Denoising strength": 0.75,
         "Clip skip": 2,
@@ -271,7 +282,7 @@ def test_extra_items_come_before_version_and_are_quoted_when_needed() -> None:
     text = fmt(make_request(), extra=extra)
     settings_line = text.split("\n")[-1]
     assert settings_line.endswith(
-        "Model: stable-diffusion-v1-5, Model hash: abc123, "
+        "Model: stable-diffusion-v1-5, VAE hash: abc123, "
         'Original prompt: "a \\"cat\\", sitting: on a mat", Denoising strength: 0.75, '
         "Clip skip: 2, Tiling: True, Styles: \"['Fooocus V2', 'Fooocus Enhance']\", "
         "Version: huatu 0.1.0"

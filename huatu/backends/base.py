@@ -98,6 +98,8 @@ class Capabilities:
         token_limit: content tokens its text encoder reads (the rest of a prompt is
             ignored, and a notice says so), or ``None`` when it does not count tokens.
             Default ``None``.
+        prompt_chunks: a prompt longer than ``token_limit`` is encoded in chunks of that
+            many tokens (A1111's way), so nothing is ignored. Default off.
         schedulers: the scheduler ids it honours; others run with its own sampler (and the
             metadata says so). Default none.
         presets: each quality preset id → the preset as this backend runs it (the Fast
@@ -110,10 +112,16 @@ class Capabilities:
         test_model: it draws noise, not pictures (the built-in tiny model). Default off.
         alternatives: other models a person may switch to on this backend (e.g. the hosted
             models providers serve), offered in the studio's model choice. Default none.
+        embedding_width: the width of its text encoder's token vectors: the textual-inversion
+            embeddings of that width fit it. Default ``None``: it takes none.
+        in_process_weights: it holds the model's weights in this process, so a model switch
+            releases them before loading the next (:mod:`huatu.models.switching`). Default
+            off.
     """
 
     modes: frozenset[str] = frozenset({TXT2IMG})
     token_limit: int | None = None
+    prompt_chunks: bool = False
     schedulers: frozenset[str] = frozenset()
     presets: Mapping[str, QualityPreset] = field(default_factory=lambda: MappingProxyType({}))
     preset_notes: Mapping[str, Notice] = field(default_factory=lambda: MappingProxyType({}))
@@ -121,6 +129,8 @@ class Capabilities:
     concurrency: int = 1
     test_model: bool = False
     alternatives: tuple[str, ...] = ()
+    embedding_width: int | None = None
+    in_process_weights: bool = False
 
 
 class Backend(Protocol):
@@ -129,7 +139,9 @@ class Backend(Protocol):
     Attributes:
         id: its id in :mod:`huatu.backends.registry` (``local``, ``hosted`` …), recorded
             in the history.
-        model: the model it serves (Hub id, folder, URL or ``tiny``).
+        model: the model it serves (Hub id, folder, URL, models-folder name or ``tiny``).
+        model_hash: A1111's ``Model hash`` of its checkpoint file (10 hex digits), or
+            ``None`` when it has no one file (a diffusers folder, a Hub id, a hosted model).
         detail: how it runs, for the status line (text, or a notice rendered in the person's
             language): device, dtype and options, or where hosted calls go.
         description: one line for people: backend, model and ``detail``.
@@ -139,6 +151,7 @@ class Backend(Protocol):
 
     id: str
     model: str
+    model_hash: str | None
     detail: str | Notice
     description: str
 

@@ -20,6 +20,7 @@ from huatu.messages import Notice
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from huatu.prompts.encoding import Conditioning
     from huatu.request import GenerationRequest
 
 #: What a step callback looks like (diffusers' ``callback_on_step_end``).
@@ -59,22 +60,24 @@ class EditingPipelines:
 
     @property
     def img2img(self) -> Any:
-        """``StableDiffusionImg2ImgPipeline`` on the same components."""
+        """The family's image-to-image pipeline (``StableDiffusionImg2ImgPipeline``, the
+        SDXL one …) on the same components."""
         if self._img2img is None:
-            from diffusers import StableDiffusionImg2ImgPipeline
+            from diffusers import AutoPipelineForImage2Image
 
-            self._img2img = _quietly(StableDiffusionImg2ImgPipeline.from_pipe, self.pipe)
+            self._img2img = _quietly(AutoPipelineForImage2Image.from_pipe, self.pipe)
         self._img2img.scheduler = self.pipe.scheduler
         return self._img2img
 
     @property
     def inpaint(self) -> Any:
-        """``StableDiffusionInpaintPipeline`` on the same components (a 4-channel UNet blends
-        the source back in at every step; a 9-channel inpainting UNet reads the mask)."""
+        """The family's inpainting pipeline (``StableDiffusionInpaintPipeline`` …) on the same
+        components (a 4-channel UNet blends the source back in at every step; a 9-channel
+        inpainting UNet reads the mask)."""
         if self._inpaint is None:
-            from diffusers import StableDiffusionInpaintPipeline
+            from diffusers import AutoPipelineForInpainting
 
-            self._inpaint = _quietly(StableDiffusionInpaintPipeline.from_pipe, self.pipe)
+            self._inpaint = _quietly(AutoPipelineForInpainting.from_pipe, self.pipe)
         self._inpaint.scheduler = self.pipe.scheduler
         return self._inpaint
 
@@ -99,11 +102,21 @@ def denoise_steps(steps: int, strength: float) -> int:
     return min(int(steps * strength), steps)
 
 
-def common_arguments(request: GenerationRequest, generators: list, on_step: StepCallback) -> dict:
-    """The pipeline arguments every mode shares."""
+def common_arguments(
+    request: GenerationRequest,
+    generators: list,
+    on_step: StepCallback,
+    conditioning: Conditioning | None = None,
+) -> dict:
+    """The pipeline arguments every mode shares; the texts as ``conditioning``'s embeddings
+    when given (A1111's prompt syntax, :mod:`huatu.prompts.encoding`), else as text."""
+    texts = (
+        conditioning.arguments()
+        if conditioning is not None
+        else {"prompt": request.prompt, "negative_prompt": request.negative_prompt or None}
+    )
     return {
-        "prompt": request.prompt,
-        "negative_prompt": request.negative_prompt or None,
+        **texts,
         "num_inference_steps": request.num_inference_steps,
         "guidance_scale": request.guidance_scale,
         "num_images_per_prompt": request.num_images,
@@ -114,7 +127,11 @@ def common_arguments(request: GenerationRequest, generators: list, on_step: Step
 
 
 def run_img2img(
-    pipes: EditingPipelines, request: GenerationRequest, generators: list, on_step: StepCallback
+    pipes: EditingPipelines,
+    request: GenerationRequest,
+    generators: list,
+    on_step: StepCallback,
+    conditioning: Conditioning | None = None,
 ) -> EditRun:
     """Image to image: the source fitted to the size asked (its resize mode), then denoised
     from ``strength``; strength too low for one step gives the fitted source back, strength 1
@@ -124,16 +141,19 @@ def run_img2img(
     if denoise_steps(request.num_inference_steps, request.strength) < 1:
         return EditRun(latents=None, pictures=[source.copy() for _ in range(request.num_images)])
     if request.strength >= 1:  # all the way: nothing of the source is left to start from
-        arguments = common_arguments(request, generators, on_step)
+        arguments = common_arguments(request, generators, on_step, conditioning)
         return EditRun(pipes.pipe(width=request.width, height=request.height, **arguments).images)
-    latents = pipes.img2img(
-        image=source, strength=request.strength, **common_arguments(request, generators, on_step)
-    ).images
+    arguments = common_arguments(request, generators, on_step, conditioning)
+    latents = pipes.img2img(image=source, strength=request.strength, **arguments).images
     return EditRun(latents=latents)
 
 
 def run_inpaint(
-    pipes: EditingPipelines, request: GenerationRequest, generators: list, on_step: StepCallback
+    pipes: EditingPipelines,
+    request: GenerationRequest,
+    generators: list,
+    on_step: StepCallback,
+    conditioning: Conditioning | None = None,
 ) -> EditRun:
     """Inpainting (and outpainting): repaint the mask's white, keep everything else."""
     assert request.init_image is not None
@@ -169,7 +189,7 @@ def run_inpaint(
         strength=request.strength,
         width=canvas.width,
         height=canvas.height,
-        **common_arguments(request, generators, on_step),
+        **common_arguments(request, generators, on_step, conditioning),
     ).images
 
     def finish(picture: Image) -> Image:
@@ -204,6 +224,7 @@ def run_hires(
     decode: Callable[[Any], list[Image]],
     generators: list,
     on_step: StepCallback,
+    conditioning: Conditioning | None = None,
 ) -> Any:
     """The hires fix's second pass: the first pass's ``latents`` enlarged (in latent space,
     or decoded and enlarged with Lanczos) to the final size, then refined by image to image
@@ -221,15 +242,17 @@ def run_hires(
         pictures = decode(latents)
         image = [p.resize((width, height), PILImage.Resampling.LANCZOS) for p in pictures]
     steps = request.hires_steps or request.num_inference_steps
-    arguments = common_arguments(request, generators, on_step)
+    arguments = common_arguments(request, generators, on_step, conditioning)
     count = request.num_images  # one prompt per picture of the batch
-    negative = request.negative_prompt or None
-    arguments.update(
-        prompt=[request.prompt] * count,
-        negative_prompt=None if negative is None else [negative] * count,
-        num_inference_steps=steps,
-        num_images_per_prompt=1,
-    )
+    if conditioning is not None:
+        arguments.update(conditioning.arguments(batch=count))
+    else:
+        negative = request.negative_prompt or None
+        arguments.update(
+            prompt=[request.prompt] * count,
+            negative_prompt=None if negative is None else [negative] * count,
+        )
+    arguments.update(num_inference_steps=steps, num_images_per_prompt=1)
     return pipes.img2img(image=image, strength=request.hires_strength, **arguments).images
 
 

@@ -18,12 +18,16 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from huatu.backends.networks import LoraAdapters
 from huatu.config import TINY_MODEL, is_hub_id
 from huatu.device import DevicePlan
 from huatu.errors import ModelLoadError
 from huatu.messages import Notice
+
+if TYPE_CHECKING:
+    from huatu.models.families import Family
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +76,32 @@ class FastSources:
 
 
 def fast_sources(
-    model: str, settings: Any, *, lcm_lora: str | None = None, taesd: str | None = None
+    model: str,
+    settings: Any,
+    *,
+    family: Family | None = None,
+    lcm_lora: str | None = None,
+    taesd: str | None = None,
 ) -> FastSources:
-    """The sources for ``model``: the arguments if given, else the settings' ``lcm_lora`` /
-    ``taesd`` (when :class:`~huatu.config.Settings` has them), else the built-in tiny
-    model's random ones for ``tiny`` (built offline on first use), else the Hub defaults."""
+    """The sources for ``model`` of ``family``: the arguments if given, else the settings'
+    ``lcm_lora`` / ``taesd`` (when :class:`~huatu.config.Settings` has them), else the
+    built-in tiny model's random ones for the tiny model (built offline on first use), else
+    the family's own (SD 1.x's when the family is not known). A family without an LCM-LoRA
+    has no Fast path (``lcm_lora`` empty)."""
     lcm_lora = lcm_lora or getattr(settings, "lcm_lora", None)
     taesd = taesd or getattr(settings, "taesd", None)
-    if model == TINY_MODEL and not (lcm_lora and taesd):
+    tiny = model == TINY_MODEL or (family is not None and family.id == "tiny")
+    if tiny and not (lcm_lora and taesd):
         from huatu.backends.tiny import ensure_tiny_fast_weights
 
         tiny_lora, tiny_taesd = ensure_tiny_fast_weights(settings.cache_dir)
         lcm_lora, taesd = lcm_lora or str(tiny_lora), taesd or str(tiny_taesd)
+    if family is None:
+        lcm_lora, taesd = lcm_lora or DEFAULT_LCM_LORA, taesd or DEFAULT_TAESD
+    elif not tiny:
+        lcm_lora, taesd = lcm_lora or family.fast_lora, taesd or family.taesd
     allow_pickle = bool(getattr(settings, "allow_pickle", False))
-    return FastSources(lcm_lora or DEFAULT_LCM_LORA, taesd or DEFAULT_TAESD, allow_pickle)
+    return FastSources(lcm_lora or "", taesd or "", allow_pickle)
 
 
 def _may_load(source: str, filename: str) -> bool:
@@ -113,16 +129,27 @@ class FastPath:
         pipe: the loaded ``StableDiffusionPipeline``.
         plan: its device and dtype (TAESD is loaded to match).
         sources: where the weights come from.
+        adapters: the pipeline's LoRA adapter set, shared with the prompt's LoRAs. Default:
+            one of its own.
     """
 
-    def __init__(self, pipe: Any, plan: DevicePlan, sources: FastSources) -> None:
+    #: Its part of the pipeline's adapter set.
+    PART = "fast"
+
+    def __init__(
+        self,
+        pipe: Any,
+        plan: DevicePlan,
+        sources: FastSources,
+        adapters: LoraAdapters | None = None,
+    ) -> None:
         self.pipe = pipe
         self.plan = plan
         self.sources = sources
+        self.adapters = adapters or LoraAdapters(pipe)
         self._load_lock = threading.Lock()
         self._lora_loaded = False
         self._lora_failed = False
-        self._lora_enabled = False
         self._taesd: Any = None
         self._taesd_failed = False
 
@@ -132,7 +159,7 @@ class FastPath:
         failed yet and is on disk, in the Hub cache, or downloadable. Never downloads."""
         if self._lora_loaded:
             return True
-        if self._lora_failed:
+        if self._lora_failed or not self.sources.lcm_lora:
             return False
         return _may_load(self.sources.lcm_lora, LORA_WEIGHT_NAME)
 
@@ -150,14 +177,8 @@ class FastPath:
         """
         if enabled:
             self._load_lora()
-        if not self._lora_loaded or enabled == self._lora_enabled:
-            return
-        if enabled:
-            self.pipe.enable_lora()
-            self.pipe.set_adapters([LCM_ADAPTER], adapter_weights=[1.0])
-        else:
-            self.pipe.disable_lora()
-        self._lora_enabled = enabled
+        if self._lora_loaded:
+            self.adapters.use(self.PART, {LCM_ADAPTER: 1.0} if enabled else {})
 
     def _load_lora(self) -> None:
         with self._load_lock:
@@ -182,8 +203,9 @@ class FastPath:
                 self._lora_failed = True
                 self._forget_partial_lora()
                 raise FastPathUnavailable(self.sources.lcm_lora) from None
+            finally:
+                self.adapters.loaded()
             self._lora_loaded = True
-            self._lora_enabled = True  # a freshly loaded adapter is active
             log.info("loaded the LCM-LoRA %s", self.sources.lcm_lora)
 
     def _forget_partial_lora(self) -> None:

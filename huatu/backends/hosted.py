@@ -137,6 +137,7 @@ class HostedBackend:
         self.settings = settings
         self.edit_route = edit_route
         self.model = settings.effective_hosted_model
+        self.model_hash: str | None = None  # a hosted model has no file here
         self.alternatives = alternatives
         asked = settings.hosted_provider
         if route is not None:

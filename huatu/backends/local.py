@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from huatu.backends.base import (
@@ -27,11 +26,18 @@ from huatu.backends.editing import (
     run_inpaint,
 )
 from huatu.backends.fast import TAESD_LABEL, FastPath, fast_sources, lcm_notices
-from huatu.config import TINY_MODEL, Settings
+from huatu.backends.local_options import compile_unet, save_memory, tune_layout
+from huatu.backends.networks import LoraAdapters, PromptNetworks
+from huatu.config import Settings
 from huatu.device import DevicePlan, choose_device
 from huatu.errors import DeviceError, GenerationCancelled, ModelLoadError
 from huatu.messages import Joined, Notice, message, render
+from huatu.models.families import family
+from huatu.models.folders import CHECKPOINT, library_for
+from huatu.models.hashes import hashes_for, short
+from huatu.models.loading import ModelSource, find_model, load_pipeline
 from huatu.presets import quality_presets
+from huatu.prompts.encoding import Conditioning, PromptEncoder
 from huatu.request import IMG2IMG, INPAINT, MODES, GenerationRequest
 from huatu.schedulers import LCM_SCHEDULER, get_scheduler_spec, make_scheduler, scheduler_ids
 
@@ -80,12 +86,27 @@ class LocalBackend:
             self.plan: DevicePlan = choose_device(settings.device, settings.dtype)
         except DeviceError as error:  # e.g. HUATU_DEVICE=cuda on a machine without CUDA
             raise ModelLoadError("device_unavailable", problem=error.notice) from None
-        self.pipe = _load_pipeline(model, settings, self.plan)
+        self.library = library_for(settings)
+        self.source = find_model(model, settings, self.library)
+        self.pipe, recognised = _load_pipeline(self.source, settings, self.plan)
+        self.family = family(recognised.family)
+        #: A1111's ``Model hash`` of a checkpoint file (its sha256's first 10 hex digits).
+        self.model_hash = (
+            short(hashes_for(settings.cache_dir).full(self.source.location))
+            if self.source.single_file
+            else None
+        )
         self._base_scheduler_config = self.pipe.scheduler.config
         self._lock = threading.Lock()
-        self.is_test_model = model == TINY_MODEL
-        sources = fast_sources(model, settings, lcm_lora=lcm_lora, taesd=taesd)
-        self.fast = FastPath(self.pipe, self.plan, sources)
+        self.is_test_model = self.family.id == "tiny"
+        sources = fast_sources(model, settings, family=self.family, lcm_lora=lcm_lora, taesd=taesd)
+        adapters = LoraAdapters(self.pipe)  # the Fast path's LCM-LoRA and the prompt's LoRAs
+        self.fast = FastPath(self.pipe, self.plan, sources, adapters)
+        self.networks = PromptNetworks(
+            self.pipe, adapters, self.library, hashes_for(settings.cache_dir)
+        )
+        #: A1111's prompt syntax (weights, BREAK, 75-token chunks) where the model reads CLIP.
+        self.prompts = PromptEncoder(self.pipe) if PromptEncoder.suits(self.pipe) else None
         self.editing = EditingPipelines(self.pipe)
         #: An inpainting checkpoint (its UNet also reads the mask and the masked picture: 9
         #: input channels) runs inpainting only.
@@ -103,15 +124,20 @@ class LocalBackend:
         self.description = f"local · {label} · {render(self.detail)}"
 
     def token_count(self, text: str) -> int | None:
-        """Content tokens CLIP sees for ``text`` (without start/end tokens)."""
+        """Content tokens CLIP sees for ``text`` as A1111 counts them (weights and
+        ``<lora:…>`` tags left out; every chunk but the last counted as a full 75)."""
+        if self.prompts is not None:
+            return self.prompts.chunked(text).token_count
         return len(self.pipe.tokenizer(text, add_special_tokens=False).input_ids)
 
     @property
     def capabilities(self) -> Capabilities:
         """Text to image, image to image and inpainting (an inpainting checkpoint: inpainting
-        only) with every scheduler; CLIP's token limit; the LCM Fast preset while its weights
-        are at hand (else the DPM++ fallback, and a note saying which are missing);
-        ``VAE: TAESD`` in the metadata of Fast images; one run at a time."""
+        only) with every scheduler; CLIP's 75-token chunks (a longer prompt is more chunks,
+        nothing ignored); the LCM Fast preset while its weights are at hand (else the DPM++
+        fallback, and a note saying which are missing); ``VAE: TAESD`` in the metadata of Fast
+        images, the hashes of the LoRAs and embeddings a prompt used; the models folders'
+        checkpoints to switch to; one run at a time."""
         fast = self.fast.available
         notes = (
             {}
@@ -121,12 +147,16 @@ class LocalBackend:
         return Capabilities(
             modes=frozenset({INPAINT} if self.inpainting_model else MODES),
             token_limit=self.pipe.tokenizer.model_max_length - 2,  # without start/end tokens
+            prompt_chunks=self.prompts is not None,
             schedulers=frozenset(scheduler_ids()),
             presets=quality_presets(fast_available=fast),
             preset_notes=notes,
-            metadata_fields=("VAE",),
+            metadata_fields=("VAE", "Lora hashes", "TI hashes"),
             concurrency=1,
             test_model=self.is_test_model,
+            embedding_width=self.pipe.text_encoder.config.hidden_size,
+            alternatives=tuple(self.library.names(CHECKPOINT)),
+            in_process_weights=True,
         )
 
     @property
@@ -142,10 +172,12 @@ class LocalBackend:
 
     def metadata_fields(self, request: GenerationRequest) -> dict[str, str]:
         """Extra A1111 settings for the images of ``request`` (after it ran): ``VAE: TAESD``
-        when the Fast path decoded them with TAESD, else nothing."""
+        when the Fast path decoded them with TAESD; ``Lora hashes`` and ``TI hashes`` of the
+        LoRAs and embeddings its prompts used."""
+        fields = self.networks.metadata(self.networks.find(request))
         if request.scheduler == LCM_SCHEDULER and self.fast.taesd_loaded:
-            return {"VAE": TAESD_LABEL}
-        return {}
+            fields["VAE"] = TAESD_LABEL
+        return fields
 
     def generate(
         self,
@@ -165,9 +197,6 @@ class LocalBackend:
             preview_every: attach a latent preview to every N-th step's progress event
                 (and the last). Default 0: no previews.
         """
-        import torch
-
-        seeds = request.seeds
         counted = {"offset": 0, "total": hires_total(request) if request.hires_scale != 1 else 0}
 
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
@@ -187,22 +216,40 @@ class LocalBackend:
         with self._lock:
             if cancel is not None and cancel.cancelled:
                 raise GenerationCancelled()
+            used = self.networks.find(request)  # an unknown LoRA is refused here
             fast = request.scheduler == LCM_SCHEDULER
             self.fast.use_lora(fast)  # FastPathUnavailable when the LCM-LoRA cannot be had
-            self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
-            generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-            run = self._run(request, generators, on_step_end, counted)
-            if run.latents is None:  # strength too low for a step: the source itself
-                return BackendOutput(images=run.pictures, seeds=seeds, notices=run.notices)
-            pixels, notices = self.fast.decode(run.latents) if fast else (None, [])
-            if pixels is None:
-                pixels, vae_notices = self._decode(run.latents)
-                notices += vae_notices
-            if fast:
-                notices = lcm_notices(request.guidance_scale) + notices
-            pixels, flags = self.pipe.run_safety_checker(pixels, self.pipe.device, pixels.dtype)
-            images = self.pipe.image_processor.postprocess(pixels.float(), output_type="pil")
-            images = [run.finish(image) for image in images]
+            try:
+                self.networks.apply(used)
+                return self._generate(request, fast, on_step_end, counted)
+            finally:
+                self.networks.release()  # the next request runs as if they were never loaded
+
+    def _generate(
+        self, request: GenerationRequest, fast: bool, on_step: Any, counted: dict
+    ) -> BackendOutput:
+        """The run itself, under the lock with the request's adapters on: denoise, decode,
+        check, post-process."""
+        import torch
+
+        seeds = request.seeds
+        conditioning = (
+            self.prompts.encode(request.prompt, request.negative_prompt) if self.prompts else None
+        )
+        self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
+        generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
+        run = self._run(request, generators, on_step, counted, conditioning)
+        if run.latents is None:  # strength too low for a step: the source itself
+            return BackendOutput(images=run.pictures, seeds=seeds, notices=run.notices)
+        pixels, notices = self.fast.decode(run.latents) if fast else (None, [])
+        if pixels is None:
+            pixels, vae_notices = self._decode(run.latents)
+            notices += vae_notices
+        if fast:
+            notices = lcm_notices(request.guidance_scale) + notices
+        pixels, flags = self._safety_check(pixels)
+        images = self.pipe.image_processor.postprocess(pixels.float(), output_type="pil")
+        images = [run.finish(image) for image in images]
         flags = flags or [False] * len(images)
         kept = [
             (image, seed)
@@ -217,27 +264,40 @@ class LocalBackend:
         )
 
     def _run(
-        self, request: GenerationRequest, generators: list, on_step: Any, counted: dict
+        self,
+        request: GenerationRequest,
+        generators: list,
+        on_step: Any,
+        counted: dict,
+        conditioning: Conditioning | None,
     ) -> EditRun:
         """The mode's denoising run (:mod:`huatu.backends.editing`), up to its latents."""
         if request.mode == IMG2IMG:
-            return run_img2img(self.editing, request, generators, on_step)
+            return run_img2img(self.editing, request, generators, on_step, conditioning)
         if request.mode == INPAINT:
-            return run_inpaint(self.editing, request, generators, on_step)
+            return run_inpaint(self.editing, request, generators, on_step, conditioning)
         latents = self.pipe(
             width=request.width,
             height=request.height,
-            **common_arguments(request, generators, on_step),
+            **common_arguments(request, generators, on_step, conditioning),
         ).images
         if request.hires_scale != 1:
             counted["offset"] = request.num_inference_steps
-            latents = run_hires(self.editing, request, latents, self._pictures, generators, on_step)
+            latents = run_hires(
+                self.editing, request, latents, self._pictures, generators, on_step, conditioning
+            )
         return EditRun(latents=latents)
 
     def _pictures(self, latents: Any) -> list[Any]:
         """``latents`` decoded to pictures (no safety check: an intermediate result)."""
         pixels, _ = self._decode(latents)
         return self.pipe.image_processor.postprocess(pixels.float(), output_type="pil")
+
+    def _safety_check(self, pixels: Any) -> tuple[Any, list[bool] | None]:
+        """The model's safety checker on decoded pixels, when it has one (SD 1.x folders
+        that ship one); a model without one (SDXL, single files) flags nothing."""
+        check = getattr(self.pipe, "run_safety_checker", None)
+        return check(pixels, self.pipe.device, pixels.dtype) if check else (pixels, None)
 
     def _decode(self, latents: Any) -> tuple[Any, list[Notice]]:
         """Decode latents with the VAE; if half precision overflows to NaN/inf (the "black
@@ -260,133 +320,14 @@ class LocalBackend:
         return pixels, [Notice("vae_fp32_retry", {"dtype": str(half).removeprefix("torch.")})]
 
 
-def _load_pipeline(model: str, settings: Settings, plan: DevicePlan) -> Any:
-    """Load ``model`` as a ``StableDiffusionPipeline`` on ``plan``'s device and dtype."""
+def _load_pipeline(source: ModelSource, settings: Settings, plan: DevicePlan) -> tuple[Any, Any]:
+    """Load ``source`` on ``plan``'s device and dtype; returns the pipeline and its family."""
     import torch
-    from diffusers import StableDiffusionPipeline
-    from diffusers.utils import logging as diffusers_logging
 
-    diffusers_logging.disable_progress_bar()
-    source: str | Path = model
-    if model == TINY_MODEL:
-        from huatu.backends.tiny import ensure_tiny_model
-
-        source = ensure_tiny_model(settings.cache_dir)
-    elif Path(model).expanduser().exists():
-        source = Path(model).expanduser()
-        if not (source / "model_index.json").is_file():
-            raise ModelLoadError("model_not_diffusers_folder", model=model)
     if settings.allow_pickle:
         log.warning(message("pickle_warning"))
-    try:
-        pipe = StableDiffusionPipeline.from_pretrained(
-            source,
-            dtype=getattr(torch, plan.dtype),
-            use_safetensors=None if settings.allow_pickle else True,
-        )
-    except Exception as error:  # an edge: many libraries' errors become one sentence
-        log.info("loading %s failed", model, exc_info=True)
-        if not settings.allow_pickle and "safetensors" in str(error):
-            raise ModelLoadError("model_pickle_refused", model=model) from None
-        raise load_failure(model, error) from None
-    if not (settings.low_memory and plan.device == "cuda"):  # offload places it itself
-        pipe = pipe.to(plan.device)
-    pipe.set_progress_bar_config(disable=True)
+    pipe, recognised = load_pipeline(source, settings, getattr(torch, plan.dtype))
+    if plan.device != "cpu" and not (settings.low_memory and plan.device == "cuda"):
+        pipe = pipe.to(plan.device)  # loaded on the CPU; offload places it itself
     tune_layout(pipe, plan)
-    return pipe
-
-
-def tune_layout(pipe: Any, plan: DevicePlan) -> None:
-    """Put the VAE in ``channels_last`` for bf16 on the CPU: its convolutions then take
-    oneDNN's fast path (``make bench``: decode 5.14 → 3.67 s on 2 AVX512-BF16 cores). The
-    UNet stays as it is: channels_last gained only 1.07× there and raised peak memory."""
-    import torch
-
-    if plan.device == "cpu" and plan.dtype == "bfloat16":
-        pipe.vae.to(memory_format=torch.channels_last)
-
-
-def save_memory(pipe: Any, plan: DevicePlan) -> Notice:
-    """``--low-memory``: on CUDA, keep each model on the CPU until the pipeline needs it
-    (model CPU offload); everywhere, decode images larger than 512×512 tile by tile.
-
-    Returns what to add to the status line.
-    """
-    if plan.device == "cuda":
-        pipe.enable_model_cpu_offload()
-    pipe.vae.enable_tiling()
-    return Notice(
-        "local_option_low_memory_cuda" if plan.device == "cuda" else "local_option_low_memory"
-    )
-
-
-#: Size of the warm-up run that compiles the UNet at load (the studio's default size).
-COMPILE_WARMUP_SIDE = 512
-
-
-def compile_unet(
-    pipe: Any, plan: DevicePlan, cache_dir: Path, side: int = COMPILE_WARMUP_SIDE
-) -> Notice:
-    """``--compile``: ``torch.compile`` the UNet and compile it now, at load, with one
-    denoising step at ``side``×``side`` with guidance (other sizes compile on first use).
-
-    Compiled kernels go to ``cache_dir/inductor`` (unless ``TORCHINDUCTOR_CACHE_DIR`` is set),
-    so the next start with the same model, size and torch finds them there.
-
-    Args:
-        pipe: the loaded pipeline (its UNet is replaced by the compiled one).
-        plan: device and dtype.
-        cache_dir: huatu's cache folder.
-        side: image side of the warm-up run. Default 512.
-
-    Returns what to add to the status line.
-    """
-    import os
-    import time
-
-    import torch
-    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
-
-    # torch writes its default into the environment once used: only a user's choice stays
-    chosen = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    if chosen is None or os.path.abspath(chosen) == os.path.abspath(default_cache_dir()):
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_dir / "inductor")
-    started = time.monotonic()
-    if plan.device == "cpu":
-        import torch._inductor.config as inductor_config
-
-        # weights become constants, folded and pre-packed for oneDNN: 1.27x per UNet step on
-        # 2 AVX512-BF16 cores (3.42 vs 4.38 s) against 1.10x without; a start with the cache
-        # warm still takes ~52 s then (11 s without freezing), hence opt-in
-        inductor_config.freezing = True
-    pipe.unet = torch.compile(pipe.unet)
-    pipe(
-        "",
-        num_inference_steps=1,
-        guidance_scale=7.0,
-        width=side,
-        height=side,
-        output_type="latent",
-    )
-    seconds = time.monotonic() - started
-    log.info("compiled the UNet on %s in %.0f s", plan.short, seconds)
-    return Notice("local_option_compiled", {"seconds": f"{seconds:.0f}"})
-
-
-def load_failure(model: str, error: Exception) -> ModelLoadError:
-    """Why ``model`` did not load, and what to do instead."""
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
-
-    remedy = Notice("model_remedy")
-    if isinstance(error, GatedRepoError):
-        return ModelLoadError("model_gated", model=model, remedy=remedy)
-    if isinstance(error, RepositoryNotFoundError):
-        return ModelLoadError("model_not_on_hub", model=model, remedy=remedy)
-    if isinstance(error, (LocalEntryNotFoundError, OSError, ConnectionError)):
-        return ModelLoadError("model_not_downloaded", model=model, remedy=remedy)
-    kind = type(error).__name__
-    return ModelLoadError("model_load_failed", model=model, kind=kind, remedy=remedy)
+    return pipe, recognised

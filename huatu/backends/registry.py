@@ -36,6 +36,9 @@ class BackendSpec:
         serves: ``"module:callable"`` taking ``(model, settings)`` and returning the model it
             serves when ``model`` is asked (e.g. the hosted default for the local default),
             or ``None`` for ``model`` itself. Default ``None``.
+        checker: ``"module:callable"`` taking ``(model, settings)`` that raises
+            :class:`~huatu.errors.ModelLoadError` for a model it can tell is unusable without
+            loading it (a damaged file …). Default ``None``: no check.
     """
 
     id: str
@@ -44,6 +47,16 @@ class BackendSpec:
     runs_local_files: bool
     key_variable: str | None = None
     serves: str | None = None
+    checker: str | None = None
+
+    def check(self, model: str, settings: Settings) -> None:
+        """Refuse ``model`` before anything is loaded or released, when the backend can tell.
+
+        Raises:
+            ModelLoadError: the model cannot be used; the sentence says why.
+        """
+        if self.checker is not None:
+            _load(self.checker)(model, settings)
 
     def create(self, model: str, settings: Settings) -> Backend:
         """Create (and load) this backend for ``model``.
@@ -72,6 +85,7 @@ BACKENDS: dict[str, BackendSpec] = {
             "diffusers on this machine (GPU, Apple MPS or CPU)",
             "huatu.backends.local:LocalBackend",
             runs_local_files=True,
+            checker="huatu.models.loading:check_model",
         ),
         BackendSpec(
             "hosted",

@@ -28,9 +28,16 @@ class BackendChoice:
     reason: Notice
 
 
-def runs_only_locally(model: str) -> bool:
-    """Whether ``model`` is the built-in tiny model or a path on this machine."""
-    return model == TINY_MODEL or Path(model).expanduser().exists()
+def runs_only_locally(model: str, settings: Settings | None = None) -> bool:
+    """Whether ``model`` is the built-in tiny model, a path on this machine, or (given
+    ``settings``) a checkpoint of the models folders."""
+    if model == TINY_MODEL or Path(model).expanduser().exists():
+        return True
+    if settings is None:
+        return False
+    from huatu.models.folders import CHECKPOINT, library_for
+
+    return library_for(settings).find(CHECKPOINT, model) is not None
 
 
 def choose_backend(
@@ -60,7 +67,7 @@ def choose_backend(
     """
     model = model or settings.model
     backend = backend or settings.backend
-    local = runs_only_locally(model)
+    local = runs_only_locally(model, settings)
     if backend != AUTO:
         spec = get_backend(backend)
         if not spec.runs_local_files and local:

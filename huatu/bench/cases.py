@@ -40,7 +40,7 @@ class CaseSpec:
     channels_last: bool = False
     compile: bool = False
     fast: bool = False
-    huatu_layout: bool = False  # huatu.backends.local.tune_layout, as `huatu serve` does
+    huatu_layout: bool = False  # huatu.backends.local_options.tune_layout, as `huatu serve` does
 
 
 def case_specs(compile_unet: bool) -> list[CaseSpec]:
@@ -82,7 +82,7 @@ def build_case_pipeline(spec: CaseSpec, tokenizer_dir: Path, shared: dict[tuple,
             for module in (pipe.unet, pipe.vae, pipe.taesd):
                 module.to(memory_format=torch.channels_last)
         if spec.huatu_layout:
-            from huatu.backends.local import tune_layout
+            from huatu.backends.local_options import tune_layout
             from huatu.device import choose_device
 
             tune_layout(pipe, choose_device("cpu", spec.dtype))

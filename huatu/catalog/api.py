@@ -65,17 +65,24 @@ TEXTS: dict[str, tuple[str, str]] = {
         ),
     ),
     "openai_model_not_found": (
-        "The model {value} does not exist here; this server serves {served!r}.",
-        "这里没有模型 {value}；本服务器提供的是 {served!r}。",
+        (
+            "The model {value} does not exist here; this server serves {served!r} "
+            "(GET /v1/models lists every model it can switch to)."
+        ),
+        (
+            "这里没有模型 {value}；本服务器提供的是 {served!r}（GET /v1/models 列出可切换的"
+            "全部模型）。"
+        ),
     ),
     "reason_openai_model": (
         (
-            "must be {served!r} (the model this server serves) or an OpenAI image model name such "
-            "as 'gpt-image-1' meaning it"
+            "must be {served!r} (the model this server serves), another model of "
+            "GET /v1/models ({listed}), or an OpenAI image model name such as 'gpt-image-1' "
+            "meaning the served one"
         ),
         (
-            "必须是 {served!r}（本服务器提供的模型），或指代它的 OpenAI 图像模型名称，例如 'gpt-"
-            "image-1'"
+            "必须是 {served!r}（本服务器提供的模型）、GET /v1/models 中的其他模型"
+            "（{listed}），或指代所提供模型的 OpenAI 图像模型名称，例如 'gpt-image-1'"
         ),
     ),
     "reason_openai_response_format": (

@@ -114,6 +114,22 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{failed} of {count} prompt(s) failed (line {lines}).",
         "{count} 个提示中有 {failed} 个失败（第 {lines} 行）。",
     ),
+    "cli_models_no_folder": (
+        "no folder yet",
+        "尚无文件夹",
+    ),
+    "cli_models_empty": (
+        (
+            "No models found. Put .safetensors checkpoints in {folder}/Stable-diffusion (LoRAs "
+            "in Lora/, VAEs in VAE/, embeddings in embeddings/), or point --extra-model-dir at "
+            "an AUTOMATIC1111, Forge or ComfyUI install."
+        ),
+        (
+            "没有找到模型。请把 .safetensors 模型放进 {folder}/Stable-diffusion（LoRA 放 Lora/，"
+            "VAE 放 VAE/，嵌入放 embeddings/），或用 --extra-model-dir 指向 AUTOMATIC1111、Forge "
+            "或 ComfyUI 的安装目录。"
+        ),
+    ),
     "cli_no_parameters": (
         "{file} carries no generation parameters.",
         "{file} 没有携带生成参数。",

@@ -16,8 +16,19 @@ TEXTS: dict[str, tuple[str, str]] = {
         "模型",
     ),
     "model_choice_info": (
-        "Hosted models that Inference Providers serve today, most liked first",
-        "推理服务商目前提供的托管模型，按点赞数排序",
+        (
+            "Your models folder's checkpoints (family · size), or the hosted models Inference "
+            "Providers serve (most liked first); switching applies to every edge"
+        ),
+        (
+            "模型文件夹中的模型（类型 · 大小），或推理服务商提供的托管模型（按点赞数排序）；"
+            "切换对所有接口生效"
+        ),
+    ),
+    "lora_picker": ("LoRA", "LoRA 模型"),
+    "lora_picker_info": (
+        "Adds <lora:name:1> to the prompt; change the weight there",
+        "在提示词中加入 <lora:name:1>；可在提示词里修改权重",
     ),
     "mode": ("Mode", "模式"),
     "mode_txt2img": ("Text to image", "文生图"),

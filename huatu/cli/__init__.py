@@ -1,4 +1,4 @@
-"""The ``huatu`` command: serve, lesson, generate, upscale, info, bench.
+"""The ``huatu`` command: serve, lesson, generate, upscale, models, info, bench.
 
 Each command lives in its own module (:mod:`huatu.cli.serve`, :mod:`huatu.cli.generate`);
 this one holds the group and the two small ones. Importing it imports neither torch nor
@@ -16,6 +16,7 @@ import click
 from huatu import __version__
 from huatu.cli.editing import upscale
 from huatu.cli.generate import generate
+from huatu.cli.models import models
 from huatu.cli.options import failure, text
 from huatu.cli.serve import LESSONS, lesson, serve
 from huatu.errors import HuatuError
@@ -36,6 +37,7 @@ main.add_command(serve)
 main.add_command(lesson)
 main.add_command(generate)
 main.add_command(upscale)
+main.add_command(models)
 
 
 @main.command()

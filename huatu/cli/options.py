@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -73,14 +74,34 @@ def _backend_help() -> str:
     )
 
 
+def _extra_dirs(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> None:
+    """``--extra-model-dir``: read with the other settings by :func:`load_cli_settings`."""
+    if value:
+        os.environ["HUATU_EXTRA_MODEL_DIRS"] = os.pathsep.join(str(path) for path in value)
+
+
+extra_dirs_option = click.option(
+    "--extra-model-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    multiple=True,
+    expose_value=False,
+    callback=_extra_dirs,
+    help="An AUTOMATIC1111, Forge or ComfyUI install (or its models folder) whose checkpoints, "
+    "LoRAs, VAEs and embeddings to use where they are; repeat for more. "
+    "[env HUATU_EXTRA_MODEL_DIRS]",
+)
+
+
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--model``, ``--backend`` and ``--allow-pickle`` (defaults: HUATU_MODEL,
-    HUATU_BACKEND, HUATU_ALLOW_PICKLE) to a command."""
+    """Add ``--model``, ``--backend``, ``--allow-pickle`` and ``--extra-model-dir``
+    (defaults: HUATU_MODEL, HUATU_BACKEND, HUATU_ALLOW_PICKLE, HUATU_EXTRA_MODEL_DIRS) to a
+    command."""
 
     @click.option(
         "--model",
         default=None,
-        help="Hub id, local diffusers folder, or 'tiny' (built-in offline test model). "
+        help="A checkpoint of the models folder (e.g. dream.safetensors), a Hub id, a local "
+        "diffusers folder or .safetensors file, or 'tiny' (built-in offline test model). "
         f"[env HUATU_MODEL; default {DEFAULT_MODEL}]",
     )
     @click.option(
@@ -93,6 +114,7 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
         help="Also load .bin/.ckpt/.pt weights, which can run code hidden in the file "
         "(only for models you trust). [env HUATU_ALLOW_PICKLE; default: .safetensors only]",
     )
+    @extra_dirs_option
     @functools.wraps(command)
     def wrapper(*args: Any, allow_pickle: bool = False, **kwargs: Any) -> Any:
         if allow_pickle:  # read with the other settings by load_cli_settings()

@@ -95,19 +95,6 @@ class StudioHandlers:
         person's language."""
         return status_markdown(self.service, request_language(request))
 
-    def switch_model(self, model: str, request: gr.Request | None = None) -> tuple[dict, str]:
-        """The model choice: switch every edge to ``model`` and show the new status line.
-        A model that cannot be used leaves the current one, and the person is told why in
-        their language."""
-        language = request_language(request)
-        try:
-            self.service.switch_model(model)
-        except HuatuError as error:
-            gr.Warning(html.escape(explain(error, language, self.service.settings)))
-        choices = self.service.model_choices()
-        chosen = gr.update(choices=choices, value=self.service.choice.model)
-        return chosen, status_markdown(self.service, language)
-
     def apply_preset(
         self, preset_id: str, guidance: float, request: gr.Request | None = None
     ) -> tuple[int, str, float]:

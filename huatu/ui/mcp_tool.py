@@ -76,6 +76,12 @@ HINTS = {
     "guidance_scale": "5 to 9 suits most prompts.",
     "seed": "The same seed and settings give the same image.",
 }
+#: The ``model`` parameter (not a form field: it switches the server's model).
+MODEL_DOC = (
+    "model: a model of the server's list (its A1111 API's /sdapi/v1/sd-models, its OpenAI "
+    "API's /v1/models), e.g. a checkpoint file name of its models folder. Default empty: the "
+    "loaded model. Naming another loads it first, for every user of the server."
+)
 
 
 def parameter_docs() -> dict[str, str]:
@@ -90,7 +96,8 @@ def parameter_docs() -> dict[str, str]:
 def generate_image_doc() -> str:
     """The tool's Google-style docstring, which Gradio parses into the MCP tool's description
     and parameter descriptions (one ``name: text`` line per parameter)."""
-    args = "\n".join(f"    {name}: {text}" for name, text in parameter_docs().items())
+    lines = [f"{name}: {text}" for name, text in parameter_docs().items()] + [MODEL_DOC]
+    args = "\n".join(f"    {line}" for line in lines)
     return f"{SUMMARY}\n\nArgs:\n{args}\n\nReturns:\n    {RETURNS}\n"
 
 
@@ -112,6 +119,7 @@ def make_generate_image(service: ImageService, gate: ApiGate) -> Callable[..., t
         seed: int = RANDOM_SEED,
         num_images: int = 1,
         scheduler: str = DEFAULT_SCHEDULER,
+        model: str = "",
         request: gr.Request | None = None,  # filled in by Gradio
     ) -> tuple:
         given = locals()  # the parameters are the form's fields, by their FORM names
@@ -119,6 +127,8 @@ def make_generate_image(service: ImageService, gate: ApiGate) -> Callable[..., t
         language = request_language(request)
         try:
             with gate.enter():
+                if model and model != service.choice.model:  # a listed model, or refused
+                    service.switch_model(str(model))
                 result = run_generation(service, values, language=language)
         except HuatuError as error:  # the gate is full
             raise error_for_person(error, service, language) from None
@@ -174,6 +184,7 @@ def add_generate_image(service: ImageService, *, gate: ApiGate | None = None) ->
                 choices=[(spec.label, spec.id) for spec in SCHEDULERS.values()],
                 value=DEFAULT_SCHEDULER,
             ),
+            gr.Textbox(label="model", value=""),
         ]
 
     tool = make_generate_image(service, gate or ApiGate(MCP_LIMIT))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -27,6 +27,7 @@ from huatu.ui.handlers import StudioHandlers
 from huatu.ui.i18n import t
 from huatu.ui.mcp_edit import add_edit_image
 from huatu.ui.mcp_tool import McpToolsBlocks, add_generate_image
+from huatu.ui.model_handlers import ModelHandlers
 from huatu.ui.modes import SHOWN_IN, shown
 from huatu.ui.saved import SavedImageHandlers
 from huatu.ui.tabs import (
@@ -92,7 +93,7 @@ def build_studio(
         ]
         demo.load(generating.status_line, outputs=status, **INSTANT)
         demo.load(generating.glossary_text, outputs=settings["glossary"], **INSTANT)
-        model.input(generating.switch_model, inputs=model, outputs=[model, status], **PRIVATE)
+        wire_models(ModelHandlers(service), model, status, generator)
         wire_generate(generating, generator, service.max_concurrency)
         wire_form(generating, generator, settings)
         wire_modes(saved, tabs, generator, image_info, past)
@@ -103,6 +104,26 @@ def build_studio(
         add_generate_image(service)
         add_edit_image(service)
     return demo
+
+
+def wire_models(handlers: ModelHandlers, model: Any, status: Any, tab: Parts) -> None:
+    """The model choice (a message while it loads), the prompt's live token count and the
+    LoRA picker."""
+    model.input(handlers.switch_model, inputs=model, outputs=[model, status], **PRIVATE)
+    tab["prompt"].change(
+        handlers.token_count,
+        inputs=tab["prompt"],
+        outputs=tab["tokens"],
+        trigger_mode="always_last",
+        show_progress="hidden",
+        **INSTANT,
+    )
+    tab["lora"].input(
+        handlers.insert_lora,
+        inputs=[tab["lora"], tab["prompt"]],
+        outputs=[tab["prompt"], tab["lora"]],
+        **INSTANT,
+    )
 
 
 def wire_generate(handlers: StudioHandlers, tab: Parts, concurrency: int) -> None:

@@ -39,8 +39,9 @@ Parts = dict[str, gr.blocks.Block]
 
 def model_choice(service: ImageService) -> gr.Dropdown:
     """The model choice above the tabs, shown when the backend names models to switch to
-    (the hosted models Inference Providers serve), the current model first."""
-    choices = service.model_choices()
+    (the models folders' checkpoints with family and size, the hosted models Inference
+    Providers serve), the current model first."""
+    choices = service.model_items()
     return gr.Dropdown(
         choices=choices,
         value=service.choice.model if choices else None,
@@ -64,6 +65,7 @@ def generate_tab(service: ImageService) -> Parts:
         with gr.Column(scale=5, min_width=420, elem_id="controls"):
             parts: Parts = {"mode": mode_switch()}
             parts |= prompt_row()
+            parts |= lora_row(service)
             parts |= translation_row()
             parts |= mode_controls()
             parts |= choices_row()
@@ -89,6 +91,23 @@ def prompt_row() -> Parts:
             run = gr.Button(t("generate"), variant="primary", elem_id="generate")
             stop = gr.Button(t("stop"), variant="stop", elem_id="stop")
     return {"prompt": prompt, "run": run, "stop": stop}
+
+
+def lora_row(service: ImageService) -> Parts:
+    """The prompt's token count ("23/75") and the LoRA picker (shown when the models folders
+    hold LoRAs), which writes ``<lora:name:1>`` into the prompt."""
+    with gr.Row(equal_height=True):
+        tokens = gr.Markdown("", elem_id="token-count")
+        loras = service.lora_names()
+        lora = gr.Dropdown(
+            choices=loras,
+            value=None,
+            label=t("lora_picker"),
+            info=t("lora_picker_info"),
+            visible=bool(loras),
+            elem_id="lora-picker",
+        )
+    return {"tokens": tokens, "lora": lora}
 
 
 def translation_row() -> Parts:

@@ -33,9 +33,13 @@ Supported:
   and ``POST /skip`` (stops the current run of an ``n_iter`` request, goes on with the next).
   These see and stop this API's own generations, not the studio's.
 * ``GET /options`` and ``POST /options`` (``sd_model_checkpoint`` switches the model, blocking
-  until it is loaded, to a model of ``/sd-models`` or a Hugging Face Hub id; if loading fails
-  the old model stays), ``GET /sd-models``, ``/samplers``, ``/schedulers``, and empty lists or
-  objects for ``/loras``, ``/sd-vae``, ``/hypernetworks``, ``/embeddings``,
+  until it is loaded, to a model of ``/sd-models`` — by title, name or file name — or a
+  Hugging Face Hub id; if loading fails the old model stays), ``GET /sd-models`` (the
+  checkpoints of the models folders as A1111 lists them, :mod:`huatu.api.a1111.models`),
+  ``POST /refresh-checkpoints`` and ``/refresh-loras`` (scan the folders again), ``GET
+  /loras`` (by the name ``<lora:name:weight>`` writes), ``/embeddings`` (those that fit the
+  loaded model, and the skipped), ``/samplers``, ``/schedulers``,
+  and empty lists or objects for ``/sd-vae``, ``/hypernetworks``,
   ``/scripts``, ``/cmd-flags`` … which client libraries ask for when they start.
 
 Accepted and ignored: every other A1111 field (``styles``, ``subseed``, ``restore_faces``,

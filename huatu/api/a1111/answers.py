@@ -12,12 +12,12 @@ import base64
 import io
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi.responses import JSONResponse
 
 from huatu import __version__
+from huatu.api.a1111.models import checkpoint
 from huatu.api.http_errors import API_LANGUAGE, failure_of, plain, sentence
 from huatu.errors import HuatuError, Secrets, ValidationError
 from huatu.messages import message
@@ -64,19 +64,6 @@ def error_response(error: BaseException, secrets: Secrets) -> JSONResponse:
     return JSONResponse(status_code=failure.status, content=content, headers=failure.headers)
 
 
-def checkpoint(model: str) -> dict[str, Any]:
-    """A1111's ``SDModelItem`` for a huatu model (Hub id, folder or ``tiny``)."""
-    name = Path(model.rstrip("/\\")).name or model
-    return {
-        "title": model,
-        "model_name": name,
-        "hash": None,
-        "sha256": None,
-        "filename": model,
-        "config": None,
-    }
-
-
 def info(
     service: ImageService,
     plan: Plan,
@@ -112,8 +99,8 @@ def info(
         "batch_size": request.num_images,
         "restore_faces": False,
         "face_restoration_model": None,
-        "sd_model_name": checkpoint(service.choice.model)["model_name"],
-        "sd_model_hash": None,
+        "sd_model_name": checkpoint(service.choice.model, service.settings)["model_name"],
+        "sd_model_hash": backend.model_hash if backend is not None else None,
         "sd_vae_name": None,
         "sd_vae_hash": None,
         "seed_resize_from_w": -1,

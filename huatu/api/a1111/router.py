@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from huatu.api.a1111.answers import b64_png, checkpoint, error_response, info
+from huatu.api.a1111.answers import b64_png, error_response, info
 from huatu.api.a1111.editing import (
     ExtraSingleImageRequest,
     Img2ImgRequest,
@@ -20,6 +20,7 @@ from huatu.api.a1111.editing import (
     upscale_body,
     upscalers,
 )
+from huatu.api.a1111.models import checkpoint, embedding_items, lora_items, matching_model
 from huatu.api.a1111.progress import Job, ProgressTracker
 from huatu.api.a1111.schemas import (
     EMPTY_GETS,
@@ -171,9 +172,10 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
     @router.get("/options")
     async def get_options() -> dict[str, Any]:
         """The A1111 options huatu has: the model, PNG output, live previews."""
+        loaded = checkpoint(service.choice.model, service.settings)
         return {
-            "sd_model_checkpoint": service.choice.model,
-            "sd_checkpoint_hash": None,
+            "sd_model_checkpoint": loaded["title"],
+            "sd_checkpoint_hash": loaded["sha256"],
             "sd_vae": "Automatic",
             "samples_format": "png",
             "samples_save": True,
@@ -192,12 +194,8 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
             return None
         if not isinstance(wanted, str) or not wanted.strip():
             return failed(ValidationError("sd_model_checkpoint", wanted, "text"))
-        target = wanted.strip()
-        for model in service.known_models():  # A1111 clients name a model by title or name
-            item = checkpoint(model)
-            if target.lower() in (item["title"].lower(), item["model_name"].lower()):
-                target = model
-                break
+        listed = service.known_models()  # A1111 clients name a model by title or name
+        target = matching_model(wanted, listed, service.settings) or wanted.strip()
         try:
             await run_in_threadpool(service.switch_model, target)
         except ValidationError as error:  # neither listed nor a Hub id: name what was sent
@@ -212,8 +210,9 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
 
     @router.get("/sd-models")
     async def sd_models() -> list[dict[str, Any]]:
-        """The loaded model, the built-in tiny test model and the models used before."""
-        return [checkpoint(model) for model in service.known_models()]
+        """The loaded model, the checkpoints of the models folders, the built-in tiny test
+        model and the models used before."""
+        return [checkpoint(model, service.settings) for model in service.known_models()]
 
     @router.get("/samplers")
     async def samplers() -> list[dict[str, Any]]:
@@ -227,7 +226,25 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
 
     @router.post("/refresh-checkpoints")
     async def refresh_checkpoints() -> None:
-        """Nothing to refresh: huatu lists the models it has loaded."""
+        """Scan the models folders again."""
+        await run_in_threadpool(service.refresh_models)
+
+    @router.post("/refresh-loras")
+    async def refresh_loras() -> None:
+        """Scan the models folders again (LoRAs and everything else)."""
+        await run_in_threadpool(service.refresh_models)
+
+    @router.get("/loras")
+    async def loras() -> list[dict[str, Any]]:
+        """The LoRAs of the models folders, by the name ``<lora:name:weight>`` writes."""
+        return await run_in_threadpool(lora_items, service.settings)
+
+    @router.get("/embeddings")
+    async def embeddings() -> dict[str, Any]:
+        """The embeddings of the models folders: those that fit the loaded model, and the
+        others."""
+        width = service.capabilities.embedding_width
+        return await run_in_threadpool(embedding_items, service.settings, width)
 
     def empty(value: Any) -> Any:
         async def endpoint() -> Any:

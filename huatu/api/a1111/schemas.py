@@ -51,7 +51,6 @@ FIELDS = FieldNames(
 #: Lists and objects A1111 clients fetch on start-up; huatu has none of these things.
 EMPTY_GETS: dict[str, Any] = {
     "latent-upscale-modes": [],
-    "loras": [],
     "sd-vae": [],
     "hypernetworks": [],
     "face-restorers": [],
@@ -59,7 +58,6 @@ EMPTY_GETS: dict[str, Any] = {
     "prompt-styles": [],
     "extensions": [],
     "script-info": [],
-    "embeddings": {"loaded": {}, "skipped": {}},
     "scripts": {"txt2img": [], "img2img": []},
     "cmd-flags": {},
 }

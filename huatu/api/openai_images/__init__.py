@@ -18,9 +18,11 @@ its A1111 ``parameters`` text chunk, and the PNG handed back is that saved file.
   credentials). Default ``"b64_json"`` — what OpenAI's current GPT image models always
   return — except for a ``model`` naming DALL·E (``dall-e-2``, ``dall-e-3``), whose default
   was ``"url"``.
-* ``model``: the loaded model's id (as ``GET /v1/models`` lists it, e.g. ``tiny``), or any
+* ``model``: the loaded model's id (listed first by ``GET /v1/models``, e.g. ``tiny``), or any
   OpenAI image model name (``dall-e-*``, ``gpt-image-*``, ``chatgpt-image-*``), which all
-  mean the loaded model. Default: the loaded model. Any other name is an error naming it.
+  mean the loaded model; or another model ``GET /v1/models`` lists (the checkpoints of the
+  models folders …), which is loaded first and stays loaded for every edge, as A1111's
+  ``options`` switch does. Default: the loaded model. Any other name is an error naming it.
 * ``stream``: streaming is not supported; ``true`` is an error.
 * Accepted and ignored: ``quality``, ``style``, ``user``, ``safety_identifier``,
   ``background``, ``moderation``, ``output_format`` and ``output_compression`` (the answer is

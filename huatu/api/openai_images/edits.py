@@ -11,6 +11,7 @@ picture's own size (within the limits). huatu's extensions (``negative_prompt``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from huatu.api.openai_images.errors import OpenAIError, Refusal
@@ -19,7 +20,7 @@ from huatu.api.openai_images.parsing import (
     RESPONSE_FORMATS,
     URL_DEFAULT_PREFIX,
     ImagesCall,
-    accepts_model,
+    chosen_model,
     parse_size,
     refused,
 )
@@ -74,7 +75,7 @@ async def form_body(request: Request) -> tuple[dict[str, str], dict[str, bytes]]
 
 
 def parse_edit(
-    fields: dict[str, str], files: dict[str, bytes], served_model: str, *, variation: bool
+    fields: dict[str, str], files: dict[str, bytes], models: Sequence[str], *, variation: bool
 ) -> ImagesCall:
     """An edit (or a variation) body as a validated :class:`ImagesCall`.
 
@@ -82,9 +83,7 @@ def parse_edit(
         OpenAIError: a 400 naming the first bad field (``image``, ``mask``, ``prompt`` …).
     """
     model = fields.get("model")
-    if model is not None and not accepts_model(model, served_model):
-        error = ValidationError("model", model, "openai_model", served=served_model)
-        raise OpenAIError(400, error, param="model", code="model_not_found")
+    switch_to = chosen_model(model, models)
     default_format = "url" if str(model or "").startswith(URL_DEFAULT_PREFIX) else "b64_json"
     response_format = fields.get("response_format") or default_format
     if response_format not in RESPONSE_FORMATS:
@@ -98,7 +97,7 @@ def parse_edit(
         request = GenerationRequest.create(**FIELDS.request_fields(values))
     except ValidationError as error:
         raise refused(error, size) from None
-    return ImagesCall(request, response_format)
+    return ImagesCall(request, response_format, switch_to)
 
 
 def _values(

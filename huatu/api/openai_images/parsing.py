@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -115,10 +116,13 @@ class ImagesCall:
     Attributes:
         request: the validated generation request.
         response_format: ``"b64_json"`` or ``"url"``.
+        model: another listed model to switch to before generating (as A1111's
+            ``options`` would), or ``None``: the served one. Default ``None``.
     """
 
     request: GenerationRequest
     response_format: str
+    model: str | None = None
 
 
 async def json_body(request: Request) -> Any:
@@ -138,12 +142,12 @@ async def json_body(request: Request) -> Any:
         raise OpenAIError(400, refusal, code="invalid_json") from None
 
 
-def parse_generation(body: Any, served_model: str) -> ImagesCall:
+def parse_generation(body: Any, models: Sequence[str]) -> ImagesCall:
     """Check an images body and turn it into a validated :class:`ImagesCall`.
 
     Args:
         body: the decoded JSON body.
-        served_model: the loaded model's id (what ``model`` may name).
+        models: the served model's id, then the others ``model`` may name.
 
     Raises:
         OpenAIError: a 400 naming the first bad field (as the body names it) and its value.
@@ -151,9 +155,7 @@ def parse_generation(body: Any, served_model: str) -> ImagesCall:
     if not isinstance(body, dict):
         raise OpenAIError(400, Refusal("openai_body_object", value=body))
     model = body.get("model")
-    if model is not None and not (isinstance(model, str) and accepts_model(model, served_model)):
-        error = ValidationError("model", model, "openai_model", served=served_model)
-        raise OpenAIError(400, error, param="model", code="model_not_found")
+    switch_to = chosen_model(model, models)
     if body.get("stream"):
         raise OpenAIError(400, Refusal("openai_stream"), param="stream")
     default_format = "url" if str(model or "").startswith(URL_DEFAULT_PREFIX) else "b64_json"
@@ -167,12 +169,29 @@ def parse_generation(body: Any, served_model: str) -> ImagesCall:
         request = GenerationRequest.create(**FIELDS.request_fields(values))
     except ValidationError as error:
         raise refused(error, body.get("size")) from None
-    return ImagesCall(request, response_format)
+    return ImagesCall(request, response_format, switch_to)
 
 
-def accepts_model(name: str, served_model: str) -> bool:
-    """Whether ``name`` means the served model (its id or an OpenAI image model name)."""
-    return name == served_model or name.startswith(OPENAI_MODEL_PREFIXES)
+def chosen_model(model: Any, models: Sequence[str]) -> str | None:
+    """The listed model other than the served one (``models[0]``) that ``model`` names, or
+    ``None`` when it names the served one (or is not given).
+
+    Raises:
+        OpenAIError: ``model`` names no model here (400, ``param="model"``).
+    """
+    if model is None:
+        return None
+    if not (isinstance(model, str) and accepts_model(model, models)):
+        listed = ", ".join(models[1:]) or "-"
+        error = ValidationError("model", model, "openai_model", served=models[0], listed=listed)
+        raise OpenAIError(400, error, param="model", code="model_not_found")
+    return model if model in models[1:] else None
+
+
+def accepts_model(name: str, models: Sequence[str]) -> bool:
+    """Whether ``name`` is one of ``models`` or an OpenAI image model name (meaning the
+    served model, ``models[0]``)."""
+    return name in models or name.startswith(OPENAI_MODEL_PREFIXES)
 
 
 def size_rule() -> Notice:

@@ -53,7 +53,7 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
     @router.post("/v1/images/generations", openapi_extra=GENERATION_SCHEMA)
     async def images_generations(request: Request) -> JSONResponse:
         """Generate images from a prompt (OpenAI's ``images.generate``)."""
-        call = parse_generation(await json_body(request), service.choice.model)
+        call = parse_generation(await json_body(request), served_models())
         base_url = str(request.base_url)
         cancel = CancelToken()  # a client that goes away stops its run within a step
         work = run_in_threadpool(generate, service, gate, call, base_url, cancel)
@@ -75,7 +75,7 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
     async def edit_or_vary(request: Request, *, variation: bool) -> JSONResponse:
         fields, files = await form_body(request)
         call = await run_in_threadpool(
-            parse_edit, fields, files, service.choice.model, variation=variation
+            parse_edit, fields, files, served_models(), variation=variation
         )
         base_url = str(request.base_url)
         cancel = CancelToken()
@@ -83,16 +83,22 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
         answer = await finish_unless_disconnected(work, request.is_disconnected, cancel.cancel)
         return JSONResponse(answer)
 
+    def served_models() -> list[str]:
+        """The served model first, then every model a request may switch to."""
+        return list(dict.fromkeys([service.choice.model, *service.known_models()]))
+
     @router.get("/v1/models")
     def list_models() -> dict[str, Any]:
-        """The served model (OpenAI's ``models.list``)."""
-        return {"object": "list", "data": [model_object(service.choice.model)]}
+        """The served model, then the checkpoints of the models folders and the other models
+        a request's ``model`` may name (OpenAI's ``models.list``)."""
+        return {"object": "list", "data": [model_object(model) for model in served_models()]}
 
     @router.get("/v1/models/{model_id:path}")
     def retrieve_model(model_id: str) -> dict[str, Any]:
-        """One model by id: the served one or an OpenAI name for it (``models.retrieve``)."""
+        """One model by id: a listed one or an OpenAI name for the served one
+        (``models.retrieve``)."""
         served = service.choice.model
-        if not accepts_model(model_id, served):
+        if not accepts_model(model_id, served_models()):
             error = Refusal("openai_model_not_found", value=model_id, served=served)
             raise OpenAIError(404, error, param="model", code="model_not_found")
         return model_object(model_id)
@@ -127,6 +133,8 @@ def generate(
     """
     try:
         with gate.enter():
+            if call.model is not None:  # another listed model: every edge uses it from now on
+                service.switch_model(call.model)
             result = service.generate(call.request, cancel=cancel)
     except ValidationError as error:
         raise refused(error) from None

@@ -1,0 +1,77 @@
+"""Texts about people's own models: the models folder, model files, families."""
+
+from __future__ import annotations
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "unknown_model": (
+        "There is no {kind} called '{name}' in the models folders. Closest: {known}.",
+        "模型文件夹中没有名为“{name}”的{kind}。最接近的：{known}。",
+    ),
+    "unknown_model_none": (
+        "There is no {kind} called '{name}': the models folders hold none.",
+        "没有名为“{name}”的{kind}：模型文件夹中一个也没有。",
+    ),
+    "kind_checkpoint": ("checkpoint", "模型"),
+    "kind_lora": ("LoRA", "LoRA 模型"),
+    "kind_vae": ("VAE", "VAE 解码器"),
+    "kind_embedding": ("embedding", "嵌入（embedding）"),
+    "reason_lora_unknown": (
+        "names the LoRA '{name}', which is not in the models folders' Lora/ (closest: {known})",
+        "引用了 LoRA“{name}”，但模型文件夹的 Lora/ 中没有它（最接近的：{known}）",
+    ),
+    "reason_lora_weight": (
+        "must give a LoRA's weight as a number, e.g. <lora:name:0.8>",
+        "LoRA 的权重必须是数字，例如 <lora:name:0.8>",
+    ),
+    "reason_lora_unfit": (
+        "names the LoRA '{name}', which could not be applied to this model ({kind}): it may be "
+        "made for another model family",
+        "引用的 LoRA“{name}”无法用于当前模型（{kind}）：它可能是为其他模型系列训练的",
+    ),
+    "reason_embedding_unfit": (
+        "uses the embedding '{name}', which could not be loaded for this model ({kind}): it may "
+        "be made for another model family",
+        "使用的嵌入“{name}”无法为当前模型加载（{kind}）：它可能是为其他模型系列训练的",
+    ),
+    "switching_model": (
+        "Loading {model} …",
+        "正在加载 {model} …",
+    ),
+    "token_count": (
+        "{count}/{limit}",
+        "{count}/{limit} 词元",
+    ),
+    "token_count_chunks": (
+        "{count}/{limit} · {chunks} chunks of 75 tokens",
+        "{count}/{limit} 词元 · 共 {chunks} 段（每段 75）",
+    ),
+    "status_switching": (
+        "Loading {model} (the previous model is released first); generations wait for it.",
+        "正在加载 {model}（先释放上一个模型），生成请求会等待它加载完成。",
+    ),
+    "model_file_unreadable": (
+        ("{model} is not a readable .safetensors file ({kind}): it may be incomplete or damaged."),
+        "{model} 不是可读取的 .safetensors 文件（{kind}）：文件可能不完整或已损坏。",
+    ),
+    "model_file_not_checkpoint": (
+        (
+            "{model} is not a Stable Diffusion checkpoint huatu can run (it may be a LoRA, a VAE, "
+            "an SDXL refiner or another architecture; huatu runs SD 1.x, SD 2.x, SDXL and their "
+            "few-step variants)."
+        ),
+        (
+            "{model} 不是 huatu 能运行的 Stable Diffusion 模型（可能是 LoRA、VAE、SDXL "
+            "refiner 或其他架构；huatu 支持 SD 1.x、SD 2.x、SDXL 及其少步数变体）。"
+        ),
+    ),
+    "model_folder_unknown": (
+        (
+            "{model} is a diffusers folder of a kind huatu does not run ({pipeline}); huatu runs "
+            "SD 1.x, SD 2.x, SDXL, their few-step variants, Kolors, Hunyuan-DiT and Taiyi."
+        ),
+        (
+            "{model} 是 huatu 不支持的 diffusers 模型（{pipeline}）；huatu 支持 SD 1.x、SD 2.x、"
+            "SDXL 及其少步数变体、Kolors、混元 DiT 和太乙。"
+        ),
+    ),
+}

@@ -1,0 +1,143 @@
+"""Which models the service may switch to, and the switch itself (every edge's model choice:
+the studio's list, A1111's ``options``, the OpenAI and MCP ``model`` fields).
+
+A backend that holds its weights in this process (``Capabilities.in_process_weights``) lets
+go of the old model *before* the new one loads, so a switch never needs the memory of two
+models; if the new one fails, the old one is loaded again and stays. Anything that can be
+checked without loading (the name, the file's header) is checked before the old one goes.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from huatu.backends.registry import get_backend
+from huatu.backends.selection import choose_backend, runs_only_locally
+from huatu.config import TINY_MODEL, is_hub_id
+from huatu.errors import ModelLoadError, ValidationError
+from huatu.models.folders import CHECKPOINT, LORA, library_for
+
+if TYPE_CHECKING:
+    from huatu.backends.base import Backend, Capabilities
+    from huatu.backends.selection import BackendChoice
+    from huatu.config import Settings
+    from huatu.errors import HuatuError
+    from huatu.slots import FairSlots
+
+log = logging.getLogger(__name__)
+
+
+class ModelSwitching:
+    """The model list and switching of :class:`~huatu.service.ImageService` (a mixin: it
+    uses the service's settings, choice, backend, load error and slots)."""
+
+    settings: Settings
+    choice: BackendChoice
+    backend: Backend | None
+    load_error: HuatuError | None
+    _models: list[str]
+    _slots: FairSlots
+    switching_to: str | None
+    capabilities: Capabilities  # the service's properties
+    max_concurrency: int
+
+    def known_models(self) -> list[str]:
+        """The models every edge may switch to by name: the loaded one, the one huatu started
+        with, the checkpoints of the models folders, the built-in tiny model, ``HUATU_MODELS``,
+        and every model switched to since. Any Hugging Face Hub id may be asked for too
+        (:meth:`switch_model`)."""
+        first, *switched = self._models
+        files = library_for(self.settings).names(CHECKPOINT)
+        names = [self.choice.model, first, *files, TINY_MODEL, *self.settings.models, *switched]
+        return list(dict.fromkeys([*names, *self._alternatives()]))
+
+    def refresh_models(self) -> None:
+        """Scan the models folders again (A1111's ``refresh-checkpoints``)."""
+        library_for(self.settings).refresh()
+
+    def model_choices(self) -> list[str]:
+        """The studio's model choice: the current model and the alternatives the backend (or
+        its load failure) names, e.g. served hosted models; none when it names none."""
+        alternatives = self._alternatives()
+        return list(dict.fromkeys([self.choice.model, *alternatives])) if alternatives else []
+
+    def model_items(self) -> list[tuple[str, str]]:
+        """:meth:`model_choices` as ``(label, name)`` pairs: a checkpoint of the models folders
+        labelled with its family and size (``dream.safetensors · sd1 · 2.0 GB``)."""
+        from huatu.models.recognise import family_label
+
+        library = library_for(self.settings)
+        items = []
+        for model in self.model_choices():
+            found = library.find(CHECKPOINT, model)
+            label = model if found is None else f"{model} · {family_label(found)}"
+            items.append((label, model))
+        return items
+
+    def lora_names(self) -> list[str]:
+        """The LoRAs of the models folders, by the name ``<lora:name:weight>`` writes."""
+        return library_for(self.settings).names(LORA)
+
+    def _alternatives(self) -> tuple[str, ...]:
+        if self.backend is not None:
+            return self.capabilities.alternatives
+        return getattr(self.load_error, "alternatives", ())
+
+    def switch_model(self, model: str, *, backend: str | None = None) -> None:
+        """Load ``model`` and make it the one every edge uses from the next generation on.
+
+        Only a model of :meth:`known_models` or a Hugging Face Hub id may be asked for, never
+        another path on this machine (a client of an HTTP API must not make the server read
+        its files). The swap waits for running generations to finish. If loading fails, the
+        current model stays.
+
+        Args:
+            model: a model of :meth:`known_models` or a Hub id.
+            backend: ``auto`` or a backend id. Default: the current backend's.
+
+        Raises:
+            ValidationError: ``model`` (field ``model``) is neither listed nor a Hub id.
+            ModelLoadError: the model cannot be loaded (the sentence says what to do).
+            UnknownNameError: a bad ``backend``.
+        """
+        if self.backend is not None and model == self.choice.model:
+            return
+        listed = self.known_models()
+        local = runs_only_locally(model, self.settings)
+        if model not in listed and (not is_hub_id(model) or local):
+            raise ValidationError("model", model, "model_choice", choices=", ".join(listed))
+        settings = replace(self.settings, hosted_model=None)
+        choice = choose_backend(settings, model=model, backend=backend or self.choice.backend)
+        spec = get_backend(choice.backend)
+        spec.check(choice.model, settings)  # a bad file is refused with the old model loaded
+        with self._slots.exclusive():  # in turn, once running generations have ended
+            if self.backend is not None and self.capabilities.in_process_weights:
+                self._replace_in_place(choice, settings)
+            else:
+                loaded = spec.create(choice.model, settings)
+                self.choice, self.backend, self.load_error = choice, loaded, None
+            self._slots.resize(self.max_concurrency)
+        if model not in self._models:
+            self._models.append(model)
+
+    def _replace_in_place(self, choice: BackendChoice, settings: Settings) -> None:
+        """Release the loaded model, then load ``choice``; on failure load the old one again
+        (it stays if that works) and raise the failure."""
+        previous = self.choice
+        self.backend, self.switching_to = None, choice.model  # generations wait for the slots
+        gc.collect()  # the old weights go before the new ones come
+        try:
+            loaded = get_backend(choice.backend).create(choice.model, settings)
+        except ModelLoadError:
+            try:
+                self.backend = get_backend(previous.backend).create(previous.model, self.settings)
+            except ModelLoadError as error:
+                log.warning("could not load %s again after a failed switch", previous.model)
+                self.load_error = error
+            raise
+        finally:
+            self.switching_to = None
+        self.choice, self.backend, self.load_error = choice, loaded, None

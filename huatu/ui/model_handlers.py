@@ -1,0 +1,75 @@
+"""The studio's model-facing handlers: switching the model (with a message while it loads),
+the prompt's live token count, and the LoRA picker that writes ``<lora:name:1>``.
+
+Layout is in :mod:`huatu.ui.tabs`; wiring in :mod:`huatu.ui.studio`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+
+import gradio as gr
+
+from huatu.errors import HuatuError, explain
+from huatu.messages import message
+from huatu.service import ImageService
+from huatu.ui.common import request_language, status_markdown
+
+#: The weight the picker writes; the person changes it in the prompt.
+PICKED_LORA_WEIGHT = 1
+
+
+class ModelHandlers:
+    """Handlers bound to ``service``.
+
+    Args:
+        service: the service every edge uses.
+    """
+
+    def __init__(self, service: ImageService) -> None:
+        self.service = service
+
+    def switch_model(
+        self, model: str, request: gr.Request | None = None
+    ) -> Iterator[tuple[dict, str]]:
+        """The model choice: say that ``model`` is loading, switch every edge to it, then show
+        the new status line. A model that cannot be used leaves the current one, and the
+        person is told why in their language."""
+        language = request_language(request)
+        loading = message("switching_model", language, model=html.escape(str(model)))
+        yield gr.update(interactive=False), f"⏳ {loading}"
+        try:
+            self.service.switch_model(model)
+        except HuatuError as error:
+            gr.Warning(html.escape(explain(error, language, self.service.settings)))
+        chosen = gr.update(
+            choices=self.service.model_items(), value=self.service.choice.model, interactive=True
+        )
+        yield chosen, status_markdown(self.service, language)
+
+    def token_count(self, prompt: str, request: gr.Request | None = None) -> str:
+        """The prompt's tokens as the model counts them, against its chunk: ``23/75``, and
+        beyond 75 ``80/150 · 2 chunks``; nothing when the backend does not count."""
+        language = request_language(request)
+        backend = self.service.backend
+        limit = self.service.capabilities.token_limit
+        if backend is None or not limit or not prompt:
+            return ""
+        count = backend.token_count(prompt)
+        if count is None:
+            return ""
+        chunks = max(1, -(-count // limit))
+        if chunks == 1 or not self.service.capabilities.prompt_chunks:
+            return message("token_count", language, count=count, limit=limit)
+        return message(
+            "token_count_chunks", language, count=count, limit=limit * chunks, chunks=chunks
+        )
+
+    def insert_lora(self, name: str | None, prompt: str) -> tuple[str, dict]:
+        """The prompt with ``<lora:name:1>`` added at its end, and the picker emptied."""
+        if not name:
+            return prompt, gr.update()
+        tag = f"<lora:{name}:{PICKED_LORA_WEIGHT}>"
+        joined = f"{prompt.rstrip()} {tag}" if prompt and prompt.strip() else tag
+        return joined, gr.update(value=None)

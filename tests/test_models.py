@@ -1,0 +1,363 @@
+"""People's own models (issue 12, first part): the models folder in A1111's and ComfyUI's
+layouts, families recognised from the files, A1111's hashes, single-file checkpoints loaded
+with ``from_single_file``, a tiny SDXL, switching without restart, and the model lists of the
+A1111, OpenAI and MCP edges and ``huatu models list``.
+
+Every model here is built offline in the test: the tiny SD model written as an A1111
+single-file checkpoint (LDM key names), a copy with other weights, a tiny SDXL diffusers
+folder, and files that are not checkpoints.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import json
+import os
+import weakref
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from huatu.config import Settings
+from huatu.errors import ModelLoadError, UnknownModelError, ValidationError
+from huatu.images import InputImage
+from huatu.metadata import parse_parameters, read_parameters
+from huatu.models.folders import CHECKPOINT, LORA, ModelLibrary
+from huatu.models.hashes import HashCache, sha256_of
+from huatu.models.recognise import recognise_file, recognise_folder, variant
+from huatu.request import GenerationRequest
+from huatu.service import ImageService
+from tests.single_file_support import build_tiny_sdxl, save_single_file
+
+SMALL = {"num_inference_steps": 2, "width": 64, "height": 64, "seed": 7}
+
+
+def header_only_checkpoint(path: Path, keys: dict[str, tuple[int, ...]]) -> Path:
+    """A real ``.safetensors`` file holding zero tensors of ``keys``' shapes (what
+    recognition reads: names and shapes)."""
+    import torch
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({key: torch.zeros(shape) for key, shape in keys.items()}, str(path))
+    return path
+
+
+UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
+SD1_TEXT = "cond_stage_model.transformer.text_model.embeddings.position_embedding.weight"
+SD2_TEXT = "cond_stage_model.model.token_embedding.weight"
+SDXL_TEXT = "conditioner.embedders.1.model.positional_embedding"
+
+
+@pytest.fixture(scope="module")
+def models_root(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
+    """An A1111 models folder: the tiny model as a checkpoint, a copy with other weights in a
+    subfolder, a tiny SDXL folder, a LoRA-like file and a damaged file; and, beside it, a
+    ComfyUI install with one more checkpoint."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    root = tmp_path_factory.mktemp("library")
+    models = root / "models"
+    checkpoints = models / "Stable-diffusion"
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_model)
+    save_single_file(pipe, checkpoints / "tiny.safetensors")
+    with torch.no_grad():
+        for parameter in pipe.unet.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    save_single_file(pipe, checkpoints / "sub" / "tiny-b.safetensors")
+    save_single_file(pipe, root / "comfy" / "models" / "checkpoints" / "comfy-tiny.safetensors")
+    build_tiny_sdxl(checkpoints / "tiny-sdxl", root / "tokenizer")
+    header_only_checkpoint(checkpoints / "not-a-model.safetensors", {"lora_unet_x.alpha": (1,)})
+    (checkpoints / "broken.safetensors").write_bytes(b"\x00" * 5)
+    # recognised as a full SD 1.5 from its header, but its configs are on the (unreachable) Hub
+    header_only_checkpoint(
+        checkpoints / "offline-sd15.safetensors", {UNET_IN: (320, 4, 3, 3), SD1_TEXT: (77, 8)}
+    )
+    (models / "Lora").mkdir()
+    return root
+
+
+@pytest.fixture
+def library_settings(settings: Settings, models_root: Path) -> Settings:
+    return replace(
+        settings,
+        models_dir=models_root / "models",
+        extra_model_dirs=(models_root / "comfy",),
+    )
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def test_the_library_reads_a1111_and_comfyui_layouts_by_name_only(
+    library_settings: Settings, models_root: Path
+) -> None:
+    library = ModelLibrary([library_settings.models_dir, *library_settings.extra_model_dirs])
+    names = library.names(CHECKPOINT)
+    assert names == sorted(names, key=str.lower)
+    assert {
+        "tiny.safetensors",
+        "sub/tiny-b.safetensors",
+        "tiny-sdxl",
+        "comfy-tiny.safetensors",
+    } <= set(names)
+    found = library.get(CHECKPOINT, "sub/tiny-b.safetensors")
+    assert found.path == models_root / "models" / "Stable-diffusion" / "sub" / "tiny-b.safetensors"
+    assert library.find(CHECKPOINT, "sub/tiny-b") == found  # A1111's model_name
+    assert library.find(CHECKPOINT, "SUB/Tiny-B.safetensors [0123456789]") == found  # a title
+    assert library.find(CHECKPOINT, "tiny-sdxl").is_folder
+    # names are looked up, never joined into paths
+    for outside in ("../Stable-diffusion/tiny.safetensors", str(found.path), "/etc/passwd"):
+        assert library.find(CHECKPOINT, outside) is None
+    with pytest.raises(UnknownModelError) as refused:
+        library.get(CHECKPOINT, "tiny-c.safetensors")
+    assert "tiny-c.safetensors" in str(refused.value)
+    assert "tiny.safetensors" in refused.value.known  # the closest names
+    with pytest.raises(UnknownModelError, match="none"):
+        library.get(LORA, "watercolor")
+
+
+def test_pickle_files_are_listed_only_when_allowed(tmp_path: Path) -> None:
+    folder = tmp_path / "Stable-diffusion"
+    folder.mkdir()
+    (folder / "old.ckpt").write_bytes(b"not read")
+    (folder / "new.safetensors").write_bytes(b"not read either")
+    assert ModelLibrary([tmp_path]).names(CHECKPOINT) == ["new.safetensors"]
+    allowed = ModelLibrary([tmp_path], allow_pickle=True).names(CHECKPOINT)
+    assert allowed == ["new.safetensors", "old.ckpt"]
+
+
+def test_hashes_are_a1111s_and_computed_once_per_file_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lora.safetensors"
+    header = b'{"__metadata__":{"a":"b"}}  '
+    path.write_bytes(len(header).to_bytes(8, "little") + header + b"tensor bytes")
+    cache = HashCache(tmp_path / "cache" / "hashes.json")
+    assert cache.full(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert cache.addnet(path) == hashlib.sha256(b"tensor bytes").hexdigest()  # after the header
+    import huatu.models.hashes as hashes
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr(hashes, "sha256_of", no_reading)
+    again = HashCache(tmp_path / "cache" / "hashes.json")  # a new process: the kept file
+    assert again.full(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert again.known_full(path) == again.full(path)
+    monkeypatch.setattr(hashes, "sha256_of", sha256_of)
+    path.write_bytes(path.read_bytes() + b"!")  # a new version of the file
+    assert again.known_full(path) is None
+    assert again.full(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_families_are_recognised_from_the_files(models_root: Path, tmp_path: Path) -> None:
+    checkpoints = models_root / "models" / "Stable-diffusion"
+    assert recognise_file(checkpoints / "tiny.safetensors").family == "tiny"
+    assert recognise_folder(checkpoints / "tiny-sdxl").family == "sdxl"
+    full = {UNET_IN: (320, 4, 3, 3)}
+    sdxl = header_only_checkpoint(
+        tmp_path / "sd_xl_turbo_1.0.safetensors", {**full, SDXL_TEXT: (77, 8)}
+    )
+    assert recognise_file(sdxl).family == "sdxl-turbo"
+    base = header_only_checkpoint(
+        tmp_path / "sd_xl_base_1.0.safetensors", {**full, SDXL_TEXT: (77, 8)}
+    )
+    assert recognise_file(base).family == "sdxl"
+    sd2 = header_only_checkpoint(tmp_path / "v2-1_768.safetensors", {**full, SD2_TEXT: (10, 8)})
+    assert recognise_file(sd2).family == "sd2"
+    inpaint = header_only_checkpoint(
+        tmp_path / "sd-inpaint.safetensors", {UNET_IN: (320, 9, 3, 3), SD1_TEXT: (77, 8)}
+    )
+    assert recognise_file(inpaint) == recognise_file(inpaint).__class__("sd1", inpainting=True)
+    assert variant("sd1", "LCM_Dreamshaper_v7") == "lcm"
+    assert variant("sd1", "dreamshaper_8") == "sd1"
+    with pytest.raises(ModelLoadError, match="not a Stable Diffusion checkpoint"):
+        recognise_file(checkpoints / "not-a-model.safetensors")
+    with pytest.raises(ModelLoadError, match="not a readable .safetensors"):
+        recognise_file(checkpoints / "broken.safetensors")
+
+
+def test_a_single_file_checkpoint_draws_what_its_diffusers_folder_draws(
+    library_settings: Settings, tiny_service: ImageService
+) -> None:
+    service = ImageService.start(library_settings, model="tiny.safetensors", backend="local")
+    assert service.backend is not None, service.load_error
+    assert service.backend.family.id == "tiny"
+    result = service.generate(GenerationRequest.create(prompt="a red fox", **SMALL))
+    folder = tiny_service.generate(
+        GenerationRequest.create(prompt="a red fox", **SMALL), save=False
+    )
+    assert np.array_equal(pixels(result.images[0]), pixels(folder.images[0]))
+    path = library_settings.models_dir / "Stable-diffusion" / "tiny.safetensors"
+    settings = parse_parameters(read_parameters(result.paths[0])).settings
+    assert settings["Model hash"] == hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    assert settings["Model"] == "tiny.safetensors"
+    assert "Model hash" not in folder.parameters[0]  # a diffusers folder has no one file
+
+
+def test_switching_releases_the_old_model_first_and_keeps_it_when_the_new_one_fails(
+    library_settings: Settings,
+) -> None:
+    service = ImageService.start(library_settings, model="tiny.safetensors", backend="local")
+    first = service.generate(GenerationRequest.create(prompt="a red fox", **SMALL), save=False)
+    first_hash = parse_parameters(first.parameters[0]).settings["Model hash"]
+    old_pipe = weakref.ref(service.backend.pipe)
+    service.switch_model("sub/tiny-b.safetensors")
+    gc.collect()
+    assert old_pipe() is None  # released (before the new one loaded: see the module)
+    second = service.generate(GenerationRequest.create(prompt="a red fox", **SMALL), save=False)
+    second_hash = parse_parameters(second.parameters[0]).settings["Model hash"]
+    assert second_hash != first_hash
+    assert not np.array_equal(pixels(first.images[0]), pixels(second.images[0]))
+
+    loaded = service.backend
+    for bad, why in (("broken.safetensors", "readable"), ("not-a-model.safetensors", "checkpoint")):
+        with pytest.raises(ModelLoadError, match=why):
+            service.switch_model(bad)
+        assert service.backend is loaded  # refused from its header: nothing was released
+    with pytest.raises(ModelLoadError, match="offline-sd15.safetensors"):
+        service.switch_model("offline-sd15.safetensors")  # fails while loading
+    assert service.choice.model == "sub/tiny-b.safetensors"  # loaded again, and serving
+    again = service.generate(GenerationRequest.create(prompt="a red fox", **SMALL), save=False)
+    assert np.array_equal(pixels(again.images[0]), pixels(second.images[0]))
+    with pytest.raises(ValidationError, match="model"):
+        service.switch_model(
+            str(library_settings.models_dir / "Stable-diffusion" / "tiny.safetensors")
+        )
+
+
+def test_a_tiny_sdxl_runs_text_to_image_and_image_to_image(library_settings: Settings) -> None:
+    service = ImageService.start(library_settings, model="tiny-sdxl", backend="local")
+    assert service.backend is not None, service.load_error
+    assert service.backend.family.id == "sdxl"
+    made = service.generate(GenerationRequest.create(prompt="a lighthouse", **SMALL), save=False)
+    assert made.images[0].size == (64, 64)
+    edited = service.generate(
+        GenerationRequest.create(
+            prompt="a lighthouse at night",
+            init_image=InputImage.of(made.images[0]),
+            strength=0.5,
+            **SMALL,
+        ),
+        save=False,
+    )
+    assert edited.images[0].size == (64, 64)
+    assert not np.array_equal(pixels(made.images[0]), pixels(edited.images[0]))
+
+
+def test_the_a1111_openai_and_mcp_edges_list_and_switch_checkpoints(
+    library_settings: Settings,
+) -> None:
+    import openai
+    import webuiapi
+
+    from huatu.api.gate import ApiGate
+    from huatu.ui.mcp_tool import make_generate_image
+    from tests.helpers import serving_app
+
+    service = ImageService.start(library_settings, model="tiny.safetensors", backend="local")
+    checkpoints = library_settings.models_dir / "Stable-diffusion"
+
+    def short_hash(name: str) -> str:
+        return hashlib.sha256((checkpoints / name).read_bytes()).hexdigest()[:10]
+
+    with serving_app(service) as url:
+        host, port = url.removeprefix("http://").split(":")
+        api = webuiapi.WebUIApi(host=host, port=int(port), steps=2)
+        titles = api.util_get_model_names()
+        assert f"tiny.safetensors [{short_hash('tiny.safetensors')}]" in titles  # loaded: hashed
+        assert "tiny-sdxl" in titles  # a folder: no hash
+        # a file not loaded yet is listed without its hash, as A1111 lists it (the session's
+        # other tests may have hashed it already)
+        assert any(title.startswith("sub/tiny-b.safetensors") for title in titles)
+        item = next(m for m in api.get_sd_models() if m["model_name"] == "tiny")
+        assert item["filename"] == "tiny.safetensors"  # never the server's path
+        api.util_set_model("sub/tiny-b.safetensors")
+        assert service.choice.model == "sub/tiny-b.safetensors"
+        result = api.txt2img(prompt="a red fox", width=64, height=64, seed=3)
+        assert f"Model hash: {short_hash('sub/tiny-b.safetensors')}" in result.info["infotexts"][0]
+        assert api.get_options()["sd_model_checkpoint"].startswith("sub/tiny-b.safetensors [")
+
+        (checkpoints / "later.safetensors").write_bytes(
+            (checkpoints / "tiny.safetensors").read_bytes()
+        )
+        try:
+            assert "later.safetensors" not in api.util_get_model_names()
+            api.refresh_checkpoints()
+            assert "later.safetensors" in api.util_get_model_names()
+
+            client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            listed = [model.id for model in client.models.list()]
+            assert listed[0] == "sub/tiny-b.safetensors"  # the served one first
+            assert {"tiny.safetensors", "later.safetensors", "tiny-sdxl"} <= set(listed)
+            answer = client.images.generate(model="later.safetensors", prompt="a fox", size="64x64")
+            png = base64_png(answer.data[0].b64_json)
+            assert f"Model hash: {short_hash('later.safetensors')}" in read_parameters(png)
+            with pytest.raises(openai.BadRequestError, match="tiny.safetensors"):
+                client.images.generate(model="nowhere.safetensors", prompt="a fox")
+        finally:
+            (checkpoints / "later.safetensors").unlink()
+            service.refresh_models()
+
+    tool = make_generate_image(service, ApiGate(2))
+    *images, details = tool("a fox", steps=2, width=64, height=64, seed=1, model="tiny.safetensors")
+    assert f"Model hash: {short_hash('tiny.safetensors')}" in details
+    assert service.choice.model == "tiny.safetensors"
+
+
+def base64_png(text: str) -> Image.Image:
+    import base64
+
+    return Image.open(io.BytesIO(base64.b64decode(text)))
+
+
+def test_huatu_models_list_shows_each_kind_with_family_and_size(
+    library_settings: Settings, models_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from huatu.cli import main
+
+    monkeypatch.setenv("HUATU_MODELS_DIR", str(library_settings.models_dir))
+    monkeypatch.delenv("HUATU_EXTRA_MODEL_DIRS", raising=False)
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["models", "list", "--json", "--extra-model-dir", str(models_root / "comfy")]
+    )
+    monkeypatch.delenv("HUATU_EXTRA_MODEL_DIRS", raising=False)  # the option sets it
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert rows["tiny.safetensors"]["family"] == "tiny"
+    assert rows["tiny-sdxl"]["family"] == "sdxl"
+    assert rows["comfy-tiny.safetensors"]["kind"] == "checkpoint"
+    assert rows["not-a-model.safetensors"]["family"] == "?"
+    assert rows["tiny.safetensors"]["size_mb"] > 0
+    plain = runner.invoke(main, ["models", "list"])
+    assert plain.exit_code == 0 and "checkpoint — " in plain.output
+    assert os.environ.get("HUATU_EXTRA_MODEL_DIRS") is None
+
+
+def test_the_studio_says_a_model_is_loading_then_shows_the_new_one(
+    library_settings: Settings,
+) -> None:
+    from huatu.ui.model_handlers import ModelHandlers
+
+    service = ImageService.start(library_settings, model="tiny.safetensors", backend="local")
+    steps = ModelHandlers(service).switch_model("sub/tiny-b.safetensors")
+    choice, status = next(steps)
+    assert choice["interactive"] is False and status.startswith("⏳ Loading sub/tiny-b")
+    assert service.choice.model == "tiny.safetensors"  # not yet
+    choice, status = next(steps)
+    assert service.choice.model == "sub/tiny-b.safetensors" and "⏳" not in status
+    labels = dict((value, label) for label, value in choice["choices"])
+    assert labels["sub/tiny-b.safetensors"] == "sub/tiny-b.safetensors · tiny · 4.3 MB"
+    assert labels["tiny-sdxl"].startswith("tiny-sdxl · sdxl · ")
+    assert labels["not-a-model.safetensors"].startswith("not-a-model.safetensors · ? · ")
