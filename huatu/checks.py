@@ -7,9 +7,12 @@ import numbers
 from typing import Any
 
 from huatu.errors import ValidationError
+from huatu.models.families import FAMILIES
 
 MIN_STEPS, MAX_STEPS = 1, 100
-MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 64, 1024, 8
+#: The largest side any family takes (SDXL's 1536); a model's own family may take less
+#: (:attr:`huatu.models.families.Family.max_side`, checked by the service).
+MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = 64, max(f.max_side for f in FAMILIES.values()), 8
 
 
 def is_integral(value: Any) -> bool:

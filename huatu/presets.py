@@ -1,10 +1,12 @@
-"""Quality presets (scheduler + steps) and aspect-ratio presets for Stable Diffusion 1.5."""
+"""Quality presets (scheduler + steps) and aspect-ratio presets: SD 1.5's, and each model
+family's from :mod:`huatu.models.families`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from huatu.models.families import FAMILIES, SD_SIZES, Family
 from huatu.request import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
 from huatu.schedulers import LCM_SCHEDULER
 
@@ -48,13 +50,38 @@ DEFAULT_PRESET = "balanced"
 LCM_FAST_PRESET = QualityPreset("fast", "Fast", LCM_SCHEDULER, 4, guidance=1.0)
 
 
-def quality_presets(fast_available: bool = False) -> dict[str, QualityPreset]:
+def quality_presets(
+    fast_available: bool = False, family: Family | None = None
+) -> dict[str, QualityPreset]:
     """Every preset id → the preset as a backend runs it: ``fast`` is :data:`LCM_FAST_PRESET`
     when ``fast_available`` (the LCM-LoRA weights are at hand), else the DPM++ 12-step
-    fallback of :data:`QUALITY_PRESETS`."""
+    fallback of :data:`QUALITY_PRESETS`.
+
+    For a model ``family`` other than SD 1.x, the presets are the family's: Balanced its
+    steps, scheduler and guidance; Quality half as many steps again; Fast 60 % of them (a
+    few-step family: its own steps for Balanced and Fast, twice as many for Quality).
+    """
+    if family is not None and family.id not in ("sd1", "tiny"):
+        return _family_presets(family, fast_available)
     presets = dict(QUALITY_PRESETS)
     if fast_available:
         presets[LCM_FAST_PRESET.id] = LCM_FAST_PRESET
+    return presets
+
+
+def _family_presets(family: Family, fast_available: bool) -> dict[str, QualityPreset]:
+    scheduler, steps, guidance = family.schedulers[0], family.steps, family.guidance
+    if family.few_step:
+        quality, fast = steps * 2, steps
+    else:
+        quality, fast = round(steps * 1.5), max(1, round(steps * 0.6))
+    presets = {
+        "quality": QualityPreset("quality", "Quality", scheduler, quality, guidance),
+        "balanced": QualityPreset("balanced", "Balanced", scheduler, steps, guidance),
+        "fast": QualityPreset("fast", "Fast", scheduler, fast, guidance),
+    }
+    if fast_available and not family.few_step:
+        presets["fast"] = LCM_FAST_PRESET
     return presets
 
 
@@ -85,15 +112,20 @@ def apply_quality_preset(
 
 
 def matching_preset(
-    scheduler: str, steps: int, guidance: float | None = None
+    scheduler: str,
+    steps: int,
+    guidance: float | None = None,
+    presets: Mapping[str, QualityPreset] | None = None,
 ) -> QualityPreset | None:
     """The preset whose scheduler and steps are exactly these, or ``None`` (custom settings).
 
     A preset is recorded in metadata only while the user has not overridden it, so the label
     never claims settings the image was not made with. When ``guidance`` is given, a preset
-    that sets the guidance (LCM Fast) matches only with that guidance.
+    that sets the guidance (LCM Fast) matches only with that guidance. ``presets``: the
+    backend's own (a family's); default: SD 1.5's and the LCM Fast preset.
     """
-    for preset in (*QUALITY_PRESETS.values(), LCM_FAST_PRESET):
+    offered = presets.values() if presets else (*QUALITY_PRESETS.values(), LCM_FAST_PRESET)
+    for preset in offered:
         if preset.scheduler != scheduler or preset.steps != steps:
             continue
         if guidance is not None and preset.guidance not in (None, guidance):
@@ -104,7 +136,7 @@ def matching_preset(
 
 @dataclass(frozen=True)
 class AspectPreset:
-    """An image size that suits SD 1.5 (trained at 512×512), labelled with its ratio.
+    """An image size that suits a model family, labelled with its ratio.
 
     Attributes:
         ratio: e.g. ``"2:3"``.
@@ -127,19 +159,30 @@ class AspectPreset:
         return f"{self.width}x{self.height}"
 
 
-ASPECT_PRESETS: tuple[AspectPreset, ...] = (
-    AspectPreset("1:1", 512, 512),
-    AspectPreset("2:3", 512, 768),
-    AspectPreset("3:2", 768, 512),
-    AspectPreset("3:4", 576, 768),
-    AspectPreset("4:3", 768, 576),
-    AspectPreset("7:10", 448, 640),
-    AspectPreset("10:7", 640, 448),
-    AspectPreset("9:16", 432, 768),
-    AspectPreset("16:9", 768, 432),
-)
+def aspect_presets(sizes: tuple[tuple[int, int], ...]) -> tuple[AspectPreset, ...]:
+    """``sizes`` (a family's, :mod:`huatu.models.families`) as presets labelled with their
+    ratio in lowest terms (``1216×832`` → ``19:13``)."""
+    from math import gcd
+
+    return tuple(
+        AspectPreset(f"{width // gcd(width, height)}:{height // gcd(width, height)}", width, height)
+        for width, height in sizes
+    )
+
+
+#: SD 1.5's sizes (trained at 512×512): the presets of a model whose family is not known.
+ASPECT_PRESETS: tuple[AspectPreset, ...] = aspect_presets(SD_SIZES)
+
+
+def aspects_for(family: Family | None) -> tuple[AspectPreset, ...]:
+    """The size presets of a model of ``family`` (its table row's sizes, default first), or
+    SD 1.5's when the family is not known."""
+    return aspect_presets(family.sizes) if family is not None else ASPECT_PRESETS
 
 
 def aspect_by_id(aspect_id: str) -> AspectPreset | None:
-    """The aspect preset whose :attr:`AspectPreset.id` is ``aspect_id``, or ``None``."""
-    return next((aspect for aspect in ASPECT_PRESETS if aspect.id == aspect_id), None)
+    """The aspect preset of any family whose :attr:`AspectPreset.id` is ``aspect_id``, or
+    ``None``."""
+    every = {size for each in FAMILIES.values() for size in each.sizes}
+    found = aspect_presets(tuple(sorted(every)))
+    return next((aspect for aspect in found if aspect.id == aspect_id), None)

@@ -29,6 +29,7 @@ from huatu.history.files import save_png
 from huatu.history.sources import kept_sources
 from huatu.messages import DEFAULT_LANGUAGE, Notice, render
 from huatu.metadata import format_parameters
+from huatu.models.families import check_family_size
 from huatu.models.switching import ModelSwitching
 from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices
@@ -231,6 +232,7 @@ class ImageService(ModelSwitching):
                 raise ValidationError(
                     "mode", request.mode, "mode_unsupported", backend=backend.id, modes=modes
                 )
+            check_family_size(request, caps.family)
             request = request.with_drawn_seed()
             texts = {"prompt": request.prompt, "negative_prompt": request.negative_prompt}
             limit = None if caps.prompt_chunks else caps.token_limit  # chunks: nothing ignored
@@ -256,7 +258,7 @@ class ImageService(ModelSwitching):
         added = backend.metadata_fields(request)  # only the fields it declares
         fields = {**(extra or {}), **{k: v for k, v in added.items() if k in caps.metadata_fields}}
         preset = matching_preset(
-            request.scheduler, request.num_inference_steps, request.guidance_scale
+            request.scheduler, request.num_inference_steps, request.guidance_scale, caps.presets
         )
         if preset in caps.presets.values() and preset.scheduler in caps.schedulers:
             fields["Preset"] = preset.label  # as this backend runs it, with its own sampler

@@ -118,7 +118,7 @@ def test_bad_values_are_named_without_traceback(cli_env, tmp_path: Path):
         "generate", "a dog", "--model", "tiny", "--width", "100", env=cli_env, cwd=tmp_path
     )
     assert done.returncode == 2
-    assert "`width` must be an integer from 64 to 1024 and a multiple of 8, but is 100." in (
+    assert "`width` must be an integer from 64 to 1536 and a multiple of 8, but is 100." in (
         done.stderr
     )
     assert "Traceback" not in done.stderr

@@ -172,8 +172,8 @@ def test_outpainting_extends_the_canvas_and_keeps_the_old_pixels(service):
 
 def test_outpaint_beyond_the_limits_is_refused_before_anything_runs():
     with pytest.raises(ValidationError) as refused:
-        edit(init_image=InputImage.of(picture()), width=1024, height=64, outpaint=(8, 0, 0, 0))
-    assert refused.value.field == "outpaint" and "1032×64" in str(refused.value)
+        edit(init_image=InputImage.of(picture()), width=1536, height=64, outpaint=(8, 0, 0, 0))
+    assert refused.value.field == "outpaint" and "1544×64" in str(refused.value)
     with pytest.raises(ValidationError, match="multiple of 8"):
         edit(init_image=InputImage.of(picture()), outpaint=(5, 0, 0, 0))
 
@@ -212,8 +212,8 @@ def test_hires_fix_returns_the_upscaled_size_and_counts_both_passes(service, ups
 
 def test_hires_fix_past_the_side_limit_is_refused():
     with pytest.raises(ValidationError) as refused:
-        edit(width=768, height=512, hires_scale=1.5)
-    assert refused.value.field == "hires_scale" and "1152×768" in str(refused.value)
+        edit(width=1152, height=512, hires_scale=1.5)
+    assert refused.value.field == "hires_scale" and "1728×768" in str(refused.value)
 
 
 def test_upscale_is_lanczos_to_the_scaled_size():

@@ -175,7 +175,7 @@ def test_a_model_no_provider_serves_is_said_at_start_with_served_ones(hub, tmp_p
     assert hub.requests == []  # refused without a call
     assert service.model_choices() == [SD15, *SERVED]
 
-    *_, (_, status) = ModelHandlers(service).switch_model(FLUX_DEV)  # its last update
+    *_, (_, status, *_) = ModelHandlers(service).switch_model(FLUX_DEV)  # its last update
     assert service.backend is not None and service.choice.model == FLUX_DEV
     assert f"**{FLUX_DEV}**" in status and "via fal-ai" in status
 

@@ -352,12 +352,55 @@ def test_the_studio_says_a_model_is_loading_then_shows_the_new_one(
 
     service = ImageService.start(library_settings, model="tiny.safetensors", backend="local")
     steps = ModelHandlers(service).switch_model("sub/tiny-b.safetensors")
-    choice, status = next(steps)
+    choice, status, *_ = next(steps)
     assert choice["interactive"] is False and status.startswith("⏳ Loading sub/tiny-b")
     assert service.choice.model == "tiny.safetensors"  # not yet
-    choice, status = next(steps)
+    choice, status, *_ = next(steps)
     assert service.choice.model == "sub/tiny-b.safetensors" and "⏳" not in status
     labels = dict((value, label) for label, value in choice["choices"])
     assert labels["sub/tiny-b.safetensors"] == "sub/tiny-b.safetensors · tiny · 4.3 MB"
     assert labels["tiny-sdxl"].startswith("tiny-sdxl · sdxl · ")
     assert labels["not-a-model.safetensors"].startswith("not-a-model.safetensors · ? · ")
+    # to SDXL: the form takes the family's sizes and preset
+    *_, (choice, status, sizes, width, height, preset, steps_value, scheduler, guidance) = (
+        ModelHandlers(service).switch_model("tiny-sdxl")
+    )
+    assert sizes["value"] == "1024x1024" and len(sizes["choices"]) == 9
+    assert (width, height, preset, steps_value, guidance) == (1024, 1024, "balanced", 25, 6.0)
+    # a failed switch leaves the form as it was
+    *_, (choice, status, *form) = ModelHandlers(service).switch_model("broken.safetensors")
+    assert service.choice.model == "tiny-sdxl" and all(
+        update == {"__type__": "update"} for update in form
+    )
+
+
+def test_the_family_table_drives_presets_sizes_and_limits(
+    library_settings: Settings, tiny_service: ImageService
+) -> None:
+    from huatu.models.families import FAMILIES
+    from huatu.presets import aspect_presets
+    from huatu.schedulers import scheduler_ids
+
+    for family in FAMILIES.values():  # every row is usable as it stands
+        assert set(family.schedulers) <= set(scheduler_ids()), family.id
+        assert all(max(size) <= family.max_side for size in family.sizes), family.id
+        assert family.size == family.sizes[0]
+    sdxl = aspect_presets(FAMILIES["sdxl"].sizes)
+    assert [a.label for a in sdxl[:3]] == ["1:1 · 1024×1024", "9:7 · 1152×896", "7:9 · 896×1152"]
+
+    service = ImageService.start(library_settings, model="tiny-sdxl", backend="local")
+    caps = service.capabilities
+    assert caps.family.id == "sdxl"
+    balanced = caps.presets["balanced"]
+    assert (balanced.steps, balanced.guidance) == (25, 6.0)  # the table's, not SD 1.5's 20 / 7
+    assert caps.presets["quality"].steps == 38 and caps.presets["fast"].steps == 15
+    # SD 1.x takes at most 1024 per side, SDXL 1536: checked per loaded family
+    wide = GenerationRequest.create(prompt="a", width=1152, height=64, num_inference_steps=1)
+    with pytest.raises(ValidationError) as refused:
+        tiny_service.generate(wide, save=False)
+    assert refused.value.field == "width" and "at most 1024" in str(refused.value)
+    hires = GenerationRequest.create(
+        prompt="a", width=768, height=64, hires_scale=1.5, num_inference_steps=1
+    )
+    with pytest.raises(ValidationError, match="1152 pixels"):
+        tiny_service.generate(hires, save=False)

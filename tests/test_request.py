@@ -36,9 +36,9 @@ BAD_INPUTS = [
     (
         {"prompt": "a", "width": 100},
         "width",
-        "`width` must be an integer from 64 to 1024 and a multiple of 8, but is 100.",
+        "`width` must be an integer from 64 to 1536 and a multiple of 8, but is 100.",
     ),
-    ({"prompt": "a", "width": 1032}, "width", "but is 1032."),
+    ({"prompt": "a", "width": 1544}, "width", "but is 1544."),
     ({"prompt": "a", "height": 56}, "height", "but is 56."),
     ({"prompt": "a", "height": 512.5}, "height", "but is 512.5."),
     (

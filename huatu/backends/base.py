@@ -20,6 +20,7 @@ from huatu.request import TXT2IMG
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from huatu.models.families import Family
     from huatu.presets import QualityPreset
     from huatu.request import GenerationRequest
 
@@ -112,6 +113,8 @@ class Capabilities:
         test_model: it draws noise, not pictures (the built-in tiny model). Default off.
         alternatives: other models a person may switch to on this backend (e.g. the hosted
             models providers serve), offered in the studio's model choice. Default none.
+        family: the model family it runs (:mod:`huatu.models.families`): its sizes, size
+            limit and presets; ``None`` when it is not one of the table's (a hosted model).
         embedding_width: the width of its text encoder's token vectors: the textual-inversion
             embeddings of that width fit it. Default ``None``: it takes none.
         in_process_weights: it holds the model's weights in this process, so a model switch
@@ -129,6 +132,7 @@ class Capabilities:
     concurrency: int = 1
     test_model: bool = False
     alternatives: tuple[str, ...] = ()
+    family: Family | None = None
     embedding_width: int | None = None
     in_process_weights: bool = False
 

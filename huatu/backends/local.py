@@ -149,11 +149,12 @@ class LocalBackend:
             token_limit=self.pipe.tokenizer.model_max_length - 2,  # without start/end tokens
             prompt_chunks=self.prompts is not None,
             schedulers=frozenset(scheduler_ids()),
-            presets=quality_presets(fast_available=fast),
+            presets=quality_presets(fast_available=fast, family=self.family),
             preset_notes=notes,
             metadata_fields=("VAE", "Lora hashes", "TI hashes"),
             concurrency=1,
             test_model=self.is_test_model,
+            family=self.family,
             embedding_width=self.pipe.text_encoder.config.hidden_size,
             alternatives=tuple(self.library.names(CHECKPOINT)),
             in_process_weights=True,

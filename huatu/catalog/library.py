@@ -33,6 +33,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "be made for another model family",
         "使用的嵌入“{name}”无法为当前模型加载（{kind}）：它可能是为其他模型系列训练的",
     ),
+    "reason_side_for_family": (
+        "makes the picture {size} pixels on that side, but the loaded model ({family}) takes "
+        "at most {high}",
+        "会使图片这一边达到 {size} 像素，但当前模型（{family}）最多支持 {high}",
+    ),
     "switching_model": (
         "Loading {model} …",
         "正在加载 {model} …",

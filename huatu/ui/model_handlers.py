@@ -13,11 +13,16 @@ import gradio as gr
 
 from huatu.errors import HuatuError, explain
 from huatu.messages import message
+from huatu.presets import DEFAULT_PRESET, apply_quality_preset, aspects_for
+from huatu.request import DEFAULT_GUIDANCE
 from huatu.service import ImageService
 from huatu.ui.common import request_language, status_markdown
 
 #: The weight the picker writes; the person changes it in the prompt.
 PICKED_LORA_WEIGHT = 1
+#: The form's controls a model switch sets to the new model family's defaults, in the order
+#: :meth:`ModelHandlers.switch_model` answers them (after the choice and the status).
+MODEL_FORM = ("aspect", "width", "height", "preset", "steps", "scheduler", "guidance")
 
 
 class ModelHandlers:
@@ -30,23 +35,44 @@ class ModelHandlers:
     def __init__(self, service: ImageService) -> None:
         self.service = service
 
-    def switch_model(
-        self, model: str, request: gr.Request | None = None
-    ) -> Iterator[tuple[dict, str]]:
+    def switch_model(self, model: str, request: gr.Request | None = None) -> Iterator[tuple]:
         """The model choice: say that ``model`` is loading, switch every edge to it, then show
-        the new status line. A model that cannot be used leaves the current one, and the
-        person is told why in their language."""
+        the new status line and set the form to the new family's sizes and preset
+        (:data:`MODEL_FORM`). A model that cannot be used leaves the current one and the
+        form, and the person is told why in their language."""
         language = request_language(request)
         loading = message("switching_model", language, model=html.escape(str(model)))
-        yield gr.update(interactive=False), f"⏳ {loading}"
+        unchanged = [gr.update()] * len(MODEL_FORM)
+        yield gr.update(interactive=False), f"⏳ {loading}", *unchanged
+        form = unchanged
         try:
             self.service.switch_model(model)
+            form = self.form_for_model()
         except HuatuError as error:
             gr.Warning(html.escape(explain(error, language, self.service.settings)))
         chosen = gr.update(
             choices=self.service.model_items(), value=self.service.choice.model, interactive=True
         )
-        yield chosen, status_markdown(self.service, language)
+        yield chosen, status_markdown(self.service, language), *form
+
+    def form_for_model(self) -> list:
+        """The :data:`MODEL_FORM` values for the loaded model: its family's sizes (the first
+        chosen), the Balanced preset's steps, sampler and guidance."""
+        capabilities = self.service.capabilities
+        aspects = aspects_for(capabilities.family)
+        steps, scheduler, guidance = apply_quality_preset(
+            DEFAULT_PRESET, presets=capabilities.presets, guidance=DEFAULT_GUIDANCE
+        )
+        sizes = gr.update(choices=[(a.label, a.id) for a in aspects], value=aspects[0].id)
+        return [
+            sizes,
+            aspects[0].width,
+            aspects[0].height,
+            DEFAULT_PRESET,
+            steps,
+            scheduler,
+            guidance,
+        ]
 
     def token_count(self, prompt: str, request: gr.Request | None = None) -> str:
         """The prompt's tokens as the model counts them, against its chunk: ``23/75``, and

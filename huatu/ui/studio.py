@@ -27,7 +27,7 @@ from huatu.ui.handlers import StudioHandlers
 from huatu.ui.i18n import t
 from huatu.ui.mcp_edit import add_edit_image
 from huatu.ui.mcp_tool import McpToolsBlocks, add_generate_image
-from huatu.ui.model_handlers import ModelHandlers
+from huatu.ui.model_handlers import MODEL_FORM, ModelHandlers
 from huatu.ui.modes import SHOWN_IN, shown
 from huatu.ui.saved import SavedImageHandlers
 from huatu.ui.tabs import (
@@ -109,7 +109,10 @@ def build_studio(
 def wire_models(handlers: ModelHandlers, model: Any, status: Any, tab: Parts) -> None:
     """The model choice (a message while it loads), the prompt's live token count and the
     LoRA picker."""
-    model.input(handlers.switch_model, inputs=model, outputs=[model, status], **PRIVATE)
+    form_outputs = [tab[name] for name in MODEL_FORM]
+    model.input(
+        handlers.switch_model, inputs=model, outputs=[model, status, *form_outputs], **PRIVATE
+    )
     tab["prompt"].change(
         handlers.token_count,
         inputs=tab["prompt"],

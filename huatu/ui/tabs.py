@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from huatu.presets import ASPECT_PRESETS, DEFAULT_PRESET, QUALITY_PRESETS, apply_quality_preset
+from huatu.presets import DEFAULT_PRESET, QUALITY_PRESETS, apply_quality_preset, aspects_for
 from huatu.request import (
     DEFAULT_GUIDANCE,
-    DEFAULT_SIDE,
     MAX_GUIDANCE,
     MAX_IMAGES,
     MAX_PROMPT_CHARS,
@@ -68,7 +67,7 @@ def generate_tab(service: ImageService) -> Parts:
             parts |= lora_row(service)
             parts |= translation_row()
             parts |= mode_controls()
-            parts |= choices_row()
+            parts |= choices_row(service)
             with gr.Accordion(t("advanced"), open=False, elem_id="advanced"):
                 parts |= advanced_options(service)
         with gr.Column(scale=6, min_width=420, elem_id="pictures"):
@@ -131,8 +130,9 @@ def translation_row() -> Parts:
     }
 
 
-def choices_row() -> Parts:
-    """Quality preset, size and number of images."""
+def choices_row(service: ImageService) -> Parts:
+    """Quality preset, size (the loaded model family's sizes) and number of images."""
+    aspects = aspects_for(service.capabilities.family)
     with gr.Row():
         preset = gr.Radio(
             label=t("preset"),
@@ -142,8 +142,8 @@ def choices_row() -> Parts:
         )
         aspect = gr.Dropdown(
             label=t("aspect"),
-            choices=[(aspect.label, aspect.id) for aspect in ASPECT_PRESETS],
-            value=ASPECT_PRESETS[0].id,
+            choices=[(aspect.label, aspect.id) for aspect in aspects],
+            value=aspects[0].id,
             elem_id="aspect",
         )
         num_images = gr.Slider(
@@ -191,14 +191,15 @@ def advanced_options(service: ImageService) -> Parts:
             value=guidance,
             elem_id="guidance",
         )
+    default = aspects_for(service.capabilities.family)[0]
     with gr.Row():
-        for side in ("width", "height"):
+        for side, value in (("width", default.width), ("height", default.height)):
             parts[side] = gr.Slider(
                 label=t(side),
                 minimum=MIN_SIDE,
                 maximum=MAX_SIDE,
                 step=SIDE_MULTIPLE,
-                value=DEFAULT_SIDE,
+                value=value,
                 elem_id=side,
             )
     with gr.Row():
