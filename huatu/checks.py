@@ -7,7 +7,7 @@ import numbers
 from typing import Any
 
 from huatu.errors import ValidationError
-from huatu.models.families import FAMILIES
+from huatu.models.families import FAMILIES, Family
 
 MIN_STEPS, MAX_STEPS = 1, 100
 #: The largest side any family takes (SDXL's 1536); a model's own family may take less
@@ -48,3 +48,21 @@ def check_number(field: str, value: Any, low: float, high: float) -> float:
     if not (math.isfinite(number) and low <= number <= high):
         raise ValidationError(field, value, "number_range", low=low, high=high)
     return number
+
+
+def check_family_size(request: Any, found: Family | None) -> None:
+    """Refuse a request (a :class:`~huatu.request.GenerationRequest`) larger than the model's
+    family takes (the request's own validator allows the largest side of any family).
+
+    Raises:
+        ValidationError: ``width`` or ``height`` (the final size, after a hires fix or an
+            outpaint) above ``found.max_side``, naming the family and its limit.
+    """
+    if found is None:
+        return
+    for name, side in zip(("width", "height"), request.output_size, strict=True):
+        if side > found.max_side:
+            value = getattr(request, name)
+            raise ValidationError(
+                name, value, "side_for_family", family=found.label, high=found.max_side, size=side
+            )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from huatu.backends.base import Backend, CancelToken, Capabilities, ProgressCallback
 from huatu.backends.registry import get_backend
 from huatu.backends.selection import BackendChoice, choose_backend
+from huatu.checks import check_family_size
 from huatu.config import Settings
 from huatu.errors import (
     BackendUnavailableError,
@@ -29,7 +30,6 @@ from huatu.history.files import save_png
 from huatu.history.sources import kept_sources
 from huatu.messages import DEFAULT_LANGUAGE, Notice, render
 from huatu.metadata import format_parameters
-from huatu.models.families import check_family_size
 from huatu.models.switching import ModelSwitching
 from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices

@@ -32,7 +32,7 @@ from huatu.models.hashes import HashCache, sha256_of
 from huatu.models.recognise import recognise_file, recognise_folder, variant
 from huatu.request import GenerationRequest
 from huatu.service import ImageService
-from tests.single_file_support import build_tiny_sdxl, save_single_file
+from tests.single_file_support import build_tiny_sdxl, save_single_file, vae_to_ldm
 
 SMALL = {"num_inference_steps": 2, "width": 64, "height": 64, "seed": 7}
 
@@ -61,6 +61,7 @@ def models_root(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> P
     ComfyUI install with one more checkpoint."""
     import torch
     from diffusers import StableDiffusionPipeline
+    from safetensors.torch import save_file
 
     root = tmp_path_factory.mktemp("library")
     models = root / "models"
@@ -80,6 +81,14 @@ def models_root(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> P
         checkpoints / "offline-sd15.safetensors", {UNET_IN: (320, 4, 3, 3), SD1_TEXT: (77, 8)}
     )
     (models / "Lora").mkdir()
+    with torch.no_grad():  # a VAE file as A1111 keeps them: LDM keys, no prefix
+        for parameter in pipe.vae.decoder.parameters():
+            parameter.mul_(1.1)
+    vae = vae_to_ldm(pipe.vae.state_dict(), len(pipe.vae.config.block_out_channels))
+    (models / "VAE").mkdir()
+    unprefixed = {key.removeprefix("first_stage_model."): v.contiguous() for key, v in vae.items()}
+    save_file(unprefixed, str(models / "VAE" / "tiny-vae.safetensors"))
+    header_only_checkpoint(models / "VAE" / "not-a-vae.safetensors", {"lora_unet_x.alpha": (1,)})
     return root
 
 
@@ -404,3 +413,46 @@ def test_the_family_table_drives_presets_sizes_and_limits(
     )
     with pytest.raises(ValidationError, match="1152 pixels"):
         tiny_service.generate(hires, save=False)
+
+
+def test_a_vae_of_the_folder_decodes_when_chosen_and_the_models_own_again_after(
+    library_settings: Settings,
+) -> None:
+    import webuiapi
+
+    from tests.helpers import serving_app
+
+    service = ImageService.start(library_settings, model="tiny.safetensors", backend="local")
+    own = service.generate(GenerationRequest.create(prompt="a fox", **SMALL), save=False)
+    service.switch_vae("tiny-vae.safetensors")
+    chosen = service.generate(GenerationRequest.create(prompt="a fox", **SMALL), save=False)
+    assert not np.array_equal(pixels(own.images[0]), pixels(chosen.images[0]))
+    fields = parse_parameters(chosen.parameters[0]).settings
+    path = library_settings.models_dir / "VAE" / "tiny-vae.safetensors"
+    assert fields["VAE hash"] == hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+    assert fields["VAE"] == "tiny-vae.safetensors" and service.vae_name == "tiny-vae.safetensors"
+    with pytest.raises(ModelLoadError, match="not-a-vae.safetensors"):
+        service.switch_vae("not-a-vae.safetensors")
+    with pytest.raises(ValidationError, match="tiny-vae.safetensors") as refused:
+        service.switch_vae("tiny-vea.safetensors")
+    assert refused.value.field == "sd_vae"
+    assert service.vae_name == "tiny-vae.safetensors"  # still the chosen one
+    service.switch_vae(None)
+    again = service.generate(GenerationRequest.create(prompt="a fox", **SMALL), save=False)
+    assert np.array_equal(pixels(own.images[0]), pixels(again.images[0]))
+    assert "VAE" not in parse_parameters(again.parameters[0]).settings
+
+    with serving_app(service) as url:
+        host, port = url.removeprefix("http://").split(":")
+        api = webuiapi.WebUIApi(host=host, port=int(port), steps=2)
+        assert [vae["model_name"] for vae in api.get_sd_vae()] == [
+            "not-a-vae.safetensors",
+            "tiny-vae.safetensors",
+        ]
+        assert api.get_options()["sd_vae"] == "Automatic"
+        api.set_options({"sd_vae": "tiny-vae.safetensors"})
+        assert api.get_options()["sd_vae"] == "tiny-vae.safetensors"
+        result = api.txt2img(prompt="a fox", width=64, height=64, seed=7)
+        assert "VAE: tiny-vae.safetensors" in result.info["infotexts"][0]
+        api.set_options({"sd_vae": "Automatic"})
+        assert service.vae_name is None

@@ -28,12 +28,13 @@ from huatu.backends.editing import (
 from huatu.backends.fast import TAESD_LABEL, FastPath, fast_sources, lcm_notices
 from huatu.backends.local_options import compile_unet, save_memory, tune_layout
 from huatu.backends.networks import LoraAdapters, PromptNetworks
+from huatu.backends.vae import VaeChoice
 from huatu.config import Settings
 from huatu.device import DevicePlan, choose_device
 from huatu.errors import DeviceError, GenerationCancelled, ModelLoadError
 from huatu.messages import Joined, Notice, message, render
 from huatu.models.families import family
-from huatu.models.folders import CHECKPOINT, library_for
+from huatu.models.folders import CHECKPOINT, VAE, library_for
 from huatu.models.hashes import hashes_for, short
 from huatu.models.loading import ModelSource, find_model, load_pipeline
 from huatu.presets import quality_presets
@@ -108,6 +109,7 @@ class LocalBackend:
         #: A1111's prompt syntax (weights, BREAK, 75-token chunks) where the model reads CLIP.
         self.prompts = PromptEncoder(self.pipe) if PromptEncoder.suits(self.pipe) else None
         self.editing = EditingPipelines(self.pipe)
+        self.vae = VaeChoice(self.pipe, hashes_for(settings.cache_dir))
         #: An inpainting checkpoint (its UNet also reads the mask and the masked picture: 9
         #: input channels) runs inpainting only.
         self.inpainting_model = self.pipe.unet.config.in_channels == INPAINT_UNET_CHANNELS
@@ -122,6 +124,24 @@ class LocalBackend:
             {"plan": self.plan.short, "options": Joined(options), "reason": self.plan.reason},
         )
         self.description = f"local · {label} · {render(self.detail)}"
+
+    @property
+    def vae_name(self) -> str | None:
+        """The VAE file it decodes with, or ``None``: the model's own."""
+        return self.vae.file.name if self.vae.file is not None else None
+
+    def use_vae(self, name: str | None) -> None:
+        """Decode with the VAE ``name`` of the models folders' ``VAE/`` from the next
+        generation on, or with the model's own (``None``).
+
+        Raises:
+            UnknownModelError: no VAE of that name (the closest names are listed).
+            ModelLoadError: not a VAE for this model; the one in use stays.
+        """
+        found = None if name is None else self.library.get(VAE, name)
+        with self._lock:
+            if self.vae.use(found):  # the editing pipelines are made again with it
+                self.editing = EditingPipelines(self.pipe)
 
     def token_count(self, text: str) -> int | None:
         """Content tokens CLIP sees for ``text`` as A1111 counts them (weights and
@@ -151,12 +171,13 @@ class LocalBackend:
             schedulers=frozenset(scheduler_ids()),
             presets=quality_presets(fast_available=fast, family=self.family),
             preset_notes=notes,
-            metadata_fields=("VAE", "Lora hashes", "TI hashes"),
+            metadata_fields=("VAE hash", "VAE", "Lora hashes", "TI hashes"),
             concurrency=1,
             test_model=self.is_test_model,
             family=self.family,
             embedding_width=self.pipe.text_encoder.config.hidden_size,
             alternatives=tuple(self.library.names(CHECKPOINT)),
+            vae_override=True,
             in_process_weights=True,
         )
 
@@ -173,11 +194,14 @@ class LocalBackend:
 
     def metadata_fields(self, request: GenerationRequest) -> dict[str, str]:
         """Extra A1111 settings for the images of ``request`` (after it ran): ``VAE: TAESD``
-        when the Fast path decoded them with TAESD; ``Lora hashes`` and ``TI hashes`` of the
-        LoRAs and embeddings its prompts used."""
+        when the Fast path decoded them with TAESD, else ``VAE hash`` and ``VAE`` of a chosen
+        VAE file; ``Lora hashes`` and ``TI hashes`` of the LoRAs and embeddings its prompts
+        used."""
         fields = self.networks.metadata(self.networks.find(request))
         if request.scheduler == LCM_SCHEDULER and self.fast.taesd_loaded:
             fields["VAE"] = TAESD_LABEL
+        else:
+            fields.update(self.vae.metadata())
         return fields
 
     def generate(

@@ -38,6 +38,25 @@ TEXTS: dict[str, tuple[str, str]] = {
         "at most {high}",
         "会使图片这一边达到 {size} 像素，但当前模型（{family}）最多支持 {high}",
     ),
+    "reason_vae_unknown": (
+        "names no VAE of the models folders' VAE/ (closest: {known}); 'Automatic' is the "
+        "model's own",
+        "不是模型文件夹 VAE/ 中的 VAE（最接近的：{known}）；'Automatic' 表示模型自带的 VAE",
+    ),
+    "reason_vae_not_here": (
+        "cannot be set: the loaded model's backend decodes with its own VAE only",
+        "无法设置：当前模型的后端只能使用自带的 VAE",
+    ),
+    "vae_unfit": (
+        (
+            "The VAE {name} could not be used with the loaded model ({kind}): it may be made "
+            "for another model family or damaged. The VAE in use stays."
+        ),
+        (
+            "VAE {name} 无法用于当前模型（{kind}）：它可能属于其他模型系列或已损坏。"
+            "当前使用的 VAE 保持不变。"
+        ),
+    ),
     "switching_model": (
         "Loading {model} …",
         "正在加载 {model} …",

@@ -26,6 +26,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         ),
     ),
     "lora_picker": ("LoRA", "LoRA 模型"),
+    "vae_choice": ("VAE", "VAE 解码器"),
+    "vae_automatic": ("Automatic (the model's own)", "自动（模型自带）"),
     "lora_picker_info": (
         "Adds <lora:name:1> to the prompt; change the weight there",
         "在提示词中加入 <lora:name:1>；可在提示词里修改权重",

@@ -8,10 +8,6 @@ table; :mod:`huatu.models.recognise` decides which row a file belongs to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from huatu.request import GenerationRequest
 
 #: SDXL's training buckets (Stability AI's published list), landscape and portrait.
 SDXL_SIZES: tuple[tuple[int, int], ...] = (
@@ -245,23 +241,3 @@ DEFAULT_FAMILY = "sd1"
 def family(family_id: str) -> Family:
     """The family ``family_id`` (``KeyError`` for an unknown one: ids come from code)."""
     return FAMILIES[family_id]
-
-
-def check_family_size(request: GenerationRequest, found: Family | None) -> None:
-    """Refuse a request larger than the model's family takes (the request's own validator
-    allows the largest side of any family).
-
-    Raises:
-        ValidationError: ``width`` or ``height`` (the final size, after a hires fix or an
-            outpaint) above ``found.max_side``, naming the family and its limit.
-    """
-    from huatu.errors import ValidationError
-
-    if found is None:
-        return
-    for name, side in zip(("width", "height"), request.output_size, strict=True):
-        if side > found.max_side:
-            value = getattr(request, name)
-            raise ValidationError(
-                name, value, "side_for_family", family=found.label, high=found.max_side, size=side
-            )

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from huatu.backends.registry import get_backend
 from huatu.backends.selection import choose_backend, runs_only_locally
 from huatu.config import TINY_MODEL, is_hub_id
-from huatu.errors import ModelLoadError, ValidationError
-from huatu.models.folders import CHECKPOINT, LORA, library_for
+from huatu.errors import ModelLoadError, UnknownModelError, ValidationError
+from huatu.models.folders import CHECKPOINT, LORA, VAE, library_for
 
 if TYPE_CHECKING:
     from huatu.backends.base import Backend, Capabilities
@@ -76,6 +76,32 @@ class ModelSwitching:
             label = model if found is None else f"{model} · {family_label(found)}"
             items.append((label, model))
         return items
+
+    def vae_names(self) -> list[str]:
+        """The VAEs of the models folders' ``VAE/`` (A1111's ``/sd-vae``)."""
+        return library_for(self.settings).names(VAE)
+
+    @property
+    def vae_name(self) -> str | None:
+        """The VAE file the loaded model decodes with, or ``None``: its own."""
+        return getattr(self.backend, "vae_name", None)
+
+    def switch_vae(self, name: str | None) -> None:
+        """Decode with the VAE ``name`` of ``VAE/`` from the next generation on (``None``:
+        the model's own), on every edge; a model switch goes back to the model's own.
+
+        Raises:
+            ValidationError: the backend takes no VAE files, or none has that name (field
+                ``sd_vae``). ModelLoadError: it does not fit the model.
+        """
+        backend = self.backend
+        if backend is None or not self.capabilities.vae_override:
+            raise ValidationError("sd_vae", name, "vae_not_here")
+        try:
+            backend.use_vae(name)  # type: ignore[attr-defined]
+        except UnknownModelError as error:
+            known = ", ".join(error.known) or "-"
+            raise ValidationError("sd_vae", name, "vae_unknown", known=known) from None
 
     def lora_names(self) -> list[str]:
         """The LoRAs of the models folders, by the name ``<lora:name:weight>`` writes."""

@@ -55,6 +55,16 @@ class ModelHandlers:
         )
         yield chosen, status_markdown(self.service, language), *form
 
+    def switch_vae(self, name: str, request: gr.Request | None = None) -> tuple[dict, str]:
+        """The VAE choice: decode with ``name`` (empty: the model's own) on every edge; one
+        that cannot be used leaves the current one, and the person is told why."""
+        language = request_language(request)
+        try:
+            self.service.switch_vae(name or None)
+        except HuatuError as error:
+            gr.Warning(html.escape(explain(error, language, self.service.settings)))
+        return gr.update(value=self.service.vae_name or ""), status_markdown(self.service, language)
+
     def form_for_model(self) -> list:
         """The :data:`MODEL_FORM` values for the loaded model: its family's sizes (the first
         chosen), the Balanced preset's steps, sampler and guidance."""

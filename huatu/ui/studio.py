@@ -37,6 +37,7 @@ from huatu.ui.tabs import (
     info_tab,
     model_choice,
     settings_tab,
+    vae_choice,
 )
 
 if TYPE_CHECKING:
@@ -79,7 +80,9 @@ def build_studio(
     with McpToolsBlocks(title=TITLE) as demo:
         gr.Markdown(t("title"))
         status = gr.Markdown(status_markdown(service), elem_id="status")  # per language on load
-        model = model_choice(service)
+        with gr.Row():
+            model = model_choice(service)
+            vae = vae_choice(service)
         with gr.Tabs(elem_id="tabs") as tabs:
             generator = generate_tab(service)
             image_info = info_tab()
@@ -93,7 +96,7 @@ def build_studio(
         ]
         demo.load(generating.status_line, outputs=status, **INSTANT)
         demo.load(generating.glossary_text, outputs=settings["glossary"], **INSTANT)
-        wire_models(ModelHandlers(service), model, status, generator)
+        wire_models(ModelHandlers(service), model, vae, status, generator)
         wire_generate(generating, generator, service.max_concurrency)
         wire_form(generating, generator, settings)
         wire_modes(saved, tabs, generator, image_info, past)
@@ -106,13 +109,14 @@ def build_studio(
     return demo
 
 
-def wire_models(handlers: ModelHandlers, model: Any, status: Any, tab: Parts) -> None:
-    """The model choice (a message while it loads), the prompt's live token count and the
-    LoRA picker."""
+def wire_models(handlers: ModelHandlers, model: Any, vae: Any, status: Any, tab: Parts) -> None:
+    """The model choice (a message while it loads; the VAE goes back to the model's own),
+    the VAE choice, the prompt's live token count and the LoRA picker."""
     form_outputs = [tab[name] for name in MODEL_FORM]
     model.input(
         handlers.switch_model, inputs=model, outputs=[model, status, *form_outputs], **PRIVATE
-    )
+    ).then(lambda: handlers.service.vae_name or "", outputs=vae, **INSTANT)
+    vae.input(handlers.switch_vae, inputs=vae, outputs=[vae, status], **PRIVATE)
     tab["prompt"].change(
         handlers.token_count,
         inputs=tab["prompt"],

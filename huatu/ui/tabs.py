@@ -51,6 +51,19 @@ def model_choice(service: ImageService) -> gr.Dropdown:
     )
 
 
+def vae_choice(service: ImageService) -> gr.Dropdown:
+    """The VAE choice beside the model's: the model's own (``Automatic``) or a VAE of the
+    models folders' ``VAE/``; shown when there are any and the backend takes them."""
+    names = service.vae_names() if service.capabilities.vae_override else []
+    return gr.Dropdown(
+        choices=[(t("vae_automatic"), ""), *[(name, name) for name in names]],
+        value=service.vae_name or "",
+        label=t("vae_choice"),
+        visible=bool(names),
+        elem_id="vae-choice",
+    )
+
+
 def generate_tab(service: ImageService) -> Parts:
     """The Generate tab: the mode switch, prompt and buttons, the translation box, the mode's
     own controls, presets, the advanced options in an accordion; progress, preview and

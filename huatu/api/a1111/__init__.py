@@ -38,8 +38,9 @@ Supported:
   checkpoints of the models folders as A1111 lists them, :mod:`huatu.api.a1111.models`),
   ``POST /refresh-checkpoints`` and ``/refresh-loras`` (scan the folders again), ``GET
   /loras`` (by the name ``<lora:name:weight>`` writes), ``/embeddings`` (those that fit the
-  loaded model, and the skipped), ``/samplers``, ``/schedulers``,
-  and empty lists or objects for ``/sd-vae``, ``/hypernetworks``,
+  loaded model, and the skipped), ``/sd-vae`` (``options`` ``sd_vae`` picks one, or
+  ``Automatic``: the model's own), ``/samplers``, ``/schedulers``,
+  and empty lists or objects for ``/hypernetworks``,
   ``/scripts``, ``/cmd-flags`` … which client libraries ask for when they start.
 
 Accepted and ignored: every other A1111 field (``styles``, ``subseed``, ``restore_faces``,

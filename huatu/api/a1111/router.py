@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: What ``sd_vae`` says for the model's own VAE, and the values that ask for it.
+AUTOMATIC_VAE = "Automatic"
+OWN_VAE = (AUTOMATIC_VAE, "None", "")
+
 PREFIX = "/sdapi/v1"
 
 
@@ -176,7 +180,7 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
         return {
             "sd_model_checkpoint": loaded["title"],
             "sd_checkpoint_hash": loaded["sha256"],
-            "sd_vae": "Automatic",
+            "sd_vae": service.vae_name or AUTOMATIC_VAE,
             "samples_format": "png",
             "samples_save": True,
             "return_grid": False,
@@ -188,25 +192,44 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
     @router.post("/options")
     async def set_options(options: dict[str, Any]) -> Any:
         """Switch the model when ``sd_model_checkpoint`` is given (a title or model name from
-        /sd-models, or a Hugging Face Hub id); other options are ignored. Answers ``null``."""
+        /sd-models, or a Hugging Face Hub id), then the VAE when ``sd_vae`` is (a name from
+        /sd-vae, or ``Automatic``/``None``: the model's own); other options are ignored.
+        Answers ``null``."""
         wanted = options.get("sd_model_checkpoint")
-        if wanted is None:
-            return None
-        if not isinstance(wanted, str) or not wanted.strip():
-            return failed(ValidationError("sd_model_checkpoint", wanted, "text"))
-        listed = service.known_models()  # A1111 clients name a model by title or name
-        target = matching_model(wanted, listed, service.settings) or wanted.strip()
+        if wanted is not None:
+            if not isinstance(wanted, str) or not wanted.strip():
+                return failed(ValidationError("sd_model_checkpoint", wanted, "text"))
+            listed = service.known_models()  # A1111 clients name a model by title or name
+            target = matching_model(wanted, listed, service.settings) or wanted.strip()
+            refused = await attempt(service.switch_model, target, wanted)
+            if refused is not None:
+                return refused
+        vae = options.get("sd_vae")
+        if vae is not None:
+            if not isinstance(vae, str):
+                return failed(ValidationError("sd_vae", vae, "text"))
+            chosen = None if vae.strip() in OWN_VAE else vae.strip()
+            return await attempt(service.switch_vae, chosen, vae)
+        return None
+
+    async def attempt(change: Any, target: str | None, wanted: str) -> Any:
+        """Run a model or VAE change; its refusal as A1111 answers it, or ``None``."""
         try:
-            await run_in_threadpool(service.switch_model, target)
-        except ValidationError as error:  # neither listed nor a Hub id: name what was sent
+            await run_in_threadpool(change, target)
+        except ValidationError as error:  # name what the client sent
             refused = ValidationError(error.field, wanted, error.reason, **error.params)
             return failed(FIELDS.refusal(refused))
         except HuatuError as error:
             return failed(error)
         except Exception as error:
-            log.exception("A1111 options: switching to %r failed", target)
+            log.exception("A1111 options: changing to %r failed", target)
             return failed(error)
         return None
+
+    @router.get("/sd-vae")
+    async def sd_vae() -> list[dict[str, Any]]:
+        """The VAEs of the models folders' ``VAE/`` (``options`` ``sd_vae`` takes them)."""
+        return [{"model_name": name, "filename": name} for name in service.vae_names()]
 
     @router.get("/sd-models")
     async def sd_models() -> list[dict[str, Any]]:

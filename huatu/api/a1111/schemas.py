@@ -51,7 +51,6 @@ FIELDS = FieldNames(
 #: Lists and objects A1111 clients fetch on start-up; huatu has none of these things.
 EMPTY_GETS: dict[str, Any] = {
     "latent-upscale-modes": [],
-    "sd-vae": [],
     "hypernetworks": [],
     "face-restorers": [],
     "realesrgan-models": [],
