@@ -47,7 +47,11 @@ def estimate_clip_tokens(text: str) -> int:
 
 
 def prompt_notices(
-    fields: dict[str, str], count_tokens: Callable[[str], int | None], max_tokens: int | None
+    fields: dict[str, str],
+    count_tokens: Callable[[str], int | None],
+    max_tokens: int | None,
+    *,
+    reads_chinese: bool = False,
 ) -> list[Notice]:
     """Notices for the prompt-like ``fields`` (name → text).
 
@@ -56,13 +60,15 @@ def prompt_notices(
         count_tokens: the backend's token counter; ``None`` results mean "unknown".
         max_tokens: how many content tokens the text encoder reads; ``None`` skips the
             length check.
+        reads_chinese: the model reads Chinese as written: Chinese text gets no notice.
+            Default off.
     """
     notices: list[Notice] = []
     for name, text in fields.items():
         if not text:
             continue
         script = foreign_script(text)
-        if script is not None:
+        if script is not None and not (reads_chinese and script == "cjk"):
             notices.append(Notice("non_english_prompt", {"field": name, "script": script}))
         tokens = count_tokens(text) if max_tokens is not None else None
         if tokens is not None and max_tokens is not None and tokens > max_tokens:

@@ -236,7 +236,9 @@ class ImageService(ModelSwitching):
             request = request.with_drawn_seed()
             texts = {"prompt": request.prompt, "negative_prompt": request.negative_prompt}
             limit = None if caps.prompt_chunks else caps.token_limit  # chunks: nothing ignored
-            notices = prompt_notices(texts, backend.token_count, limit)
+            notices = prompt_notices(
+                texts, backend.token_count, limit, reads_chinese=self.reads_chinese
+            )
             output = backend.generate(
                 request, progress=progress, cancel=cancel, preview_every=preview_every
             )

@@ -239,3 +239,42 @@ def save_embedding(width: int, path: Path, *, vectors: int = 2, seed: int = 0) -
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({"emb_params": torch.randn(vectors, width, generator=generator)}, str(path))
     return path
+
+
+def build_tiny_taiyi(tiny_model: Path, folder: Path) -> Path:
+    """A tiny Taiyi-style model (SD 1.x whose text encoder is a Chinese BERT: it reads Chinese
+    as written): the tiny model's UNet, VAE and scheduler with a seeded random ``BertModel``
+    and a ``BertTokenizer`` over a few hundred common characters; saved as a diffusers folder."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    characters = "一只猫狗在公园里的红色狐狸雪中山水画风景人物花鸟月亮太阳海边城市夜晚灯塔黄昏"
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *dict.fromkeys(characters)]
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(words) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizer(str(vocab), model_max_length=77)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(words),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=77,
+    )
+    base = StableDiffusionPipeline.from_pretrained(tiny_model)
+    pipe = StableDiffusionPipeline(
+        vae=base.vae,
+        text_encoder=BertModel(config, add_pooling_layer=False),
+        tokenizer=tokenizer,
+        unet=base.unet,
+        scheduler=base.scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    target = folder / "taiyi-tiny"
+    pipe.save_pretrained(target)
+    return target

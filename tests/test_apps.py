@@ -140,12 +140,12 @@ def test_parameters_fill_the_form_by_name_leaving_out_what_it_refuses(monkeypatc
 
     warned: list[str] = []
     monkeypatch.setattr("gradio.Warning", warned.append)
-    parsed = {  # an SDXL image's parameters: its width and its 150 steps do not fit
+    parsed = {  # an image's parameters: its width and its 150 steps do not fit any model here
         "prompt": "a fox",
         "negative_prompt": "",
         "num_inference_steps": 150,
         "guidance_scale": 6.5,
-        "width": 1216,
+        "width": 1600,
         "height": 832,
         "seed": 5,
         "scheduler": "euler_a",

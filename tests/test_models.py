@@ -32,7 +32,12 @@ from huatu.models.hashes import HashCache, sha256_of
 from huatu.models.recognise import recognise_file, recognise_folder, variant
 from huatu.request import GenerationRequest
 from huatu.service import ImageService
-from tests.single_file_support import build_tiny_sdxl, save_single_file, vae_to_ldm
+from tests.single_file_support import (
+    build_tiny_sdxl,
+    build_tiny_taiyi,
+    save_single_file,
+    vae_to_ldm,
+)
 
 SMALL = {"num_inference_steps": 2, "width": 64, "height": 64, "seed": 7}
 
@@ -456,3 +461,60 @@ def test_a_vae_of_the_folder_decodes_when_chosen_and_the_models_own_again_after(
         assert "VAE: tiny-vae.safetensors" in result.info["infotexts"][0]
         api.set_options({"sd_vae": "Automatic"})
         assert service.vae_name is None
+
+
+def test_a_family_that_reads_chinese_gets_the_prompt_as_written(
+    settings: Settings, tiny_model: Path, tmp_path: Path
+) -> None:
+    from huatu.ui.handlers import StudioHandlers
+
+    build_tiny_taiyi(tiny_model, tmp_path / "Stable-diffusion")
+    taiyi = replace(settings, models_dir=tmp_path)
+    service = ImageService.start(taiyi, model="taiyi-tiny", backend="local")
+    assert service.backend is not None, service.load_error
+    assert service.capabilities.family.id == "taiyi" and service.reads_chinese
+    fox = service.generate(GenerationRequest.create(prompt="雪中的红色狐狸", **SMALL), save=False)
+    assert fox.notices == []  # no "English only" notice
+    assert "雪中的红色狐狸" in fox.parameters[0]  # and no translation: as written
+    cat = service.generate(GenerationRequest.create(prompt="公园里的一只猫", **SMALL), save=False)
+    assert not np.array_equal(pixels(fox.images[0]), pixels(cat.images[0]))  # it reads them
+    assert StudioHandlers(service=service).needs_translation("雪中的红色狐狸") is False
+
+
+def test_an_images_files_are_loaded_again_and_the_missing_ones_named(
+    library_settings: Settings,
+) -> None:
+    service = ImageService.start(library_settings, model="sub/tiny-b.safetensors", backend="local")
+    service.switch_vae("tiny-vae.safetensors")
+    made = service.generate(GenerationRequest.create(prompt="a fox", **SMALL), save=False)
+    parsed = parse_parameters(made.parameters[0])
+    service.switch_model("tiny.safetensors")  # and the model's own VAE again
+    assert service.vae_name is None
+
+    assert service.restore_files(parsed.settings, parsed.prompt) == []
+    assert service.choice.model == "sub/tiny-b.safetensors"
+    assert service.vae_name == "tiny-vae.safetensors"
+    again = service.generate(GenerationRequest.create(prompt="a fox", **SMALL), save=False)
+    assert np.array_equal(pixels(made.images[0]), pixels(again.images[0]))  # the same image
+
+    # a file renamed since is found by its (known) hash
+    renamed = {**parsed.settings, "Model": "old-name"}
+    service.switch_model("tiny.safetensors")
+    assert service.restore_files(renamed, parsed.prompt) == []
+    assert service.choice.model == "sub/tiny-b.safetensors"
+
+    gone = {
+        "Model": "gone.safetensors",
+        "Model hash": "0000000000",
+        "VAE": "lost.safetensors",
+        "TI hashes": "phantom: 0123456789ab",
+    }
+    missing = service.restore_files(gone, "a fox <lora:ghost:0.5>")
+    assert missing == [
+        "checkpoint gone.safetensors [0000000000]",
+        "VAE lost.safetensors",
+        "LoRA ghost",
+        "embedding phantom",
+    ]
+    assert service.choice.model == "sub/tiny-b.safetensors"  # nothing switched to
+    assert service.vae_name == "tiny-vae.safetensors"

@@ -277,3 +277,17 @@ def test_the_a1111_client_lists_loras_and_embeddings_and_draws_with_a_lora(
         assert np.array_equal(np.asarray(plain.image), np.asarray(again.image))
         with pytest.raises(RuntimeError, match="watercolour"):
             api.txt2img(prompt="a fox <lora:watercolour>", width=64, height=64)
+
+
+def test_a_lora_works_with_the_fast_paths_lcm_lora_and_leaves_it_as_it_was(
+    lora_service: ImageService,
+) -> None:
+    before, _ = draw(lora_service, "a fox in snow")
+    fast = {"scheduler": "lcm", "guidance_scale": 1.0}
+    alone, _ = draw(lora_service, "a fox", **fast)
+    with_lora, text = draw(lora_service, "a fox <lora:watercolor:1>", **fast)
+    assert not np.array_equal(alone, with_lora)
+    assert parse_parameters(text).settings["Lora hashes"].startswith("watercolor: ")
+    assert np.array_equal(draw(lora_service, "a fox", **fast)[0], alone)  # LCM-LoRA only again
+    after, _ = draw(lora_service, "a fox in snow")
+    assert np.array_equal(after, before)  # and neither is on for the next plain request

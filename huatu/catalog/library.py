@@ -57,6 +57,10 @@ TEXTS: dict[str, tuple[str, str]] = {
             "当前使用的 VAE 保持不变。"
         ),
     ),
+    "restore_missing": (
+        "This image was made with files that are not in your models folders: {files}.",
+        "这张图片用到的以下文件不在你的模型文件夹中：{files}。",
+    ),
     "switching_model": (
         "Loading {model} …",
         "正在加载 {model} …",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,18 @@ class ModelSwitching:
             items.append((label, model))
         return items
 
+    @property
+    def reads_chinese(self) -> bool:
+        """Whether the loaded model reads Chinese prompts as written (its family in the table
+        says so — Kolors, Hunyuan-DiT, Taiyi — or it is a known Chinese model by name): no
+        translation step, no "English only" notice."""
+        from huatu.translation import model_reads_chinese
+
+        family = self.capabilities.family
+        return (family is not None and family.reads_chinese) or model_reads_chinese(
+            self.choice.model
+        )
+
     def vae_names(self) -> list[str]:
         """The VAEs of the models folders' ``VAE/`` (A1111's ``/sd-vae``)."""
         return library_for(self.settings).names(VAE)
@@ -102,6 +115,27 @@ class ModelSwitching:
         except UnknownModelError as error:
             known = ", ".join(error.known) or "-"
             raise ValidationError("sd_vae", name, "vae_unknown", known=known) from None
+
+    def restore_files(self, settings: Mapping[str, str], prompt: str) -> list[str]:
+        """Load again the checkpoint and VAE an image was made with (its metadata's
+        ``settings`` and ``prompt``), when they are here and not loaded; return what it used
+        that is missing (``LoRA watercolor`` …), for the person to be told.
+
+        Raises:
+            ModelLoadError / ValidationError: a file is here but cannot be loaded; what was
+                loaded stays.
+        """
+        from huatu.models.hashes import hashes_for
+        from huatu.models.restore import files_used
+
+        library = library_for(self.settings)
+        hashes = hashes_for(self.settings.cache_dir)
+        used = files_used(settings, prompt, library, hashes, self.known_models())
+        if used.model is not None and used.model != self.choice.model:
+            self.switch_model(used.model)
+        if self.capabilities.vae_override and not used.vae_missing and used.vae != self.vae_name:
+            self.switch_vae(used.vae)
+        return used.missing
 
     def lora_names(self) -> list[str]:
         """The LoRAs of the models folders, by the name ``<lora:name:weight>`` writes."""

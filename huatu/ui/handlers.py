@@ -110,11 +110,7 @@ class StudioHandlers:
     def needs_translation(self, prompt: str) -> bool:
         """Whether ``prompt`` is in a script the model cannot read (and the model is not a
         Chinese-reading one)."""
-        from huatu.translation import model_reads_chinese
-
-        return foreign_script(prompt or "") is not None and not model_reads_chinese(
-            self.service.choice.model
-        )
+        return foreign_script(prompt or "") is not None and not self.service.reads_chinese
 
     def show_translation(self, prompt: str) -> dict:
         """Show the English-translation box only while the prompt needs one."""

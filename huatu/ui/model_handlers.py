@@ -65,6 +65,13 @@ class ModelHandlers:
             gr.Warning(html.escape(explain(error, language, self.service.settings)))
         return gr.update(value=self.service.vae_name or ""), status_markdown(self.service, language)
 
+    def loaded(self, request: gr.Request | None = None) -> tuple[dict, dict, str]:
+        """The model and VAE choices and the status line as they are now (after an image's
+        files were loaded again)."""
+        model = gr.update(choices=self.service.model_items(), value=self.service.choice.model)
+        vae = gr.update(value=self.service.vae_name or "")
+        return model, vae, status_markdown(self.service, request_language(request))
+
     def form_for_model(self) -> list:
         """The :data:`MODEL_FORM` values for the loaded model: its family's sizes (the first
         chosen), the Balanced preset's steps, sampler and guidance."""

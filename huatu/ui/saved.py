@@ -6,6 +6,7 @@ both tabs fill the generator's form through :func:`huatu.ui.form.send_to_generat
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from huatu.edit_fields import IMG2IMG, INPAINT
-from huatu.errors import HuatuError
+from huatu.errors import HuatuError, explain
 from huatu.history.sources import MASK_KEY, SOURCE_KEY, load_picture
 from huatu.messages import message
 from huatu.metadata import parse_parameters
@@ -60,6 +61,18 @@ class SavedImageHandlers:
             return message("no_parameters", language), None
         return text, parse_parameters(text).to_request_fields()
 
+    def _restore_files(self, parameters: str, language: str) -> None:
+        """Load again the model and VAE the image was made with (when here), and tell the
+        person which of its files are missing or could not be loaded."""
+        parsed = parse_parameters(parameters)
+        try:
+            missing = self.service.restore_files(parsed.settings, parsed.prompt)
+        except HuatuError as error:
+            gr.Warning(html.escape(explain(error, language, self.service.settings)))
+            return
+        if missing:
+            gr.Warning(html.escape(message("restore_missing", language, files=", ".join(missing))))
+
     def history_items(self, query: str = "") -> tuple[list, list[int]]:
         """The history gallery (newest first) and the ids in the same order."""
         if self.history is None:
@@ -89,6 +102,7 @@ class SavedImageHandlers:
             gr.Warning(message("history_nothing_selected", request_language(request)))
             return gr.skip()
         outputs = self.service.settings.outputs_dir
+        self._restore_files(entry.parameters, request_language(request))
         parsed = parse_parameters(entry.parameters).to_request_fields()
         edits = {name: parsed[name] for name in EDIT_KEYS if name in parsed}
         return send_to_generate(
@@ -104,6 +118,15 @@ class SavedImageHandlers:
         """Image info's "Send to Generate": the settings, and for an editing run's image its
         mode and controls, with the image itself as the picture to start from."""
         picture = None
+        if fields and file:
+            from huatu.metadata import read_parameters
+
+            try:
+                text = read_parameters(Path(file))
+            except HuatuError:
+                text = None
+            if text:
+                self._restore_files(text, request_language(request))
         if fields and fields.get("mode") in (IMG2IMG, INPAINT) and file:
             from huatu.images import read_image
 

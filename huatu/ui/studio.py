@@ -96,12 +96,14 @@ def build_studio(
         ]
         demo.load(generating.status_line, outputs=status, **INSTANT)
         demo.load(generating.glossary_text, outputs=settings["glossary"], **INSTANT)
-        wire_models(ModelHandlers(service), model, vae, status, generator)
+        models = ModelHandlers(service)
+        wire_models(models, model, vae, status, generator)
         wire_generate(generating, generator, service.max_concurrency)
         wire_form(generating, generator, settings)
         wire_modes(saved, tabs, generator, image_info, past)
-        wire_info(saved, image_info, fill)
-        wire_history(saved, past, fill)
+        for restored in (wire_info(saved, image_info, fill), wire_history(saved, past, fill)):
+            # the image's model and VAE may have been loaded again: show what is loaded
+            restored.then(models.loaded, outputs=[model, vae, status], **INSTANT)
         generating.demo = demo
         # the agent's entry point: MCP tool (and undocumented API) `generate_image`
         add_generate_image(service)
@@ -218,16 +220,17 @@ def wire_form(handlers: StudioHandlers, tab: Parts, settings: Parts) -> None:
     settings["save_glossary"].click(handlers.save_glossary, inputs=settings["glossary"], **PRIVATE)
 
 
-def wire_info(handlers: SavedImageHandlers, tab: Parts, fill: list) -> None:
+def wire_info(handlers: SavedImageHandlers, tab: Parts, fill: list) -> gr.Dependency:
     """Dropping an image shows its parameters (API ``/image_info``); "Send to Generate"
-    fills the form (``fill``: the tabs, the form's fields, the English prompt)."""
+    fills the form (``fill``: the tabs, the form's fields, the English prompt). Returns the
+    send event (the model choice follows it)."""
     tab["file"].change(
         handlers.read_image_info,
         inputs=tab["file"],
         outputs=[tab["parameters"], tab["fields"]],
         api_name="image_info",
     )
-    tab["send"].click(
+    return tab["send"].click(
         handlers.send_info_to_generate,
         inputs=[tab["fields"], tab["file"]],
         outputs=fill,
@@ -235,8 +238,9 @@ def wire_info(handlers: SavedImageHandlers, tab: Parts, fill: list) -> None:
     )
 
 
-def wire_history(handlers: SavedImageHandlers, tab: Parts, fill: list) -> None:
-    """Listing and searching the history, selecting, restoring (into ``fill``) and deleting."""
+def wire_history(handlers: SavedImageHandlers, tab: Parts, fill: list) -> gr.Dependency:
+    """Listing and searching the history, selecting, restoring (into ``fill``) and deleting.
+    Returns the restore event (the model choice follows it)."""
     listing = [tab["gallery"], tab["ids"]]
     for trigger in (tab["refresh"].click, tab["search"].submit, tab["tab"].select):
         trigger(handlers.history_items, inputs=tab["search"], outputs=listing, **PRIVATE)
@@ -246,10 +250,13 @@ def wire_history(handlers: SavedImageHandlers, tab: Parts, fill: list) -> None:
         outputs=[tab["selected"], tab["details"], tab["sources"]],
         **PRIVATE,
     )
-    tab["restore"].click(handlers.restore_history, inputs=tab["selected"], outputs=fill, **PRIVATE)
+    restored = tab["restore"].click(
+        handlers.restore_history, inputs=tab["selected"], outputs=fill, **PRIVATE
+    )
     tab["delete"].click(
         handlers.delete_history,
         inputs=[tab["selected"], tab["search"]],
         outputs=[*listing, tab["selected"], tab["details"]],
         **PRIVATE,
     )
+    return restored
