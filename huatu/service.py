@@ -33,6 +33,7 @@ from huatu.metadata import format_parameters
 from huatu.models.switching import ModelSwitching
 from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices
+from huatu.prompts.syntax import refuse_extra_networks
 from huatu.request import GenerationRequest
 from huatu.schedulers import LCM_SCHEDULER
 from huatu.slots import FairSlots
@@ -233,6 +234,8 @@ class ImageService(ModelSwitching):
                     "mode", request.mode, "mode_unsupported", backend=backend.id, modes=modes
                 )
             check_family_size(request, caps.family)
+            if not caps.extra_networks:
+                refuse_extra_networks(request.prompt)
             request = request.with_drawn_seed()
             texts = {"prompt": request.prompt, "negative_prompt": request.negative_prompt}
             limit = None if caps.prompt_chunks else caps.token_limit  # chunks: nothing ignored

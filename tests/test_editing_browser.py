@@ -7,6 +7,7 @@ languages goes to docs/ under ``make screenshots``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -130,8 +131,18 @@ def test_inpaint_with_the_brush_keeps_the_border_then_send_to_image_to_image(
     page.close()
 
 
-@pytest.mark.parametrize("locale", ["en", "zh-CN"])
-@pytest.mark.parametrize("mode", ["img2img", "inpaint", "upscale"])
+#: Every mode in both languages when the README's screenshots are retaken; in ``make test``
+#: every mode in English and the most involved one (inpaint) in Chinese too, which keeps the
+#: suite within its time (the Chinese studio is driven by the other browser tests as well).
+CASES = [
+    (mode, locale)
+    for mode in ("img2img", "inpaint", "upscale")
+    for locale in ("en", "zh-CN")
+    if locale == "en" or mode == "inpaint" or os.environ.get("HUATU_UPDATE_SCREENSHOTS") == "1"
+]
+
+
+@pytest.mark.parametrize(("mode", "locale"), CASES)
 def test_each_mode_in_each_language(browser, studio, source_file, screenshot_dir, mode, locale):
     url, service = studio
     page = open_page(browser, url, locale)

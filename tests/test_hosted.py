@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -55,6 +56,7 @@ from huatu.errors import (
     HostedResponseError,
     HostedTimeoutError,
     ModelNotServedError,
+    ValidationError,
     explain,
 )
 from huatu.messages import Notice, render
@@ -948,3 +950,19 @@ def test_every_hosted_error_pickles_and_is_explained_without_the_key() -> None:
         assert type(copy) is type(error) and str(copy) == str(error)
         for language in ("en", "zh-CN"):
             assert KEY not in explain(error, language, settings)
+
+
+def test_a_lora_tag_is_refused_on_the_hosted_backend_not_sent(
+    stand_in: StandInHF, tmp_path: Path
+) -> None:
+    from huatu.backends.selection import BackendChoice
+    from huatu.service import ImageService
+
+    settings = make_settings(stand_in, "tutorial", outputs_dir=tmp_path)
+    choice = BackendChoice("hosted", MODEL, Notice("choice_flag", {"backend": "hosted"}))
+    service = ImageService(settings, choice, HostedBackend(settings))
+    with pytest.raises(ValidationError, match="<lora:watercolor:0.8>") as refused:
+        service.generate(make_request(prompt="a fox <lora:watercolor:0.8>"), save=False)
+    assert refused.value.field == "prompt" and "local backend" in str(refused.value)
+    assert stand_in.requests == []  # nothing was sent
+    assert service.generate(make_request(prompt="a fox (in snow:1.2)"), save=False).images

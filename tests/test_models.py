@@ -518,3 +518,41 @@ def test_an_images_files_are_loaded_again_and_the_missing_ones_named(
     ]
     assert service.choice.model == "sub/tiny-b.safetensors"  # nothing switched to
     assert service.vae_name == "tiny-vae.safetensors"
+
+
+def test_with_the_default_model_unloadable_the_folders_models_are_offered(
+    library_settings: Settings,
+) -> None:
+    service = ImageService.start(library_settings, model="nobody/not-downloaded", backend="local")
+    assert service.backend is None
+    assert "tiny.safetensors" in service.model_choices()
+    service.switch_model("tiny.safetensors")
+    assert service.backend is not None and service.choice.model == "tiny.safetensors"
+
+
+def test_an_lcm_checkpoint_runs_its_own_scheduler_without_the_fast_paths_lora(
+    settings: Settings, tiny_model: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    folder = tmp_path / "Stable-diffusion" / "tiny-lcm"
+    shutil.copytree(tiny_model, folder)
+    scheduler = folder / "scheduler" / "scheduler_config.json"
+    config = json.loads(scheduler.read_text())
+    scheduler.write_text(json.dumps({**config, "_class_name": "LCMScheduler"}))
+    service = ImageService.start(replace(settings, models_dir=tmp_path), model="tiny-lcm")
+    assert service.backend is not None, service.load_error
+    caps = service.capabilities
+    assert caps.family.id == "lcm"
+    balanced = caps.presets["balanced"]
+    assert (balanced.scheduler, balanced.steps, balanced.guidance) == ("lcm", 4, 1.0)
+    request = GenerationRequest.create(
+        prompt="a fox",
+        scheduler="lcm",
+        num_inference_steps=4,
+        guidance_scale=1.0,
+        **{key: SMALL[key] for key in ("width", "height", "seed")},
+    )
+    result = service.generate(request, save=False)
+    assert not service.backend.fast._lora_loaded  # its own weights, no LCM-LoRA on top
+    assert "VAE: TAESD" not in result.parameters[0] and "Preset: Balanced" in result.parameters[0]

@@ -117,6 +117,8 @@ class Capabilities:
             limit and presets; ``None`` when it is not one of the table's (a hosted model).
         embedding_width: the width of its text encoder's token vectors: the textual-inversion
             embeddings of that width fit it. Default ``None``: it takes none.
+        extra_networks: it reads A1111's ``<lora:name:weight>`` tags and embedding names in
+            prompts. Default off: a prompt with such a tag is refused, not sent as text.
         vae_override: it decodes with a VAE of the models folders' ``VAE/`` when asked
             (its ``use_vae(name)``; its ``vae_name`` says which). Default off.
         in_process_weights: it holds the model's weights in this process, so a model switch
@@ -136,6 +138,7 @@ class Capabilities:
     alternatives: tuple[str, ...] = ()
     family: Family | None = None
     embedding_width: int | None = None
+    extra_networks: bool = False
     vae_override: bool = False
     in_process_weights: bool = False
 

@@ -177,6 +177,7 @@ class LocalBackend:
             family=self.family,
             embedding_width=self.pipe.text_encoder.config.hidden_size,
             alternatives=tuple(self.library.names(CHECKPOINT)),
+            extra_networks=True,
             vae_override=True,
             in_process_weights=True,
         )
@@ -198,7 +199,11 @@ class LocalBackend:
         VAE file; ``Lora hashes`` and ``TI hashes`` of the LoRAs and embeddings its prompts
         used."""
         fields = self.networks.metadata(self.networks.find(request))
-        if request.scheduler == LCM_SCHEDULER and self.fast.taesd_loaded:
+        if (
+            request.scheduler == LCM_SCHEDULER
+            and self.fast.taesd_loaded
+            and not self.family.few_step
+        ):
             fields["VAE"] = TAESD_LABEL
         else:
             fields.update(self.vae.metadata())
@@ -242,13 +247,18 @@ class LocalBackend:
             if cancel is not None and cancel.cancelled:
                 raise GenerationCancelled()
             used = self.networks.find(request)  # an unknown LoRA is refused here
-            fast = request.scheduler == LCM_SCHEDULER
+            fast = self._fast_path(request)
             self.fast.use_lora(fast)  # FastPathUnavailable when the LCM-LoRA cannot be had
             try:
                 self.networks.apply(used)
                 return self._generate(request, fast, on_step_end, counted)
             finally:
                 self.networks.release()  # the next request runs as if they were never loaded
+
+    def _fast_path(self, request: GenerationRequest) -> bool:
+        """Whether ``request`` takes the Fast path (LCM-LoRA + TAESD): the LCM scheduler on a
+        many-step model. A few-step model (an LCM checkpoint …) runs its scheduler as it is."""
+        return request.scheduler == LCM_SCHEDULER and not self.family.few_step
 
     def _generate(
         self, request: GenerationRequest, fast: bool, on_step: Any, counted: dict

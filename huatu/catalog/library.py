@@ -19,6 +19,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "names the LoRA '{name}', which is not in the models folders' Lora/ (closest: {known})",
         "引用了 LoRA“{name}”，但模型文件夹的 Lora/ 中没有它（最接近的：{known}）",
     ),
+    "reason_extra_network_not_here": (
+        "holds {tag}, but the loaded model's backend takes no LoRAs (they run on the local "
+        "backend, from the models folders); remove the tag or switch to a local model",
+        "包含 {tag}，但当前模型的后端不支持 LoRA（LoRA 只能在本地后端、从模型文件夹中使用）；"
+        "请删除该标记或换用本地模型",
+    ),
     "reason_lora_weight": (
         "must give a LoRA's weight as a number, e.g. <lora:name:0.8>",
         "LoRA 的权重必须是数字，例如 <lora:name:0.8>",

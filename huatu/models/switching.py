@@ -142,9 +142,15 @@ class ModelSwitching:
         return library_for(self.settings).names(LORA)
 
     def _alternatives(self) -> tuple[str, ...]:
+        """What the loaded backend offers; with none loaded, what its failure names, and the
+        models folders' checkpoints when the backend runs local files (a person whose
+        default model could not be downloaded can still pick a file they have)."""
         if self.backend is not None:
             return self.capabilities.alternatives
-        return getattr(self.load_error, "alternatives", ())
+        named = getattr(self.load_error, "alternatives", ())
+        if get_backend(self.choice.backend).runs_local_files:
+            named = (*named, *library_for(self.settings).names(CHECKPOINT))
+        return tuple(named)
 
     def switch_model(self, model: str, *, backend: str | None = None) -> None:
         """Load ``model`` and make it the one every edge uses from the next generation on.

@@ -150,3 +150,17 @@ def _joined(pieces: list[Piece]) -> list[Piece]:
         else:
             joined.append(piece)
     return joined
+
+
+def refuse_extra_networks(prompt: str) -> None:
+    """Refuse a prompt with ``<lora:…>`` tags for a backend that cannot use them (a hosted
+    model): sent as text, they would only confuse it.
+
+    Raises:
+        ValidationError: ``prompt``, naming the first tag.
+    """
+    from huatu.errors import ValidationError
+
+    match = _EXTRA_NETWORK.search(prompt)
+    if match is not None:
+        raise ValidationError("prompt", match[0], "extra_network_not_here", tag=match[0])
