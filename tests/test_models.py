@@ -356,6 +356,9 @@ def test_huatu_models_list_shows_each_kind_with_family_and_size(
     assert rows["tiny.safetensors"]["size_mb"] > 0
     plain = runner.invoke(main, ["models", "list"])
     assert plain.exit_code == 0 and "checkpoint — " in plain.output
+    recommended = runner.invoke(main, ["models", "recommended"])
+    assert "stabilityai/sd-turbo  [sd-turbo]" in recommended.output
+    assert "licence: CreativeML OpenRAIL-M" in recommended.output
     assert os.environ.get("HUATU_EXTRA_MODEL_DIRS") is None
 
 
@@ -391,10 +394,12 @@ def test_the_studio_says_a_model_is_loading_then_shows_the_new_one(
 def test_the_family_table_drives_presets_sizes_and_limits(
     library_settings: Settings, tiny_service: ImageService
 ) -> None:
+    from huatu.models.download import RECOMMENDED
     from huatu.models.families import FAMILIES
     from huatu.presets import aspect_presets
     from huatu.schedulers import scheduler_ids
 
+    assert {item.family for item in RECOMMENDED} <= set(FAMILIES)
     for family in FAMILIES.values():  # every row is usable as it stands
         assert set(family.schedulers) <= set(scheduler_ids()), family.id
         assert all(max(size) <= family.max_side for size in family.sizes), family.id
@@ -556,3 +561,86 @@ def test_an_lcm_checkpoint_runs_its_own_scheduler_without_the_fast_paths_lora(
     result = service.generate(request, save=False)
     assert not service.backend.fast._lora_loaded  # its own weights, no LCM-LoRA on top
     assert "VAE: TAESD" not in result.parameters[0] and "Preset: Balanced" in result.parameters[0]
+
+
+def test_needed_files_are_one_precision_of_safetensors_per_component() -> None:
+    from huatu.models.download import needed_files
+
+    files = [
+        "model_index.json",
+        "README.md",
+        "v1-5-pruned-emaonly.safetensors",  # the single-file copy: not needed
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors",
+        "unet/diffusion_pytorch_model.fp16.safetensors",
+        "unet/diffusion_pytorch_model.bin",
+        "text_encoder/config.json",
+        "text_encoder/model.fp16.safetensors",  # only half precision here
+        "tokenizer/merges.txt",
+        "tokenizer/vocab.json",
+        "transformer/config.json",
+        "transformer/diffusion_pytorch_model.safetensors.index.json",
+        "transformer/diffusion_pytorch_model-00001-of-00002.safetensors",
+        "transformer/diffusion_pytorch_model-00002-of-00002.safetensors",
+        "transformer/diffusion_pytorch_model.fp16.safetensors.index.json",
+        "transformer/diffusion_pytorch_model.fp16-00001-of-00001.safetensors",
+        "onnx/unet/model.onnx",
+        "flax_model.msgpack",
+    ]
+    components = ["unet", "text_encoder", "tokenizer", "transformer"]
+    assert needed_files(files, components) == [
+        "README.md",
+        "model_index.json",
+        "text_encoder/config.json",
+        "text_encoder/model.fp16.safetensors",
+        "tokenizer/merges.txt",
+        "tokenizer/vocab.json",
+        "transformer/config.json",
+        "transformer/diffusion_pytorch_model-00001-of-00002.safetensors",
+        "transformer/diffusion_pytorch_model-00002-of-00002.safetensors",
+        "transformer/diffusion_pytorch_model.safetensors.index.json",
+        "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors",
+    ]
+    half = needed_files(files, components, half=True)
+    assert "unet/diffusion_pytorch_model.fp16.safetensors" in half
+    assert "unet/diffusion_pytorch_model.safetensors" not in half
+    assert "transformer/diffusion_pytorch_model.fp16.safetensors.index.json" in half
+
+
+def test_huatu_models_pull_fetches_what_the_pipeline_needs_into_the_models_folder(
+    settings: Settings, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import huggingface_hub.constants
+    from click.testing import CliRunner
+
+    from huatu.cli import main
+    from tests.standin_hub_files import StandInHubFiles
+
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_model, repo)
+    (repo / "unet" / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"half")
+    (repo / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"a pickle")
+    (repo / "tiny-sd.safetensors").write_bytes(b"a single-file copy")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the stand-in
+    models = tmp_path / "models"
+    with StandInHubFiles("someone/tiny-sd", repo) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HUATU_MODELS_DIR", str(models))
+        result = CliRunner().invoke(main, ["models", "pull", "someone/tiny-sd"])
+        assert result.exit_code == 0, result.output
+        assert "huatu serve --model tiny-sd" in result.output
+        fetched = set(hub.fetched)
+        assert "unet/diffusion_pytorch_model.safetensors" in fetched
+        assert not fetched & {
+            "unet/diffusion_pytorch_model.fp16.safetensors",
+            "unet/diffusion_pytorch_model.bin",
+            "tiny-sd.safetensors",
+        }
+        missing = CliRunner().invoke(main, ["models", "pull", "someone/nothing-here"])
+        assert missing.exit_code == 1 and "someone/nothing-here" in missing.output
+    service = ImageService.start(replace(settings, models_dir=models), model="tiny-sd")
+    assert service.backend is not None and service.capabilities.family.id == "tiny"
+    assert service.generate(GenerationRequest.create(prompt="a fox", **SMALL), save=False).images

@@ -114,6 +114,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{failed} of {count} prompt(s) failed (line {lines}).",
         "{count} 个提示中有 {failed} 个失败（第 {lines} 行）。",
     ),
+    "cli_pulled": (
+        "{model} is in {folder}; start with it: huatu serve --model {name}",
+        "{model} 已下载到 {folder}；用它启动：huatu serve --model {name}",
+    ),
+    "cli_licence": (
+        "licence: {licence}",
+        "许可证：{licence}",
+    ),
     "cli_models_no_folder": (
         "no folder yet",
         "尚无文件夹",

@@ -98,6 +98,17 @@ TEXTS: dict[str, tuple[str, str]] = {
             "refiner 或其他架构；huatu 支持 SD 1.x、SD 2.x、SDXL 及其少步数变体）。"
         ),
     ),
+    "pull_not_diffusers": (
+        (
+            "{model} on the Hugging Face Hub is not a diffusers pipeline (it has no "
+            "model_index.json); download a single .safetensors checkpoint into "
+            "models/Stable-diffusion/ instead."
+        ),
+        (
+            "Hugging Face Hub 上的 {model} 不是 diffusers 流水线（没有 model_index.json）；"
+            "请改为把单个 .safetensors 模型下载到 models/Stable-diffusion/。"
+        ),
+    ),
     "model_folder_unknown": (
         (
             "{model} is a diffusers folder of a kind huatu does not run ({pipeline}); huatu runs "

@@ -1,4 +1,5 @@
-"""``huatu models``: what the models folders hold (``list``)."""
+"""``huatu models``: what the models folders hold (``list``), models worth having
+(``recommended``), and fetching one from the Hugging Face Hub (``pull``)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,37 @@ def list_models(as_json: bool) -> None:
             click.echo(f"  {row['name']}{family}  {row['size_mb']} MB")
     if not rows:
         click.echo(text("cli_models_empty", folder=str(settings.models_dir)))
+
+
+@models.command()
+@click.argument("model_id")
+@click.option(
+    "--half",
+    is_flag=True,
+    help="Fetch the fp16 weights (for a GPU; half the download). [default: full precision]",
+)
+def pull(model_id: str, half: bool) -> None:
+    """Download MODEL_ID (a Hub id, e.g. stabilityai/sd-turbo) into the models folder's
+    Stable-diffusion/: only the files its pipeline needs, one precision, .safetensors, with a
+    progress bar; run it again to resume an interrupted download."""
+    from huatu.cli.options import failure
+    from huatu.errors import HuatuError
+    from huatu.models.download import pull as fetch
+
+    settings = load_cli_settings()
+    try:
+        folder = fetch(model_id, settings, half=half)
+    except HuatuError as error:
+        raise failure(error, settings) from None
+    library_for(settings).refresh()
+    click.echo(text("cli_pulled", model=model_id, folder=str(folder), name=folder.name))
+
+
+@models.command()
+def recommended() -> None:
+    """Models worth having, with their family and licence (fetch one with ``pull``)."""
+    from huatu.models.download import RECOMMENDED
+
+    for item in RECOMMENDED:
+        click.echo(f"{item.id}  [{item.family}]  {item.why}")
+        click.echo(f"    {text('cli_licence', licence=item.licence)}")
