@@ -283,3 +283,12 @@ def test_editing_memory_is_measured_in_fresh_processes():
 
     alone, edited = measure("tiny", False), measure("tiny", True)
     assert alone and edited and alone > 0.05 and edited > 0.05
+
+
+def test_a_switch_is_measured_against_one_load(monkeypatch, cache_dir):
+    """The switch measurement's child runs (in this process: its figure is not asserted)."""
+    from huatu.bench.switch_memory import switch_child
+
+    monkeypatch.setenv("HUATU_CACHE", str(cache_dir))
+    found = switch_child("tiny", switch=True)
+    assert found["model"] == "b" and found["peak_rss_gib"] > 0.05

@@ -110,6 +110,13 @@ def format_table(result: dict[str, Any]) -> str:
                 f"GiB text to image alone, {memory['with_editing_gib']:.2f} GiB with image to "
                 f"image and inpainting too → {memory['ratio']:.3f}×"
             )
+    for model, memory in (result.get("switch_memory") or {}).items():
+        if memory.get("ratio") is not None:
+            lines.append(
+                f"model switch ({model}, two copies): peak RSS {memory['load_gib']:.2f} GiB for "
+                f"one load, {memory['load_and_switch_gib']:.2f} GiB loading one then switching "
+                f"to the other → {memory['ratio']:.3f}× (the old model is released first)"
+            )
     app = result.get("app")
     if app:
         lines.append(

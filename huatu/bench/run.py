@@ -35,6 +35,7 @@ from huatu.bench.cases import (
 from huatu.bench.editing_memory import measure_editing_memory
 from huatu.bench.memory import peak_rss_gib, run_child
 from huatu.bench.report import format_table, machine_info, speedups, write_result
+from huatu.bench.switch_memory import measure_switch_memory
 
 DEFAULT_OUT = Path("bench/results/latest.json")
 # --------------------------------------------------------------------------- peak memory
@@ -214,6 +215,8 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
     print(f"  app: {app}", flush=True)
     # 8. Editing modes on the loaded weights: peak memory against text to image alone.
     editing_memory = measure_editing_memory()
+    # 9. A model switch: peak memory against loading one model (the old one goes first).
+    switch_memory = measure_switch_memory()
     machine["total_s"] = round(time.perf_counter() - started, 1)
     # Other processes' load distorts timings; a high value here says to re-run.
     machine["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
@@ -233,6 +236,7 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
         "batching": batching,
         "app": app,
         "editing_memory": editing_memory,
+        "switch_memory": switch_memory,
     }
     write_result(result, out)
     print(format_table(result))
