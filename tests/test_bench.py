@@ -278,11 +278,12 @@ def test_app_overhead_measure_serves_and_calls_for_real(base_settings, monkeypat
 
 
 def test_editing_memory_is_measured_in_fresh_processes():
-    """The measurement runs (its ratio is a benchmark figure, not asserted here)."""
+    """The measurement runs in a fresh process (its ratio is a benchmark figure, not asserted
+    here; the run without editing is the same child with less to do)."""
     from huatu.bench.editing_memory import measure
 
-    alone, edited = measure("tiny", False), measure("tiny", True)
-    assert alone and edited and alone > 0.05 and edited > 0.05
+    edited = measure("tiny", True)
+    assert edited and edited > 0.05
 
 
 def test_a_switch_is_measured_against_one_load(monkeypatch, cache_dir):

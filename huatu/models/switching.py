@@ -179,13 +179,15 @@ class ModelSwitching:
         choice = choose_backend(settings, model=model, backend=backend or self.choice.backend)
         spec = get_backend(choice.backend)
         spec.check(choice.model, settings)  # a bad file is refused with the old model loaded
-        with self._slots.exclusive():  # in turn, once running generations have ended
-            if self.backend is not None and self.capabilities.in_process_weights:
+        if self.backend is not None and self.capabilities.in_process_weights:
+            with self._slots.exclusive():  # in turn, once running generations have ended
                 self._replace_in_place(choice, settings)
-            else:
-                loaded = spec.create(choice.model, settings)
+                self._slots.resize(self.max_concurrency)
+        else:  # nothing held here to release: the new one loads while the old one serves
+            loaded = spec.create(choice.model, settings)
+            with self._slots.exclusive():
                 self.choice, self.backend, self.load_error = choice, loaded, None
-            self._slots.resize(self.max_concurrency)
+                self._slots.resize(self.max_concurrency)
         if model not in self._models:
             self._models.append(model)
 
@@ -197,7 +199,7 @@ class ModelSwitching:
         gc.collect()  # the old weights go before the new ones come
         try:
             loaded = get_backend(choice.backend).create(choice.model, settings)
-        except ModelLoadError:
+        except Exception:  # a load failure (or a bug): the old model serves again
             try:
                 self.backend = get_backend(previous.backend).create(previous.model, self.settings)
             except ModelLoadError as error:
