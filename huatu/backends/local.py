@@ -103,11 +103,15 @@ class LocalBackend:
         sources = fast_sources(model, settings, family=self.family, lcm_lora=lcm_lora, taesd=taesd)
         adapters = LoraAdapters(self.pipe)  # the Fast path's LCM-LoRA and the prompt's LoRAs
         self.fast = FastPath(self.pipe, self.plan, sources, adapters)
-        self.networks = PromptNetworks(
-            self.pipe, adapters, self.library, hashes_for(settings.cache_dir)
-        )
         #: A1111's prompt syntax (weights, BREAK, 75-token chunks) where the model reads CLIP.
         self.prompts = PromptEncoder(self.pipe) if PromptEncoder.suits(self.pipe) else None
+        self.networks = PromptNetworks(
+            self.pipe,
+            adapters,
+            self.library,
+            hashes_for(settings.cache_dir),
+            tokenizer_lock=self.prompts.tokenizer_lock if self.prompts else None,
+        )
         self.editing = EditingPipelines(self.pipe)
         self.vae = VaeChoice(self.pipe, hashes_for(settings.cache_dir))
         #: An inpainting checkpoint (its UNet also reads the mask and the masked picture: 9
@@ -148,7 +152,8 @@ class LocalBackend:
         ``<lora:…>`` tags left out; every chunk but the last counted as a full 75)."""
         if self.prompts is not None:
             return self.prompts.chunked(text).token_count
-        return len(self.pipe.tokenizer(text, add_special_tokens=False).input_ids)
+        with self.networks.tokenizer_lock:
+            return len(self.pipe.tokenizer(text, add_special_tokens=False).input_ids)
 
     @property
     def capabilities(self) -> Capabilities:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +88,9 @@ class PromptNetworks:
         adapters: its adapter set (shared with the Fast path).
         library: the models folders.
         hashes: where file hashes are kept.
+        tokenizer_lock: held while an embedding is added to the tokenizers (the prompt
+            encoder's :attr:`~huatu.prompts.encoding.PromptEncoder.tokenizer_lock`). Default:
+            one of its own.
 
     The library lists pickle-format files only with ``--allow-pickle``, so nothing else can
     be named here.
@@ -100,11 +104,13 @@ class PromptNetworks:
         adapters: LoraAdapters,
         library: ModelLibrary,
         hashes: HashCache,
+        tokenizer_lock: Any = None,
     ) -> None:
         self.pipe = pipe
         self.adapters = adapters
         self.library = library
         self.hashes = hashes
+        self.tokenizer_lock = tokenizer_lock or threading.Lock()
         self._adapter_names: dict[Path, str] = {}
         self._embeddings: set[Path] = set()
 
@@ -194,7 +200,8 @@ class PromptNetworks:
         if embedding.path in self._embeddings:
             return
         try:
-            self.pipe.load_textual_inversion(str(embedding.path), token=embedding.name)
+            with self.tokenizer_lock:
+                self.pipe.load_textual_inversion(str(embedding.path), token=embedding.name)
         except Exception as error:
             log.info("loading the embedding %s failed", embedding.name, exc_info=True)
             raise ValidationError(

@@ -19,6 +19,7 @@ torch is imported lazily.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,10 @@ class PromptEncoder:
     def __init__(self, pipe: Any) -> None:
         self.pipe = pipe
         self.two_encoders = getattr(pipe, "text_encoder_2", None) is not None
+        #: Held while the tokenizers are used or changed (an embedding added): a fast
+        #: tokenizer must not be used from two threads at once (the studio's live token
+        #: count runs beside a generation).
+        self.tokenizer_lock = threading.Lock()
 
     @staticmethod
     def suits(pipe: Any) -> bool:
@@ -90,7 +95,8 @@ class PromptEncoder:
                 piece = convert(piece, tokenizer)
             return tokenizer(piece, add_special_tokens=False, verbose=False).input_ids
 
-        return chunk_pieces(parse_weights(text), tokenize, TokenIds.of(tokenizer))
+        with self.tokenizer_lock:
+            return chunk_pieces(parse_weights(text), tokenize, TokenIds.of(tokenizer))
 
     def encode(self, prompt: str, negative_prompt: str) -> Conditioning:
         """Both texts as embeddings of equal length (see the module)."""
