@@ -197,25 +197,13 @@ class FastPath:
             if not self.sources.allow_pickle:
                 options["use_safetensors"] = True  # never a pickle file unless allowed
             try:
-                self.pipe.load_lora_weights(source, adapter_name=LCM_ADAPTER, **options)
+                self.adapters.load(LCM_ADAPTER, source, **options)
             except Exception as error:  # offline, missing, not a LoRA for this UNet: one answer
                 _log_failure("the LCM-LoRA", self.sources.lcm_lora, error)
                 self._lora_failed = True
-                self._forget_partial_lora()
                 raise FastPathUnavailable(self.sources.lcm_lora) from None
-            finally:
-                self.adapters.loaded()
             self._lora_loaded = True
             log.info("loaded the LCM-LoRA %s", self.sources.lcm_lora)
-
-    def _forget_partial_lora(self) -> None:
-        """Remove whatever a failed load may have injected, so other requests stay as they
-        were."""
-        try:
-            if LCM_ADAPTER in self.pipe.get_list_adapters().get("unet", []):
-                self.pipe.delete_adapters(LCM_ADAPTER)
-        except Exception:  # nothing was injected, or PEFT is absent: nothing to undo
-            log.debug("no partial LoRA to remove", exc_info=True)
 
     def taesd(self) -> tuple[Any, list[Notice]]:
         """TAESD (loaded on first use), or ``None`` and a notice when it cannot be loaded

@@ -34,7 +34,7 @@ from huatu.device import DevicePlan, choose_device
 from huatu.errors import DeviceError, GenerationCancelled, ModelLoadError
 from huatu.messages import Joined, Notice, message, render
 from huatu.models.families import family
-from huatu.models.folders import CHECKPOINT, VAE, library_for
+from huatu.models.folders import VAE, library_for
 from huatu.models.hashes import hashes_for, short
 from huatu.models.loading import ModelSource, find_model, load_pipeline
 from huatu.presets import quality_presets
@@ -161,8 +161,7 @@ class LocalBackend:
         only) with every scheduler; CLIP's 75-token chunks (a longer prompt is more chunks,
         nothing ignored); the LCM Fast preset while its weights are at hand (else the DPM++
         fallback, and a note saying which are missing); ``VAE: TAESD`` in the metadata of Fast
-        images, the hashes of the LoRAs and embeddings a prompt used; the models folders'
-        checkpoints to switch to; one run at a time."""
+        images, the hashes of the LoRAs and embeddings a prompt used; one run at a time."""
         fast = self.fast.available
         notes = (
             {}
@@ -181,7 +180,6 @@ class LocalBackend:
             test_model=self.is_test_model,
             family=self.family,
             embedding_width=self.pipe.text_encoder.config.hidden_size,
-            alternatives=tuple(self.library.names(CHECKPOINT)),
             extra_networks=True,
             vae_override=True,
             in_process_weights=True,

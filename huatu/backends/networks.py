@@ -45,11 +45,31 @@ class LoraAdapters:
         self._applied: dict[str, float] | None = {}
         self._ever_loaded = False
 
-    def loaded(self) -> None:
-        """Say that an adapter was just loaded, or failed to load (the loader switches
-        adapters on by itself): the next :meth:`use` applies the set whatever it was."""
-        self._applied = None
-        self._ever_loaded = True
+    def load(self, adapter: str, source: str, **options: Any) -> None:
+        """Load a LoRA (a folder or Hub id ``source``, diffusers' loader ``options``) as
+        ``adapter``. The loader switches adapters on by itself, so the next :meth:`use`
+        applies the set whatever it was.
+
+        Raises:
+            Exception: whatever the loader raised; what it injected is removed first, so
+                other requests stay as they were.
+        """
+        try:
+            self.pipe.load_lora_weights(source, adapter_name=adapter, **options)
+        except Exception:
+            self._forget(adapter)
+            raise
+        finally:
+            self._applied = None
+            self._ever_loaded = True
+
+    def _forget(self, adapter: str) -> None:
+        """Remove what a failed load of ``adapter`` may have injected."""
+        try:
+            if adapter in self.pipe.get_list_adapters().get("unet", []):
+                self.pipe.delete_adapters(adapter)
+        except Exception:  # nothing was injected, or PEFT is absent: nothing to undo
+            log.debug("no partial LoRA to remove", exc_info=True)
 
     def use(self, part: str, weights: dict[str, float]) -> None:
         """Make ``weights`` (adapter name → weight) the adapters of ``part``, and apply the
@@ -178,12 +198,9 @@ class PromptNetworks:
             return self._adapter_names[lora.path]
         name = f"lora_{len(self._adapter_names)}"
         try:
-            self.pipe.load_lora_weights(
-                str(lora.path.parent), weight_name=lora.path.name, adapter_name=name
-            )
+            self.adapters.load(name, str(lora.path.parent), weight_name=lora.path.name)
         except Exception as error:  # not a LoRA, or not one for this model: one sentence
             log.info("loading the LoRA %s failed", lora.name, exc_info=True)
-            self._forget(name)
             raise ValidationError(
                 "prompt",
                 f"<lora:{lora.name}>",
@@ -191,8 +208,6 @@ class PromptNetworks:
                 name=lora.name,
                 kind=type(error).__name__,
             ) from None
-        finally:
-            self.adapters.loaded()
         self._adapter_names[lora.path] = name
         return name
 
@@ -212,11 +227,3 @@ class PromptNetworks:
                 kind=type(error).__name__,
             ) from None
         self._embeddings.add(embedding.path)
-
-    def _forget(self, adapter: str) -> None:
-        """Remove what a failed load may have injected."""
-        try:
-            if adapter in self.pipe.get_list_adapters().get("unet", []):
-                self.pipe.delete_adapters(adapter)
-        except Exception:  # nothing was injected
-            log.debug("no partial LoRA to remove", exc_info=True)

@@ -64,29 +64,25 @@ def _pipeline(model: str, scratch: Path) -> Any:
 
 def measure(model: str, edits: bool, timeout_s: float = 1200) -> float | None:
     """Peak RSS (GiB) of one :func:`editing_child` run in a fresh subprocess."""
-    from huatu.bench.memory import run_child
+    from huatu.bench.memory import child_peak_rss
 
-    found = run_child(
-        "huatu.bench.editing_memory",
-        model,
-        str(int(edits)),
-        what=f"editing memory of {model}",
-        timeout_s=timeout_s,
+    what = f"editing memory of {model}"
+    return child_peak_rss(
+        "huatu.bench.editing_memory", model, edits, what=what, timeout_s=timeout_s
     )
-    return None if found is None else found["peak_rss_gib"]
 
 
 def measure_editing_memory(models: tuple[str, ...] = ("tiny", "sd15")) -> dict[str, Any]:
     """For each model: peak RSS of text to image alone, with editing too, and their ratio."""
+    from huatu.bench.memory import compared
+
     found: dict[str, Any] = {}
     for model in models:
         alone, edited = measure(model, False), measure(model, True)
-        ratio = None if not alone or edited is None else edited / alone
         found[model] = {
             "txt2img_gib": alone,
             "with_editing_gib": edited,
-            "ratio": ratio,
-            "within_goal": None if ratio is None else ratio <= GOAL_RATIO,
+            **compared(alone, edited, GOAL_RATIO),
         }
         print(f"  editing memory {model}: {found[model]}", flush=True)
     return found

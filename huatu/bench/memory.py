@@ -34,3 +34,19 @@ def run_child(module: str, *args: str, what: str, timeout_s: float = 1200) -> di
         print(f"  {what} failed: {error}", file=sys.stderr)
         return None
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def child_peak_rss(
+    module: str, model: str, flag: bool, *, what: str, timeout_s: float = 1200
+) -> float | None:
+    """Peak RSS (GiB) of ``python -m module model 0|1`` in a fresh process, read from the
+    ``peak_rss_gib`` of the JSON it prints; ``None`` when it failed."""
+    found = run_child(module, model, str(int(flag)), what=what, timeout_s=timeout_s)
+    return None if found is None else found["peak_rss_gib"]
+
+
+def compared(base: float | None, other: float | None, goal: float) -> dict[str, Any]:
+    """``other`` against ``base``: their ``ratio`` and whether it is ``within_goal``
+    (``None`` for both when a measurement is missing)."""
+    ratio = None if not base or other is None else other / base
+    return {"ratio": ratio, "within_goal": None if ratio is None else ratio <= goal}

@@ -76,20 +76,17 @@ def switch_child(model: str, switch: bool) -> dict[str, Any]:
 
 def measure(model: str, switch: bool, timeout_s: float = 1200) -> float | None:
     """Peak RSS (GiB) of one :func:`switch_child` run in a fresh subprocess."""
-    from huatu.bench.memory import run_child
+    from huatu.bench.memory import child_peak_rss
 
-    found = run_child(
-        "huatu.bench.switch_memory",
-        model,
-        str(int(switch)),
-        what=f"switch memory of {model}",
-        timeout_s=timeout_s,
+    what = f"switch memory of {model}"
+    return child_peak_rss(
+        "huatu.bench.switch_memory", model, switch, what=what, timeout_s=timeout_s
     )
-    return None if found is None else found["peak_rss_gib"]
 
 
 def measure_switch_memory(models: tuple[str, ...] = ("tiny", "sd15")) -> dict[str, Any]:
     """For each model: peak RSS of one load, of a load and a switch, and their ratio."""
+    from huatu.bench.memory import compared
     from huatu.config import load_settings
 
     cache_dir = load_settings(dotenv=False).cache_dir
@@ -97,12 +94,10 @@ def measure_switch_memory(models: tuple[str, ...] = ("tiny", "sd15")) -> dict[st
     for model in models:
         models_folder(model, cache_dir)  # made here, not inside the measured processes
         loaded, switched = measure(model, False), measure(model, True)
-        ratio = None if not loaded or switched is None else switched / loaded
         found[model] = {
             "load_gib": loaded,
             "load_and_switch_gib": switched,
-            "ratio": ratio,
-            "within_goal": None if ratio is None else ratio <= GOAL_RATIO,
+            **compared(loaded, switched, GOAL_RATIO),
         }
         print(f"  switch memory {model}: {found[model]}", flush=True)
     return found

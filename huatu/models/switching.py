@@ -142,12 +142,13 @@ class ModelSwitching:
         return library_for(self.settings).names(LORA)
 
     def _alternatives(self) -> tuple[str, ...]:
-        """What the loaded backend offers; with none loaded, what its failure names, and the
-        models folders' checkpoints when the backend runs local files (a person whose
-        default model could not be downloaded can still pick a file they have)."""
+        """What the loaded backend offers (or, with none loaded, what its failure names), and
+        the models folders' checkpoints when the backend runs local files — loaded or not, so
+        a person whose default model could not be downloaded can pick a file they have."""
         if self.backend is not None:
-            return self.capabilities.alternatives
-        named = getattr(self.load_error, "alternatives", ())
+            named = self.capabilities.alternatives
+        else:
+            named = getattr(self.load_error, "alternatives", ())
         if get_backend(self.choice.backend).runs_local_files:
             named = (*named, *library_for(self.settings).names(CHECKPOINT))
         return tuple(named)

@@ -74,7 +74,13 @@ class Chunked:
     @property
     def limit(self) -> int:
         """The token count's limit shown beside it: 75, or the chunks' room beyond that."""
-        return CHUNK_TOKENS * max(1, -(-self.token_count // CHUNK_TOKENS))
+        return CHUNK_TOKENS * chunk_count(self.token_count)
+
+
+def chunk_count(tokens: int, size: int = CHUNK_TOKENS) -> int:
+    """How many chunks of ``size`` tokens (default 75) ``tokens`` content tokens take (at
+    least one)."""
+    return max(1, -(-tokens // size))
 
 
 def chunk_pieces(

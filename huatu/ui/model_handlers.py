@@ -14,6 +14,7 @@ import gradio as gr
 from huatu.errors import HuatuError, explain
 from huatu.messages import message
 from huatu.presets import DEFAULT_PRESET, apply_quality_preset, aspects_for
+from huatu.prompts.chunks import chunk_count
 from huatu.request import DEFAULT_GUIDANCE
 from huatu.service import ImageService
 from huatu.ui.common import request_language, status_markdown
@@ -102,7 +103,7 @@ class ModelHandlers:
         count = backend.token_count(prompt)
         if count is None:
             return ""
-        chunks = max(1, -(-count // limit))
+        chunks = chunk_count(count, limit)
         if chunks == 1 or not self.service.capabilities.prompt_chunks:
             return message("token_count", language, count=count, limit=limit)
         return message(
