@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from huatu.backends.base import Backend, CancelToken, Capabilities, ProgressCallback
-from huatu.backends.registry import get_backend
 from huatu.backends.selection import BackendChoice, choose_backend
 from huatu.checks import check_family_size
 from huatu.config import Settings
 from huatu.errors import (
     BackendUnavailableError,
     HuatuError,
-    ModelLoadError,
     OutOfMemory,
     SafetyCheckerFlagged,
     ValidationError,
@@ -42,6 +40,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
     from huatu.history import HistoryStore
+    from huatu.models.fetching import ModelFetch
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +97,7 @@ class ImageService(ModelSwitching):
         self.history = history
         self._models = [choice.model]  # the first model, then every model switched to
         self.switching_to: str | None = None  # the model loading in place of the released one
+        self.download: ModelFetch | None = None  # the model being fetched, while it is
         # Every edge (studio, lessons, HTTP APIs) shares these: a local pipeline runs one
         # generation at a time whoever asks.
         self._slots = FairSlots(self.max_concurrency)
@@ -110,6 +110,7 @@ class ImageService(ModelSwitching):
         model: str | None = None,
         backend: str | None = None,
         keep_history: bool = True,
+        background: bool = False,
     ) -> ImageService:
         """Choose and load the backend for ``model``.
 
@@ -119,6 +120,10 @@ class ImageService(ModelSwitching):
             backend: ``auto`` or a backend id. Default ``settings.backend``.
             keep_history: record every saved image in the SQLite history under
                 ``settings.outputs_dir``. Default ``True``.
+            background: when the model must be downloaded first (a Hub model not on this
+                machine yet), return at once and fetch and load it in a thread
+                (:meth:`load_in_background`), for an app to be up meanwhile. Default
+                ``False``: fetch (with progress bars) and load before returning.
 
         Raises:
             UnknownNameError / ValidationError: a bad ``backend``/``model`` combination
@@ -130,11 +135,12 @@ class ImageService(ModelSwitching):
             from huatu.history import HistoryStore
 
             history = HistoryStore(settings.outputs_dir)
-        try:
-            loaded = get_backend(choice.backend).create(choice.model, settings)
-        except ModelLoadError as error:
-            return cls(settings, choice, None, error, history)
-        return cls(settings, choice, loaded, history=history)
+        service = cls(settings, choice, None, history=history)
+        if background and service.downloads_first():
+            service.load_in_background()
+        else:
+            service.load_model()
+        return service
 
     @staticmethod
     def plan(
@@ -168,6 +174,9 @@ class ImageService(ModelSwitching):
             emphasis: applied to the backend and model names (the studio's Markdown makes
                 them bold). Default: none.
         """
+        download = self.download
+        if self.backend is None and download is not None:
+            return Notice("status_downloading", {"progress": download.progress().notice()})
         if self.backend is None and self.switching_to is not None:
             return Notice("status_switching", {"model": emphasis(self.switching_to)})
         if self.backend is None:
@@ -222,6 +231,7 @@ class ImageService(ModelSwitching):
             subclasses: the hosted service failed.
         """
         request = request.validate()
+        self.wait_for_model(progress, cancel)  # the first model is still downloading or loading
         self._slots.acquire(cancel)  # a stop while waiting ends it (GenerationCancelled)
         try:  # the model loaded now: a switch may have ended while this request waited
             backend = self.backend

@@ -2,12 +2,14 @@
 as the Hub answers ``huggingface_hub``'s downloads:
 
 * ``GET /api/models/{owner}/{name}`` (and ``.../revision/{rev}``) → the repository's info with
-  its commit ``sha`` and ``siblings`` (every file); ``.../tree/{rev}`` → every file with its
-  size;
+  its commit ``sha`` and ``siblings`` (every file; with ``?blobs=true`` each with its
+  ``size``); ``.../tree/{rev}`` → every file with its size;
 * ``HEAD``/``GET /{owner}/{name}/resolve/{rev}/{path}`` → the file, with ``ETag``,
   ``X-Repo-Commit`` and ``Content-Length``; ``Range: bytes=N-`` answers the rest (206).
 
-Every file fetched is recorded in :attr:`StandInHubFiles.fetched`.
+Every file fetched is recorded in :attr:`StandInHubFiles.fetched`. Given a ``hold`` event, the VAE's
+weights stop half-way until the event is set, the other files come whole (a download caught in
+the middle).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 class StandInHubFiles:
     """Serve ``folder`` as the repository ``repo_id`` on 127.0.0.1 (a context manager)."""
 
-    def __init__(self, repo_id: str, folder: Path) -> None:
+    def __init__(self, repo_id: str, folder: Path, hold: threading.Event | None = None) -> None:
         self.repo_id = repo_id
         self.folder = folder
+        self.hold = hold
         self.fetched: list[str] = []
         self._server: ThreadingHTTPServer | None = None
 
@@ -59,10 +62,16 @@ class StandInHubFiles:
                 self._answer(body=True)
 
             def _answer(self, *, body: bool) -> None:
-                path = unquote(urlsplit(self.path).path)
+                parts = urlsplit(self.path)
+                path = unquote(parts.path)
                 info = re.fullmatch(rf"/api/models/{stand_in.repo_id}(/revision/[^/]+)?", path)
                 if info:
-                    siblings = [{"rfilename": name} for name in stand_in.files()]
+                    sizes = "blobs=true" in parts.query
+                    siblings = [
+                        {"rfilename": name}
+                        | ({"size": (stand_in.folder / name).stat().st_size} if sizes else {})
+                        for name in stand_in.files()
+                    ]
                     answer = {"id": stand_in.repo_id, "sha": COMMIT, "siblings": siblings}
                     return self._send(200, json.dumps(answer).encode(), "application/json", body)
                 if re.fullmatch(rf"/api/models/{stand_in.repo_id}/tree/[^/]+", path):
@@ -98,8 +107,16 @@ class StandInHubFiles:
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Length", str(len(data) - start))
                 self.end_headers()
-                if body:
-                    self.wfile.write(data[start:])
+                if not body:
+                    return None
+                rest = data[start:]
+                if stand_in.hold is not None and match[1].startswith("vae/"):
+                    half = len(rest) // 2
+                    self.wfile.write(rest[:half])
+                    self.wfile.flush()
+                    stand_in.hold.wait(timeout=120)
+                    rest = rest[half:]
+                self.wfile.write(rest)
                 return None
 
             def _send(self, status: int, data: bytes, kind: str, body: bool) -> None:

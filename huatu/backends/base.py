@@ -64,6 +64,11 @@ class CancelToken:
         """Whether :meth:`cancel` was called."""
         return self._event.is_set()
 
+    def wait(self, timeout_s: float) -> bool:
+        """Sleep up to ``timeout_s`` seconds, waking at once on :meth:`cancel`; return
+        whether it was cancelled."""
+        return self._event.wait(timeout_s)
+
 
 @dataclass
 class BackendOutput:

@@ -80,8 +80,32 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{count}/{limit} 词元 · 共 {chunks} 段（每段 75）",
     ),
     "status_switching": (
-        "Loading {model} (the previous model is released first); generations wait for it.",
-        "正在加载 {model}（先释放上一个模型），生成请求会等待它加载完成。",
+        "Loading {model}; generations wait for it.",
+        "正在加载 {model}，生成请求会等待它加载完成。",
+    ),
+    "status_downloading": (
+        "⬇ {progress} Generating waits until it is downloaded and loaded.",
+        "⬇ {progress} 下载并加载完成后才能生成。",
+    ),
+    "download_preparing": (
+        "Preparing the download of {model} from the Hugging Face Hub …",
+        "正在准备从 Hugging Face Hub 下载 {model} …",
+    ),
+    "download_progress": (
+        "Downloading {model}: {done} of {total} · {speed} · about {left} left.",
+        "正在下载 {model}：{done} / {total} · {speed} · 约剩 {left}。",
+    ),
+    "download_progress_no_speed": (
+        "Downloading {model}: {done} of {total}.",
+        "正在下载 {model}：{done} / {total}。",
+    ),
+    "eta_minutes": (
+        "{minutes} min",
+        "{minutes} 分钟",
+    ),
+    "eta_seconds": (
+        "{seconds} s",
+        "{seconds} 秒",
     ),
     "model_file_unreadable": (
         ("{model} is not a readable .safetensors file ({kind}): it may be incomplete or damaged."),

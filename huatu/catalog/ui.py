@@ -18,11 +18,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "model_choice_info": (
         (
             "Your models folder's checkpoints (family · size), or the hosted models Inference "
-            "Providers serve (most liked first); switching applies to every edge"
+            "Providers serve (most liked first); ⬇ downloads a model (or type a Hub id); "
+            "switching applies to every edge"
         ),
         (
             "模型文件夹中的模型（类型 · 大小），或推理服务商提供的托管模型（按点赞数排序）；"
-            "切换对所有接口生效"
+            "⬇ 表示下载该模型（也可输入 Hub 模型 ID）；切换对所有接口生效"
         ),
     ),
     "lora_picker": ("LoRA", "LoRA 模型"),

@@ -158,7 +158,9 @@ def start_service(
     if settings.compile:
         say("cli_compiling", folder=str(settings.cache_dir / "inductor"))
     try:
-        service = ImageService.start(settings, model=model, backend=backend)
+        service = ImageService.start(
+            settings, model=model, backend=backend, background=not required
+        )
     except HuatuError as error:
         raise usage_error(error, settings) from None
     if service.load_error is not None and required:

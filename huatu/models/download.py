@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from huatu.models.folders import CHECKPOINT, SUBFOLDERS
+from huatu.config import is_hub_id
+from huatu.errors import ModelLoadError
+from huatu.models.folders import CHECKPOINT, SOURCE_MARK, SUBFOLDERS
 
 if TYPE_CHECKING:
     from huatu.config import Settings
@@ -113,46 +117,146 @@ def target_folder(model_id: str, settings: Settings) -> Path:
     base = settings.models_dir / SUBFOLDERS[CHECKPOINT][0]
     owner, _, name = model_id.rpartition("/")
     plain = base / name
-    index = plain / ".huatu-source"
+    index = plain / SOURCE_MARK
     if not plain.exists() or (index.is_file() and index.read_text().strip() == model_id):
         return plain
     return base / f"{owner}--{name}"
 
 
-def pull(model_id: str, settings: Settings, *, half: bool = False) -> Path:
-    """Fetch ``model_id`` into the models folder and return its folder.
+@dataclass(frozen=True)
+class PullPlan:
+    """What fetching a model means: where it goes, which files, and how big they are.
+
+    Attributes:
+        model_id: its Hub id. folder: where it goes (:func:`target_folder`).
+        files: the files to fetch (:func:`needed_files`).
+        sizes: each file's size in bytes, where the Hub gives it.
+    """
+
+    model_id: str
+    folder: Path
+    files: tuple[str, ...]
+    sizes: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        """Bytes to fetch, as far as the Hub says (0 when it gives no sizes)."""
+        return sum(self.sizes.get(name, 0) for name in self.files)
+
+
+def plan_pull(model_id: str, settings: Settings, *, half: bool = False) -> PullPlan:
+    """Ask the Hub what ``model_id`` has, fetch its ``model_index.json`` and say what else
+    :func:`fetch` will fetch.
+
+    Args:
+        model_id: a Hub id. settings: the models folder, endpoint and token.
+        half: the fp16 weights where there are some (for a GPU). Default full precision.
 
     Raises:
         ModelLoadError: the Hub does not have it, it is gated, it is not a diffusers
-            pipeline, or it could not be downloaded (the sentence says which).
+            pipeline, or it could not be reached (the sentence says which).
     """
-    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+    from huggingface_hub import HfApi, hf_hub_download
+
+    folder = target_folder(model_id, settings)
+    with _hub_errors(model_id):
+        api = HfApi(endpoint=settings.hf_endpoint, token=settings.hf_api_key)
+        info = api.model_info(model_id, files_metadata=True)
+        siblings = {sibling.rfilename: sibling.size for sibling in info.siblings or []}
+        if "model_index.json" not in siblings:
+            raise ModelLoadError("pull_not_diffusers", model=model_id)
+        index_path = hf_hub_download(
+            model_id,
+            "model_index.json",
+            local_dir=folder,
+            token=settings.hf_api_key,
+            endpoint=settings.hf_endpoint,
+        )
+        index = json.loads(Path(index_path).read_text(encoding="utf-8"))
+    components = [name for name, value in index.items() if isinstance(value, list)]
+    files = needed_files(list(siblings), components, half=half)
+    sizes = {name: size for name, size in siblings.items() if size is not None}
+    return PullPlan(model_id, folder, tuple(files), sizes)
+
+
+def fetch(plan: PullPlan, settings: Settings) -> Path:
+    """Fetch ``plan``'s files into its folder (with huggingface_hub's progress bars; a file
+    left half-way is resumed) and mark the folder as ``plan.model_id``'s copy.
+
+    Raises:
+        ModelLoadError: the download failed (the sentence says why).
+    """
+    from huggingface_hub import snapshot_download
     from huggingface_hub.utils import enable_progress_bars
 
-    from huatu.errors import ModelLoadError
-    from huatu.models.loading import load_failure
-
-    token = settings.hf_api_key
-    folder = target_folder(model_id, settings)
-    try:
-        info = HfApi(endpoint=settings.hf_endpoint, token=token).model_info(model_id)
-        files = [sibling.rfilename for sibling in info.siblings or []]
-        if "model_index.json" not in files:
-            raise ModelLoadError("pull_not_diffusers", model=model_id)
-        hub = {"token": token, "endpoint": settings.hf_endpoint}
-        index_path = hf_hub_download(model_id, "model_index.json", local_dir=folder, **hub)
-        index = json.loads(Path(index_path).read_text(encoding="utf-8"))
-        components = [name for name, value in index.items() if isinstance(value, list)]
-        enable_progress_bars()
+    enable_progress_bars()
+    with _hub_errors(plan.model_id):
         snapshot_download(
-            model_id,
-            allow_patterns=needed_files(files, components, half=half),
-            local_dir=folder,
-            **hub,
+            plan.model_id,
+            allow_patterns=list(plan.files),
+            local_dir=plan.folder,
+            token=settings.hf_api_key,
+            endpoint=settings.hf_endpoint,
         )
+    (plan.folder / SOURCE_MARK).write_text(plan.model_id + "\n", encoding="utf-8")
+    return plan.folder
+
+
+def pull(model_id: str, settings: Settings, *, half: bool = False) -> Path:
+    """Fetch ``model_id`` into the models folder and return its folder (:func:`plan_pull`
+    then :func:`fetch`; raises as they do)."""
+    return fetch(plan_pull(model_id, settings, half=half), settings)
+
+
+def pulled_folder(model_id: str, settings: Settings) -> Path | None:
+    """The models folder's complete copy of ``model_id``, fetched by :func:`pull`, if any."""
+    folder = target_folder(model_id, settings)
+    mark = folder / SOURCE_MARK
+    if mark.is_file() and mark.read_text(encoding="utf-8").strip() == model_id:
+        return folder
+    return None
+
+
+def needs_download(model_id: str, settings: Settings) -> bool:
+    """Whether ``model_id`` is a Hub id that is neither in the models folder (pulled) nor in
+    huggingface_hub's cache, so loading it would first download gigabytes (never when
+    huggingface_hub is told to stay offline, ``HF_HUB_OFFLINE``)."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if constants.HF_HUB_OFFLINE or not is_hub_id(model_id) or Path(model_id).expanduser().exists():
+        return False
+    if pulled_folder(model_id, settings) is not None:
+        return False
+    return not isinstance(try_to_load_from_cache(model_id, "model_index.json"), str)
+
+
+@contextmanager
+def _hub_errors(model_id: str) -> Iterator[None]:
+    """The Hub's and the network's errors as one sentence (:func:`load_failure`)."""
+    try:
+        yield
     except ModelLoadError:
         raise
-    except Exception as error:  # the Hub's and the network's errors become one sentence
+    except Exception as error:
         raise load_failure(model_id, error) from None
-    (folder / ".huatu-source").write_text(model_id + "\n", encoding="utf-8")
-    return folder
+
+
+def load_failure(model: str, error: Exception) -> ModelLoadError:
+    """Why ``model`` did not load, and what to do instead."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    from huatu.messages import Notice
+
+    remedy = Notice("model_remedy")
+    if isinstance(error, GatedRepoError):
+        return ModelLoadError("model_gated", model=model, remedy=remedy)
+    if isinstance(error, RepositoryNotFoundError):
+        return ModelLoadError("model_not_on_hub", model=model, remedy=remedy)
+    if isinstance(error, (LocalEntryNotFoundError, OSError, ConnectionError)):
+        return ModelLoadError("model_not_downloaded", model=model, remedy=remedy)
+    kind = type(error).__name__
+    return ModelLoadError("model_load_failed", model=model, kind=kind, remedy=remedy)

@@ -74,6 +74,11 @@ class ModelFile:
         return self.path.suffix.lower() in PICKLE_SUFFIXES
 
 
+#: The file in a fetched folder naming the Hub id it is a complete copy of
+#: (:mod:`huatu.models.download`).
+SOURCE_MARK = ".huatu-source"
+
+
 def kind_folders(roots: Iterable[Path], kind: str) -> list[Path]:
     """Every existing folder of ``kind`` under ``roots``, in order, each once."""
     found: list[Path] = []
@@ -179,6 +184,8 @@ def _walk(folder: Path, kind: str, suffixes: tuple[str, ...]) -> list[ModelFile]
         dirs[:] = sorted(name for name in dirs if not name.startswith("."))
         if kind in (CHECKPOINT, VAE) and base != folder and marker in files:
             dirs[:] = []
+            if (base / ".cache" / "huggingface").is_dir() and SOURCE_MARK not in files:
+                continue  # still being fetched (huatu models pull)
             size = sum(path.stat().st_size for path in base.rglob("*") if path.is_file())
             found.append(ModelFile(kind, base.relative_to(folder).as_posix(), base, size))
             continue

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from huatu.config import TINY_MODEL
 from huatu.errors import ModelLoadError
+from huatu.models.download import load_failure, pulled_folder
 from huatu.models.folders import CHECKPOINT, ModelFile, ModelLibrary
 from huatu.models.recognise import (
     Recognised,
@@ -55,7 +56,8 @@ class ModelSource:
 
 def find_model(model: str, settings: Settings, library: ModelLibrary) -> ModelSource:
     """Where ``model`` is: the tiny model, a checkpoint of ``library`` (by name), a path on
-    this machine (only ever from the command line or settings), else a Hub id.
+    this machine (only ever from the command line or settings), a Hub id's copy fetched into
+    the models folder, else a Hub id.
 
     Raises:
         ModelLoadError: the file or folder is not a model huatu can run, or a pickle file
@@ -68,7 +70,10 @@ def find_model(model: str, settings: Settings, library: ModelLibrary) -> ModelSo
     found = library.find(CHECKPOINT, model)
     path = found.path if found is not None else Path(model).expanduser()
     if found is None and not path.exists():
-        return ModelSource(model, model)
+        pulled = pulled_folder(model, settings)  # fetched into the models folder before
+        if pulled is None:
+            return ModelSource(model, model)
+        return ModelSource(model, pulled, None, recognise_folder(pulled))
     if path.is_dir():
         if not (path / "model_index.json").is_file():
             raise ModelLoadError("model_not_diffusers_folder", model=model)
@@ -152,24 +157,3 @@ def _single_file_options(
     if "safety_checker" in inspect.signature(pipeline_class.__init__).parameters:
         options.update(safety_checker=None, requires_safety_checker=False)
     return options
-
-
-def load_failure(model: str, error: Exception) -> ModelLoadError:
-    """Why ``model`` did not load, and what to do instead."""
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
-
-    from huatu.messages import Notice
-
-    remedy = Notice("model_remedy")
-    if isinstance(error, GatedRepoError):
-        return ModelLoadError("model_gated", model=model, remedy=remedy)
-    if isinstance(error, RepositoryNotFoundError):
-        return ModelLoadError("model_not_on_hub", model=model, remedy=remedy)
-    if isinstance(error, (LocalEntryNotFoundError, OSError, ConnectionError)):
-        return ModelLoadError("model_not_downloaded", model=model, remedy=remedy)
-    kind = type(error).__name__
-    return ModelLoadError("model_load_failed", model=model, kind=kind, remedy=remedy)

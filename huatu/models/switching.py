@@ -1,6 +1,11 @@
 """Which models the service may switch to, and the switch itself (every edge's model choice:
 the studio's list, A1111's ``options``, the OpenAI and MCP ``model`` fields).
 
+A Hub model that is not on this machine yet is fetched into the models folder first
+(:class:`~huatu.models.fetching.ModelFetch`, watched through ``download``): before the first
+model loads — then generations wait and are told how far the download has come — or while the
+old model still serves, before a switch.
+
 A backend that holds its weights in this process (``Capabilities.in_process_weights``) lets
 go of the old model *before* the new one loads, so a switch never needs the memory of two
 models; if the new one fails, the old one is loaded again and stays. Anything that can be
@@ -11,14 +16,16 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from huatu.backends.base import CancelToken, ProgressCallback, ProgressEvent
 from huatu.backends.registry import get_backend
 from huatu.backends.selection import choose_backend, runs_only_locally
 from huatu.config import TINY_MODEL, is_hub_id
-from huatu.errors import ModelLoadError, UnknownModelError, ValidationError
+from huatu.errors import GenerationCancelled, ModelLoadError, UnknownModelError, ValidationError
 from huatu.models.folders import CHECKPOINT, LORA, VAE, library_for
 
 if TYPE_CHECKING:
@@ -26,9 +33,14 @@ if TYPE_CHECKING:
     from huatu.backends.selection import BackendChoice
     from huatu.config import Settings
     from huatu.errors import HuatuError
+    from huatu.messages import Notice
+    from huatu.models.fetching import ModelFetch
     from huatu.slots import FairSlots
 
 log = logging.getLogger(__name__)
+
+#: How often a generation waiting for the first model is told how far it has come, in s.
+WAIT_REPORT_S = 1.0
 
 
 class ModelSwitching:
@@ -42,8 +54,97 @@ class ModelSwitching:
     _models: list[str]
     _slots: FairSlots
     switching_to: str | None
+    download: ModelFetch | None
     capabilities: Capabilities  # the service's properties
     max_concurrency: int
+
+    status_notice: Callable[[], Notice]  # the service's
+
+    def load_model(self) -> None:
+        """Load the chosen model (fetching it into the models folder first when it is a Hub
+        model not here yet); a failure is kept as ``load_error`` and every generation
+        raises it."""
+        try:
+            self._fetch_if_needed(self.choice, self.settings)
+            loaded = get_backend(self.choice.backend).create(self.choice.model, self.settings)
+        except ModelLoadError as error:
+            self.load_error = error
+            return
+        self.backend, self.load_error = loaded, None
+        self._slots.resize(self.max_concurrency)
+
+    def load_in_background(self) -> threading.Thread:
+        """:meth:`load_model` in a thread, holding every generation slot until it ends: the
+        page and the APIs are up at once, and a generation asked meanwhile waits, told why
+        (:meth:`wait_for_model`). Returns the thread."""
+        self._slots.acquire(all_places=True)
+        self.switching_to = self.choice.model
+
+        def work() -> None:
+            try:
+                self.load_model()
+            except Exception as error:  # a bug: the page says the model did not load
+                from huatu.models.download import load_failure
+
+                log.exception("loading %s failed", self.choice.model)
+                self.load_error = load_failure(self.choice.model, error)
+            finally:
+                self.switching_to = None
+                self._slots.release(all_places=True)
+
+        thread = threading.Thread(target=work, name="huatu-first-model", daemon=True)
+        thread.start()
+        return thread
+
+    @property
+    def runs_local_files(self) -> bool:
+        """Whether the chosen backend runs model files on this machine (so a Hub model can be
+        downloaded for it)."""
+        return get_backend(self.choice.backend).runs_local_files
+
+    @property
+    def model_pending(self) -> bool:
+        """Whether no model is loaded yet but one is being fetched or loaded."""
+        return self.backend is None and (self.download or self.switching_to) is not None
+
+    def downloads_first(self) -> bool:
+        """Whether loading the chosen model would first download it (:meth:`load_model`
+        fetches it into the models folder then)."""
+        return self._must_fetch(self.choice, self.settings)
+
+    def wait_for_model(self, progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+        """While no model is loaded but one is being fetched or loaded, tell ``progress`` why
+        a generation waits (the status: bytes, speed, time left), every
+        :data:`WAIT_REPORT_S`, until it is loaded.
+
+        Raises:
+            GenerationCancelled: ``cancel`` was set while waiting.
+        """
+        token = cancel or CancelToken()
+        while self.model_pending:
+            if progress is not None:
+                progress(ProgressEvent(0, 0, message=self.status_notice()))
+            if token.wait(WAIT_REPORT_S):
+                raise GenerationCancelled()
+
+    def _fetch_if_needed(self, choice: BackendChoice, settings: Settings) -> None:
+        """Fetch ``choice``'s model into the models folder when its backend runs local files
+        and it is a Hub model that is not on this machine yet (``download`` shows how far it
+        has come meanwhile).
+
+        Raises:
+            ModelLoadError: the Hub does not have it, or the download failed.
+        """
+        from huatu.models.fetching import ModelFetch
+
+        if not self._must_fetch(choice, settings):
+            return
+        self.download = ModelFetch(choice.model, settings)
+        try:
+            self.download.run()
+        finally:
+            self.download = None
+        library_for(settings).refresh()
 
     def known_models(self) -> list[str]:
         """The models every edge may switch to by name: the loaded one, the one huatu started
@@ -67,15 +168,27 @@ class ModelSwitching:
 
     def model_items(self) -> list[tuple[str, str]]:
         """:meth:`model_choices` as ``(label, name)`` pairs: a checkpoint of the models folders
-        labelled with its family and size (``dream.safetensors · sd1 · 2.0 GB``)."""
+        labelled with its family and size (``dream.safetensors · sd1 · 2.0 GB``); then, for a
+        backend that runs local files, the recommended models not on this machine yet, to be
+        downloaded when chosen (``⬇ stabilityai/sd-turbo · sd-turbo``)."""
+        from huatu.models.download import RECOMMENDED, needs_download
         from huatu.models.recognise import family_label
 
+        downloads: list[tuple[str, str]] = []
+        if self.runs_local_files:
+            downloads = [
+                (f"⬇ {model.id} · {model.family}", model.id)
+                for model in RECOMMENDED
+                if model.id != self.choice.model and needs_download(model.id, self.settings)
+            ]
         library = library_for(self.settings)
         items = []
-        for model in self.model_choices():
+        for model in self.model_choices() or ([self.choice.model] if downloads else []):
             found = library.find(CHECKPOINT, model)
             label = model if found is None else f"{model} · {family_label(found)}"
             items.append((label, model))
+        names = {name for _, name in items}
+        items += [item for item in downloads if item[1] not in names]
         return items
 
     @property
@@ -180,6 +293,7 @@ class ModelSwitching:
         choice = choose_backend(settings, model=model, backend=backend or self.choice.backend)
         spec = get_backend(choice.backend)
         spec.check(choice.model, settings)  # a bad file is refused with the old model loaded
+        self._fetch_if_needed(choice, settings)  # the old model serves while it downloads
         if self.backend is not None and self.capabilities.in_process_weights:
             with self._slots.exclusive():  # in turn, once running generations have ended
                 self._replace_in_place(choice, settings)
@@ -191,6 +305,15 @@ class ModelSwitching:
                 self._slots.resize(self.max_concurrency)
         if model not in self._models:
             self._models.append(model)
+
+    @staticmethod
+    def _must_fetch(choice: BackendChoice, settings: Settings) -> bool:
+        """Whether ``choice``'s backend runs local files and its model is a Hub model that is
+        not on this machine yet."""
+        from huatu.models.download import needs_download
+
+        runs_files = get_backend(choice.backend).runs_local_files
+        return runs_files and needs_download(choice.model, settings)
 
     def _replace_in_place(self, choice: BackendChoice, settings: Settings) -> None:
         """Release the loaded model, then load ``choice``; on failure load the old one again

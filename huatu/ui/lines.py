@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from huatu.messages import message
+from huatu.messages import message, render
 from huatu.runs import RunUpdate
 
 
@@ -23,7 +23,10 @@ def step_line(update: RunUpdate, language: str) -> str:
 
 
 def waiting_line(update: RunUpdate, language: str) -> str:
-    """The hosted-wait countdown line in ``language``."""
+    """The line while a run waits, in ``language``: for the first model (its download or
+    load, as the service says) or the hosted service's countdown."""
+    if update.wait_s is None and update.message is not None:
+        return render(update.message, language)
     if update.wait_s is None:
         return message("waiting_no_time", language)
     return message("waiting", language, seconds=round(update.wait_s))

@@ -7,12 +7,14 @@ Layout is in :mod:`huatu.ui.tabs`; wiring in :mod:`huatu.ui.studio`.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import gradio as gr
 
 from huatu.errors import HuatuError, explain
-from huatu.messages import message
+from huatu.messages import message, render
 from huatu.presets import DEFAULT_PRESET, apply_quality_preset, aspects_for
 from huatu.prompts.chunks import chunk_count
 from huatu.request import DEFAULT_GUIDANCE
@@ -24,6 +26,8 @@ PICKED_LORA_WEIGHT = 1
 #: The form's controls a model switch sets to the new model family's defaults, in the order
 #: :meth:`ModelHandlers.switch_model` answers them (after the choice and the status).
 MODEL_FORM = ("aspect", "width", "height", "preset", "steps", "scheduler", "guidance")
+#: How often a model switch that downloads first shows how far it has come, in seconds.
+PROGRESS_EVERY_S = 0.5
 
 
 class ModelHandlers:
@@ -45,16 +49,33 @@ class ModelHandlers:
         loading = message("switching_model", language, model=html.escape(str(model)))
         unchanged = [gr.update()] * len(MODEL_FORM)
         yield gr.update(interactive=False), f"⏳ {loading}", *unchanged
+        switch = _InThread(self.service.switch_model, model)
+        while not switch.done.wait(PROGRESS_EVERY_S):
+            download = self.service.download  # a Hub model fetched first: how far it is
+            if download is not None:
+                line = render(download.progress().notice(), language)
+                yield gr.skip(), f"⏳ {line}", *unchanged
         form = unchanged
-        try:
-            self.service.switch_model(model)
+        if isinstance(switch.error, HuatuError):
+            gr.Warning(html.escape(explain(switch.error, language, self.service.settings)))
+        elif switch.error is not None:
+            raise switch.error
+        else:
             form = self.form_for_model()
-        except HuatuError as error:
-            gr.Warning(html.escape(explain(error, language, self.service.settings)))
         chosen = gr.update(
             choices=self.service.model_items(), value=self.service.choice.model, interactive=True
         )
         yield chosen, status_markdown(self.service, language), *form
+
+    def watch(self, request: gr.Request | None = None) -> tuple[dict, dict, str, gr.Timer]:
+        """The studio's timer while the first model downloads or loads: the status line (bytes,
+        speed, time left); once it is loaded, the model and VAE choices too, and the timer
+        stops."""
+        pending = self.service.model_pending
+        model, vae, status = self.loaded(request)
+        if pending:
+            model, vae = gr.skip(), gr.skip()
+        return model, vae, status, gr.Timer(active=pending)
 
     def switch_vae(self, name: str, request: gr.Request | None = None) -> tuple[dict, str]:
         """The VAE choice: decode with ``name`` (empty: the model's own) on every edge; one
@@ -117,3 +138,22 @@ class ModelHandlers:
         tag = f"<lora:{name}:{PICKED_LORA_WEIGHT}>"
         joined = f"{prompt.rstrip()} {tag}" if prompt and prompt.strip() else tag
         return joined, gr.update(value=None)
+
+
+class _InThread:
+    """``call(*args)`` running in a thread of its own; ``done`` is set when it ends, with the
+    exception it raised (if any) in ``error``."""
+
+    def __init__(self, call: Callable[..., Any], *args: Any) -> None:
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+        def work() -> None:
+            try:
+                call(*args)
+            except BaseException as error:  # handed to the handler's thread
+                self.error = error
+            finally:
+                self.done.set()
+
+        threading.Thread(target=work, name="huatu-switch", daemon=True).start()

@@ -48,6 +48,8 @@ TITLE = "画图 huatu"
 PRIVATE = {"api_visibility": "private"}
 #: ... and that run at once, outside the queue.
 INSTANT = {"queue": False, **PRIVATE}
+#: How often the status line follows the first model's download, in seconds.
+WATCH_EVERY_S = 1.0
 
 
 def build_studio(
@@ -80,6 +82,7 @@ def build_studio(
     with McpToolsBlocks(title=TITLE) as demo:
         gr.Markdown(t("title"))
         status = gr.Markdown(status_markdown(service), elem_id="status")  # per language on load
+        watch = gr.Timer(WATCH_EVERY_S, active=service.model_pending)  # the first download
         with gr.Row():
             model = model_choice(service)
             vae = vae_choice(service)
@@ -98,6 +101,7 @@ def build_studio(
         demo.load(generating.glossary_text, outputs=settings["glossary"], **INSTANT)
         models = ModelHandlers(service)
         wire_models(models, model, vae, status, generator)
+        watch.tick(models.watch, outputs=[model, vae, status, watch], **INSTANT)
         wire_generate(generating, generator, service.max_concurrency)
         wire_form(generating, generator, settings)
         wire_modes(saved, tabs, generator, image_info, past)

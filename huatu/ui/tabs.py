@@ -39,7 +39,8 @@ Parts = dict[str, gr.blocks.Block]
 def model_choice(service: ImageService) -> gr.Dropdown:
     """The model choice above the tabs, shown when the backend names models to switch to
     (the models folders' checkpoints with family and size, the hosted models Inference
-    Providers serve), the current model first."""
+    Providers serve, recommended models to download), the current model first; a backend
+    that runs local files also takes a Hub id typed in (downloaded when chosen)."""
     choices = service.model_items()
     return gr.Dropdown(
         choices=choices,
@@ -47,6 +48,7 @@ def model_choice(service: ImageService) -> gr.Dropdown:
         label=t("model_choice"),
         info=t("model_choice_info"),
         visible=bool(choices),
+        allow_custom_value=service.runs_local_files,
         elem_id="model-choice",
     )
 
