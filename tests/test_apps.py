@@ -34,11 +34,12 @@ def test_basic_lesson_generates_through_api(tiny_service):
         assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == [
             "/generate"
         ]
-        image = open_png(client.predict("a dog in a park", api_name="/generate"))
-        assert image.size == (512, 512)
         with pytest.raises(AppError, match="`prompt` must not be empty"):
             client.predict("", api_name="/generate")
-        assert open_png(client.predict("a cat", api_name="/generate")).size == (512, 512)
+        # the lesson's one field: 512x512 at 20 steps (seconds even on the tiny model), once,
+        # after the error (so it also shows the server kept serving)
+        image = open_png(client.predict("a dog in a park", api_name="/generate"))
+        assert image.size == (512, 512)
 
 
 @pytest.mark.parametrize("name", ["advanced", "blocks", "accordion"])

@@ -149,6 +149,7 @@ def test_the_page_is_up_at_once_and_shows_the_download(
     from playwright.sync_api import expect
 
     from tests.helpers import serving_app
+    from tests.test_studio_browser import open_advanced, set_number
 
     hub, release = held_hub
     first = replace(
@@ -163,6 +164,8 @@ def test_the_page_is_up_at_once_and_shows_the_download(
         expect(status).to_contain_text(f"Downloading {REPO}:")
         expect(status).to_contain_text("Generating waits until it is downloaded and loaded.")
         page.locator("#prompt textarea").fill("a fox in snow")
+        open_advanced(page)
+        set_number(page, "steps", "2")
         page.locator("#generate").click()
         expect(page.locator("#progress")).to_contain_text(f"Downloading {REPO}:")
         page.screenshot(path=str(screenshot_dir / "studio-first-run-en.png"))

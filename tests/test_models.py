@@ -35,6 +35,7 @@ from huatu.service import ImageService
 from tests.single_file_support import (
     build_tiny_sdxl,
     build_tiny_taiyi,
+    save_embedding,
     save_single_file,
     vae_to_ldm,
 )
@@ -94,6 +95,11 @@ def models_root(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> P
     unprefixed = {key.removeprefix("first_stage_model."): v.contiguous() for key, v in vae.items()}
     save_file(unprefixed, str(models / "VAE" / "tiny-vae.safetensors"))
     header_only_checkpoint(models / "VAE" / "not-a-vae.safetensors", {"lora_unet_x.alpha": (1,)})
+    generator = torch.Generator().manual_seed(11)  # embeddings as A1111 keeps them: SDXL's, SD's
+    sdxl_vectors = {name: torch.randn(2, 32, generator=generator) for name in ("clip_l", "clip_g")}
+    (models / "embeddings").mkdir()
+    save_file(sdxl_vectors, str(models / "embeddings" / "xl-style.safetensors"))
+    save_embedding(32, models / "embeddings" / "sd-style.safetensors", seed=12)
     return root
 
 
@@ -265,6 +271,37 @@ def test_a_tiny_sdxl_runs_text_to_image_and_image_to_image(library_settings: Set
     )
     assert edited.images[0].size == (64, 64)
     assert not np.array_equal(pixels(made.images[0]), pixels(edited.images[0]))
+
+
+def test_an_sdxl_embedding_goes_into_both_text_encoders(
+    library_settings: Settings, models_root: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    service = ImageService.start(library_settings, model="tiny-sdxl", backend="local")
+    plain = service.generate(GenerationRequest.create(prompt="a lighthouse", **SMALL), save=False)
+    styled = service.generate(
+        GenerationRequest.create(prompt="a xl-style lighthouse", **SMALL), save=False
+    )
+    assert not np.array_equal(pixels(plain.images[0]), pixels(styled.images[0]))
+    assert parse_parameters(styled.parameters[0]).settings["TI hashes"].startswith("xl-style: ")
+    vectors = load_file(str(models_root / "models" / "embeddings" / "xl-style.safetensors"))
+    pipe = service.backend.pipe
+    for encoder, tokenizer, key in (
+        (pipe.text_encoder, pipe.tokenizer, "clip_l"),
+        (pipe.text_encoder_2, pipe.tokenizer_2, "clip_g"),
+    ):
+        token = tokenizer.convert_tokens_to_ids("xl-style")
+        assert torch_equal(encoder.get_input_embeddings().weight[token], vectors[key][0])
+    with pytest.raises(ValidationError) as refused:  # an SD 1.x embedding does not fit SDXL
+        service.generate(GenerationRequest.create(prompt="a sd-style lighthouse", **SMALL))
+    assert (refused.value.field, refused.value.value) == ("prompt", "sd-style")
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a.detach().to(b.dtype), b)
 
 
 def test_the_a1111_openai_and_mcp_edges_list_and_switch_checkpoints(

@@ -27,7 +27,7 @@ from huatu.backends.editing import (
 )
 from huatu.backends.fast import TAESD_LABEL, FastPath, fast_sources, lcm_notices
 from huatu.backends.local_options import compile_unet, save_memory, tune_layout
-from huatu.backends.networks import LoraAdapters, PromptNetworks
+from huatu.backends.networks import LoraAdapters, PromptNetworks, embedding_width
 from huatu.backends.vae import VaeChoice
 from huatu.config import Settings
 from huatu.device import DevicePlan, choose_device
@@ -179,7 +179,7 @@ class LocalBackend:
             concurrency=1,
             test_model=self.is_test_model,
             family=self.family,
-            embedding_width=self.pipe.text_encoder.config.hidden_size,
+            embedding_width=embedding_width(self.pipe),
             extra_networks=True,
             vae_override=True,
             in_process_weights=True,

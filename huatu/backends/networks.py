@@ -8,7 +8,8 @@ adapters of the Fast path (the LCM-LoRA) and of the prompt are one set
 (:class:`LoraAdapters`), so both can be on at once.
 
 Embeddings in ``embeddings/`` are loaded the first time their name appears in a prompt or
-negative prompt, as A1111 uses them, and stay loaded (a name not written has no effect).
+negative prompt, as A1111 uses them, and stay loaded (a name not written has no effect); an
+SDXL embedding's ``clip_l`` and ``clip_g`` vectors go into SDXL's two text encoders.
 """
 
 from __future__ import annotations
@@ -211,12 +212,37 @@ class PromptNetworks:
         self._adapter_names[lora.path] = name
         return name
 
+    def _embedding_parts(self, path: Path) -> list[tuple[Any, Any, Any]]:
+        """What to load of the embedding at ``path`` into which text encoder and tokenizer: an
+        SDXL embedding (A1111's ``clip_l`` and ``clip_g`` vectors) into both of SDXL's, any
+        other into the only one (the file as diffusers reads it).
+
+        Raises:
+            ValueError: an SDXL model and an embedding made for another family.
+        """
+        from safetensors.torch import load_file
+
+        second = getattr(self.pipe, "text_encoder_2", None)
+        first = (self.pipe.text_encoder, self.pipe.tokenizer)
+        if second is None:
+            return [(str(path), *first)]
+        vectors = load_file(str(path)) if path.suffix.lower() == ".safetensors" else {}
+        if not {"clip_l", "clip_g"} <= vectors.keys():
+            raise ValueError("not an SDXL embedding (no clip_l and clip_g vectors)")
+        return [
+            (vectors["clip_l"], *first),
+            (vectors["clip_g"], second, self.pipe.tokenizer_2),
+        ]
+
     def _load_embedding(self, embedding: ModelFile) -> None:
         if embedding.path in self._embeddings:
             return
         try:
             with self.tokenizer_lock:
-                self.pipe.load_textual_inversion(str(embedding.path), token=embedding.name)
+                for vectors, encoder, tokenizer in self._embedding_parts(embedding.path):
+                    self.pipe.load_textual_inversion(
+                        vectors, token=embedding.name, text_encoder=encoder, tokenizer=tokenizer
+                    )
         except Exception as error:
             log.info("loading the embedding %s failed", embedding.name, exc_info=True)
             raise ValidationError(
@@ -227,3 +253,10 @@ class PromptNetworks:
                 kind=type(error).__name__,
             ) from None
         self._embeddings.add(embedding.path)
+
+
+def embedding_width(pipe: Any) -> int:
+    """The width of the token vectors an embedding for ``pipe`` has: its text encoder's
+    (SDXL's second, ``clip_g``: A1111's SDXL embeddings are recognised by it)."""
+    encoder = getattr(pipe, "text_encoder_2", None) or pipe.text_encoder
+    return encoder.config.hidden_size

@@ -67,17 +67,19 @@ def lora_items(settings: Settings) -> list[dict[str, Any]]:
 
 def embedding_items(settings: Settings, width: int | None) -> dict[str, Any]:
     """A1111's ``/embeddings`` answer: the embeddings whose vectors fit the loaded model's
-    text encoder (``width``) under ``loaded``, the others under ``skipped``; each with its
-    vector count and width, read from the file's header."""
+    text encoder (``width``: its last one's, for SDXL) under ``loaded``, the others under
+    ``skipped``; each with its vector count and width (an SDXL file's ``clip_g``), read from
+    the file's header."""
     from huatu.errors import ModelLoadError
     from huatu.models.recognise import safetensors_header
 
     answer: dict[str, dict[str, Any]] = {"loaded": {}, "skipped": {}}
     for found in library_for(settings).files(EMBEDDING):
         try:
-            shapes = [info.get("shape") for info in safetensors_header(found.path).values()]
+            header = safetensors_header(found.path)
         except ModelLoadError:
-            shapes = []
+            header = {}
+        shapes = [info.get("shape") for key, info in header.items() if key != "clip_l"]
         shape = next((shape for shape in shapes if shape and len(shape) == 2), None)
         vectors, size = (shape[0], shape[1]) if shape else (None, None)
         item = {
