@@ -168,6 +168,7 @@ def test_the_page_is_up_at_once_and_shows_the_download(
         set_number(page, "steps", "2")
         page.locator("#generate").click()
         expect(page.locator("#progress")).to_contain_text(f"Downloading {REPO}:")
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(screenshot_dir / "studio-first-run-en.png"))
         release.set()
         expect(page.locator("#gallery img")).to_have_count(1, timeout=120_000)
@@ -203,10 +204,10 @@ def test_progress_counts_finished_and_partial_files_and_says_speed_and_time_left
     assert progress.done == 1000 + 10 * 2**20 and progress.speed == pytest.approx(5 * 2**20)
     assert progress.eta_s == pytest.approx((300 * 2**20 - 10 * 2**20) / (5 * 2**20))
     assert render(progress.notice()) == (
-        f"Downloading {REPO}: 10 MB of 300 MB · 5.0 MB/s · about 58 s left."
+        f"Downloading {REPO}: 10 MB of 300 MB (3%) · 5.0 MB/s · about 58 s left."
     )
     assert render(progress.notice(), "zh-CN") == (
-        f"正在下载 {REPO}：10 MB / 300 MB · 5.0 MB/s · 约剩 58 秒。"
+        f"正在下载 {REPO}：10 MB / 300 MB（3%）· 5.0 MB/s · 约剩 58 秒。"
     )
     starting = DownloadProgress(REPO, 0, 0, None)
     assert (

@@ -92,12 +92,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "正在准备从 Hugging Face Hub 下载 {model} …",
     ),
     "download_progress": (
-        "Downloading {model}: {done} of {total} · {speed} · about {left} left.",
-        "正在下载 {model}：{done} / {total} · {speed} · 约剩 {left}。",
+        "Downloading {model}: {done} of {total} ({percent}%) · {speed} · about {left} left.",
+        "正在下载 {model}：{done} / {total}（{percent}%）· {speed} · 约剩 {left}。",
     ),
     "download_progress_no_speed": (
-        "Downloading {model}: {done} of {total}.",
-        "正在下载 {model}：{done} / {total}。",
+        "Downloading {model}: {done} of {total} ({percent}%).",
+        "正在下载 {model}：{done} / {total}（{percent}%）。",
     ),
     "eta_minutes": (
         "{minutes} min",

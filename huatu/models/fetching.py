@@ -42,6 +42,11 @@ class DownloadProgress:
     speed: float | None
 
     @property
+    def fraction(self) -> float:
+        """How much is on disk, from 0 to 1 (0 while the total is not known)."""
+        return min(1.0, self.done / self.total) if self.total else 0.0
+
+    @property
     def eta_s(self) -> float | None:
         """Seconds left at the current speed, once there is one."""
         if not self.speed or not self.total:
@@ -53,7 +58,12 @@ class DownloadProgress:
         download is being prepared), for the person's language."""
         if not self.total:
             return Notice("download_preparing", {"model": self.model})
-        fields = {"model": self.model, "done": size_text(self.done), "total": size_text(self.total)}
+        fields = {
+            "model": self.model,
+            "done": size_text(self.done),
+            "total": size_text(self.total),
+            "percent": int(100 * self.fraction),
+        }
         if self.speed is None or self.eta_s is None:
             return Notice("download_progress_no_speed", fields)
         eta = max(1, round(self.eta_s))

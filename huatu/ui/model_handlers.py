@@ -40,9 +40,15 @@ class ModelHandlers:
     def __init__(self, service: ImageService) -> None:
         self.service = service
 
-    def switch_model(self, model: str, request: gr.Request | None = None) -> Iterator[tuple]:
-        """The model choice: say that ``model`` is loading, switch every edge to it, then show
-        the new status line and set the form to the new family's sizes and preset
+    def switch_model(
+        self,
+        model: str,
+        request: gr.Request | None = None,
+        progress: gr.Progress = gr.Progress(),
+    ) -> Iterator[tuple]:
+        """The model choice: say that ``model`` is loading (a Hub model not here yet: its
+        download's bytes, speed and time left, with Gradio's progress bar), switch every edge
+        to it, then show the new status line and set the form to the new family's sizes and preset
         (:data:`MODEL_FORM`). A model that cannot be used leaves the current one and the
         form, and the person is told why in their language."""
         language = request_language(request)
@@ -53,7 +59,9 @@ class ModelHandlers:
         while not switch.done.wait(PROGRESS_EVERY_S):
             download = self.service.download  # a Hub model fetched first: how far it is
             if download is not None:
-                line = render(download.progress().notice(), language)
+                now = download.progress()
+                line = render(now.notice(), language)
+                progress(now.fraction, desc=line)  # Gradio's bar over the status line
                 yield gr.skip(), f"⏳ {line}", *unchanged
         form = unchanged
         if isinstance(switch.error, HuatuError):
