@@ -295,6 +295,8 @@ class ParsedParameters:
         scheduler = _scheduler_from_settings(settings)
         if scheduler is not None:
             fields["scheduler"] = scheduler
+        if settings.get("Cache", "").startswith("DeepCache"):
+            fields["step_cache"] = True
         edits = fields_from_metadata(settings)
         scale = edits.get("hires_scale", 1)
         if scale != 1 and "width" in fields:  # Size is the result's: the first pass's is less

@@ -108,6 +108,7 @@ def test_huatu_extensions_and_openai_extras(client):
             "seed": 1234,
             "negative_prompt": "fog",
             "guidance_scale": 5,
+            "step_cache": True,
             "unknown_field": 1,
         },
     )
@@ -116,6 +117,7 @@ def test_huatu_extensions_and_openai_extras(client):
     assert parsed[0].negative_prompt == "fog"
     assert parsed[0].settings["Steps"] == "3" and parsed[0].settings["Size"] == "64x96"
     assert parsed[0].settings["CFG scale"] == "5"
+    assert parsed[0].settings["Cache"] == "DeepCache interval 3"
 
 
 def test_url_answers_point_at_the_saved_png(client, url):
@@ -324,6 +326,7 @@ REFUSED = {
     "num_images": 9,
     "scheduler": "Heun",
     "model": "/not/a/listed/folder",
+    "step_cache": "maybe",
 }
 
 

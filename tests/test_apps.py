@@ -137,7 +137,7 @@ def test_studio_generates_with_metadata_and_reports_seed(tiny_service, settings)
 
 
 def test_parameters_fill_the_form_by_name_leaving_out_what_it_refuses(monkeypatch):
-    from huatu.ui.form import EDIT_FILL, FIELDS, send_to_generate
+    from huatu.ui.form import EDIT_FILL, FIELDS, FILL, send_to_generate
 
     warned: list[str] = []
     monkeypatch.setattr("gradio.Warning", warned.append)
@@ -151,12 +151,11 @@ def test_parameters_fill_the_form_by_name_leaving_out_what_it_refuses(monkeypatc
         "seed": 5,
         "scheduler": "euler_a",
     }
-    filled = send_to_generate(parsed)
-    tabs, *form, english = filled[: -len(EDIT_FILL)]
-    assert filled[-len(EDIT_FILL) :] == (gr.skip(),) * len(EDIT_FILL)  # the mode stays
+    filled = dict(zip(FILL, send_to_generate(parsed), strict=True))
+    assert [filled[name] for name in EDIT_FILL] == [gr.skip()] * len(EDIT_FILL)  # mode stays
     keep = gr.skip()
-    assert tabs == gr.update(selected="generate") and english == ""
-    assert dict(zip(FIELDS, form, strict=True)) == {
+    assert filled["tabs"] == gr.update(selected="generate") and filled["english_prompt"] == ""
+    assert {name: filled[name] for name in FIELDS} == {
         "prompt": "a fox",
         "negative_prompt": "",
         "steps": keep,

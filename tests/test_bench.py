@@ -266,6 +266,29 @@ def test_batching_measure_runs_on_a_real_unet(tiny_pipes, monkeypatch) -> None:
     assert result["images_per_minute_gain"] > 0
 
 
+def test_step_cache_measure_runs_full_then_cached_steps_and_reports_them(
+    tiny_pipes, monkeypatch
+) -> None:
+    """The step-caching section on the tiny UNet at 8x8 latents (no timing threshold): one
+    full and one cached step per repeat, the UNet left as it was, the image figures computed
+    from the steps and marked estimated; and its line in the table."""
+    from huatu.bench.step_cache import measure_step_cache
+
+    monkeypatch.setattr(cases, "LATENT", 8)
+    pipe = tiny_pipes[0]
+    spec = cases.CaseSpec("huatu-default", "float32")
+    width = pipe.unet.config.cross_attention_dim
+    runner = cases.CaseRunner(spec, pipe, torch.zeros(2, 77, width))
+    row = {"text_encode_s": 0.5, "vae_decode_s": 2.0}
+    result = measure_step_cache(runner, row, repeats=2, steps=20)
+    assert "forward" not in vars(pipe.unet)
+    assert result["interval"] == 3 and result["estimated"] is True
+    full, cached = result["unet_cfg_step_s"], result["cached_step_s"]
+    assert result["image_cached_s"] == pytest.approx(2.5 + 7 * full + 13 * cached, abs=0.02)
+    table = report.format_table({**FAKE_RESULT, "step_cache": result})
+    assert "step caching (DeepCache, interval 3, huatu-default): UNet CFG step" in table
+
+
 def test_app_overhead_measure_serves_and_calls_for_real(base_settings, monkeypatch) -> None:
     from huatu.bench.app import measure_overhead
 

@@ -324,7 +324,7 @@ def test_history_keeps_source_and_mask_once_and_restores_them(service, tmp_path:
     import gradio as gr
 
     from huatu.history.sources import MASK_KEY, SOURCE_KEY
-    from huatu.ui.form import EDIT_FILL
+    from huatu.ui.form import FILL
     from huatu.ui.modes import SHOWN_IN
     from huatu.ui.saved import SavedImageHandlers
 
@@ -350,7 +350,7 @@ def test_history_keeps_source_and_mask_once_and_restores_them(service, tmp_path:
     assert sources["visible"] and len(sources["value"]) == 2
 
     restored = handlers.restore_history(entry_id)
-    filled = dict(zip(EDIT_FILL, restored[-len(EDIT_FILL) :], strict=True))
+    filled = dict(zip(FILL, restored, strict=True))
     assert filled["mode"] == "inpaint"
     editor = filled["source"]
     assert pixels(editor["background"]) == pixels(source.image)
@@ -426,7 +426,7 @@ def test_send_to_edit_reads_only_the_outputs_and_gradio_cache(tmp_path: Path):
 
 
 def test_image_info_sends_an_edited_image_back_to_its_mode(service, tmp_path: Path):
-    from huatu.ui.form import EDIT_FILL
+    from huatu.ui.form import FILL
     from huatu.ui.saved import SavedImageHandlers
 
     own = ImageService.start(
@@ -437,7 +437,7 @@ def test_image_info_sends_an_edited_image_back_to_its_mode(service, tmp_path: Pa
     text, fields = handlers.read_image_info(str(made.paths[0]))
     assert fields["mode"] == "inpaint" and fields["outpaint"] == (8, 0, 0, 16)
     filled = handlers.send_info_to_generate(fields, str(made.paths[0]))
-    edit_values = dict(zip(EDIT_FILL, filled[-len(EDIT_FILL) :], strict=True))
+    edit_values = dict(zip(FILL, filled, strict=True))
     assert edit_values["mode"] == "inpaint"
     assert edit_values["source"]["background"].size == (SIDE + 8, SIDE + 16)  # the image itself
     assert (edit_values["outpaint_left"], edit_values["outpaint_down"]) == (8, 16)

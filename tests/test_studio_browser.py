@@ -207,6 +207,7 @@ def test_image_info_round_trip_from_a_downloaded_png(browser, studio, tmp_path: 
     page.locator("#negative-prompt textarea").fill("fog, rain")
     set_number(page, "steps", "3")
     set_number(page, "seed", "4242")
+    page.locator("#step-cache input").check()  # and step caching, restored with the rest
     generate(page, "a red bird on the space needle")
     expect(gallery_images(page)).to_have_count(1, timeout=60_000)
     gallery_images(page).first.click()
@@ -215,6 +216,7 @@ def test_image_info_round_trip_from_a_downloaded_png(browser, studio, tmp_path: 
     downloaded = tmp_path / "downloaded.png"
     download_info.value.save_as(downloaded)
     assert "Seed: 4242" in read_parameters(downloaded)
+    assert "Cache: DeepCache interval 3" in read_parameters(downloaded)
 
     page.reload()
     page.locator("#status").get_by_text("tiny").wait_for()
@@ -229,6 +231,7 @@ def test_image_info_round_trip_from_a_downloaded_png(browser, studio, tmp_path: 
     expect(page.locator("#negative-prompt textarea")).to_have_value("fog, rain")
     expect(page.locator("#steps input[type=number]")).to_have_value("3")
     expect(page.locator("#seed input")).to_have_value("4242")
+    expect(page.locator("#step-cache input")).to_be_checked()
     page.close()
 
 

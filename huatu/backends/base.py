@@ -129,6 +129,8 @@ class Capabilities:
         in_process_weights: it holds the model's weights in this process, so a model switch
             releases them before loading the next (:mod:`huatu.models.switching`). Default
             off.
+        step_cache: it runs a request's ``step_cache`` (DeepCache on its UNet,
+            :mod:`huatu.backends.step_cache`). Default off.
     """
 
     modes: frozenset[str] = frozenset({TXT2IMG})
@@ -146,6 +148,7 @@ class Capabilities:
     extra_networks: bool = False
     vae_override: bool = False
     in_process_weights: bool = False
+    step_cache: bool = False
 
 
 class Backend(Protocol):

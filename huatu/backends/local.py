@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 from typing import Any
 
 from huatu.backends.base import (
@@ -28,6 +29,13 @@ from huatu.backends.editing import (
 from huatu.backends.fast import TAESD_LABEL, FastPath, fast_sources, lcm_notices
 from huatu.backends.local_options import compile_unet, save_memory, tune_layout
 from huatu.backends.networks import LoraAdapters, PromptNetworks, embedding_width
+from huatu.backends.step_cache import (
+    CACHE_FIELD,
+    DEFAULT_INTERVAL,
+    StepCache,
+    cache_label,
+    can_cache,
+)
 from huatu.backends.vae import VaeChoice
 from huatu.config import Settings
 from huatu.device import DevicePlan, choose_device
@@ -117,6 +125,8 @@ class LocalBackend:
         #: An inpainting checkpoint (its UNet also reads the mask and the masked picture: 9
         #: input channels) runs inpainting only.
         self.inpainting_model = self.pipe.unet.config.in_channels == INPAINT_UNET_CHANNELS
+        #: Step caching replaces the UNet's forwards, which a compiled UNet does not call.
+        self.can_cache = can_cache(self.pipe.unet) and not settings.compile
         options = []
         if settings.low_memory:
             options.append(save_memory(self.pipe, self.plan))
@@ -175,7 +185,7 @@ class LocalBackend:
             schedulers=frozenset(scheduler_ids()),
             presets=quality_presets(fast_available=fast, family=self.family),
             preset_notes=notes,
-            metadata_fields=("VAE hash", "VAE", "Lora hashes", "TI hashes"),
+            metadata_fields=("VAE hash", "VAE", "Lora hashes", "TI hashes", CACHE_FIELD),
             concurrency=1,
             test_model=self.is_test_model,
             family=self.family,
@@ -183,6 +193,7 @@ class LocalBackend:
             extra_networks=True,
             vae_override=True,
             in_process_weights=True,
+            step_cache=self.can_cache,
         )
 
     @property
@@ -210,7 +221,15 @@ class LocalBackend:
             fields["VAE"] = TAESD_LABEL
         else:
             fields.update(self.vae.metadata())
+        if self._caches(request):
+            fields[CACHE_FIELD] = cache_label(DEFAULT_INTERVAL)
         return fields
+
+    def _caches(self, request: GenerationRequest) -> bool:
+        """Whether ``request`` runs with step caching: asked, possible here, and a many-step
+        run (the Fast path's and a few-step family's few steps gain nothing)."""
+        many_steps = not self._fast_path(request) and not self.family.few_step
+        return request.step_cache and self.can_cache and many_steps
 
     def generate(
         self,
@@ -276,7 +295,9 @@ class LocalBackend:
         )
         self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-        run = self._run(request, generators, on_step, counted, conditioning)
+        caching = StepCache(self.pipe.unet).on() if self._caches(request) else nullcontext()
+        with caching:  # every pass of the run (image to image, hires) shares the UNet
+            run = self._run(request, generators, on_step, counted, conditioning)
         if run.latents is None:  # strength too low for a step: the source itself
             return BackendOutput(images=run.pictures, seeds=seeds, notices=run.notices)
         pixels, notices = self.fast.decode(run.latents) if fast else (None, [])

@@ -110,6 +110,15 @@ def format_table(result: dict[str, Any]) -> str:
                 f"GiB text to image alone, {memory['with_editing_gib']:.2f} GiB with image to "
                 f"image and inpainting too → {memory['ratio']:.3f}×"
             )
+    cache = result.get("step_cache")
+    if cache:
+        lines.append(
+            f"step caching (DeepCache, interval {cache['interval']}, huatu-default): UNet CFG "
+            f"step {cache['unet_cfg_step_s']:.2f} s full, {cache['cached_step_s']:.2f} s cached "
+            f"({cache['step_ratio']:.2f}×); 20-step image ~{cache['image_s']:.1f} s → "
+            f"~{cache['image_cached_s']:.1f} s ({cache['image_speedup']:.2f}×, computed from the "
+            f"measured steps; goal for the default {cache['goal_speedup']}×)"
+        )
     for model, memory in (result.get("switch_memory") or {}).items():
         if memory.get("ratio") is not None:
             lines.append(

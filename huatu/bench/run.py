@@ -179,6 +179,11 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
     # 5. Batching queued requests: 4 images' UNet step at once vs one at a time.
     batching = measure_batching(runners["huatu-default"], repeats)
     print(f"  batching: {batching}", flush=True)
+    # 5b. Step caching (DeepCache) on huatu-default: a full step against a cached one.
+    from huatu.bench.step_cache import measure_step_cache
+
+    step_cache = measure_step_cache(runners["huatu-default"], rows["huatu-default"], repeats, STEPS)
+    print(f"  step cache: {step_cache}", flush=True)
 
     # 6. End-to-end images, interleaved; in quick mode only where short, else estimated.
     for spec in specs:
@@ -234,6 +239,7 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
         "cases": cases,
         "speedup": speedups(cases),
         "batching": batching,
+        "step_cache": step_cache,
         "app": app,
         "editing_memory": editing_memory,
         "switch_memory": switch_memory,

@@ -98,6 +98,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         ),
         "LCM 适合不超过 {limit} 的引导强度（1 即关闭引导）；{guidance} 可能让图片过曝。",
     ),
+    "step_cache_unavailable": (
+        "Step caching runs only on a local SD or SDXL UNet; {backend} ran this without it.",
+        "步间缓存只能用于本地的 SD 或 SDXL UNet；{backend} 本次未使用缓存。",
+    ),
     "lcm_not_hosted": (
         (
             "The LCM sampler (Fast preset) runs only on the local backend; the hosted service "

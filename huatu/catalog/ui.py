@@ -196,6 +196,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Reuse last seed",
         "沿用上次的种子",
     ),
+    "step_cache": ("Faster: step caching (DeepCache)", "更快：步间缓存（DeepCache）"),
+    "step_cache_info": (
+        "The deep layers run every third step only: faster, the picture slightly different",
+        "UNet 深层每三步才完整计算一次：更快，画面会略有不同",
+    ),
     "scheduler": (
         "Sampler",
         "采样器",

@@ -36,6 +36,7 @@ EDIT_OPTIONS: dict[str, Any] = {
     "hires_steps": int,
     "hires_strength": float,
     "hires_upscaler": click.Choice(HIRES_UPSCALERS),
+    "step_cache": bool,  # not an edit, but a flag of the same kind
 }
 #: The fields that hold pictures (read from files).
 PICTURES = ("init_image", "mask")

@@ -56,9 +56,11 @@ EDIT_INPUTS: tuple[str, ...] = (
     "upscale_scale",
     "upscaler",
 )
-#: The generate event's inputs: the form's fields, the editable English translation, then
-#: the mode and its controls.
-INPUTS: tuple[str, ...] = (*FIELDS, "english_prompt", *EDIT_INPUTS)
+#: The run's options that are request fields of their own name (the Advanced accordion's).
+RUN_OPTIONS = ("step_cache",)
+#: The generate event's inputs: the form's fields, the editable English translation, the
+#: mode and its controls, then the run's options.
+INPUTS: tuple[str, ...] = (*FIELDS, "english_prompt", *EDIT_INPUTS, *RUN_OPTIONS)
 #: The Gradio API ``/generate``'s inputs and outputs (text to image, as before the modes).
 API_INPUTS: tuple[str, ...] = (*FIELDS, "english_prompt")
 API_OUTPUTS = ("progress", "preview", "gallery", "info", "last_seeds", "english_prompt")
@@ -112,7 +114,8 @@ def send_to_generate(
 
     Returns:
         Updates for the tabs, each of :data:`FIELDS` (unchanged where ``fields`` has no
-        usable value), the English prompt (emptied) and :data:`EDIT_FILL`; or one
+        usable value), the English prompt (emptied), :data:`EDIT_FILL` and
+        :data:`RUN_OPTIONS`; or one
         ``gr.skip()`` for all of them when there is nothing to send.
     """
     language = request_language(request)
@@ -126,7 +129,14 @@ def send_to_generate(
     values = {FORM.edge_name(name): value for name, value in usable.items()}
     keep = gr.skip()
     filled = (values.get(name, keep) for name in FIELDS)
-    return (gr.update(selected="generate"), *filled, "", *edit_fill(fields, picture, mask))
+    options = (bool(usable.get(name, False)) for name in RUN_OPTIONS)  # as the image ran
+    return (
+        gr.update(selected="generate"),
+        *filled,
+        "",
+        *edit_fill(fields, picture, mask),
+        *options,
+    )
 
 
 def edit_fill(fields: Mapping[str, Any], picture: Any, mask: Any) -> tuple:
@@ -189,6 +199,9 @@ def outputs(**given: Any) -> tuple:
 #: (:data:`huatu.ui.modes.SHOWN_IN`).
 
 EDIT_FILL = ("mode", "source", *EDIT_CONTROLS, *SHOWN_IN)
+#: What :func:`send_to_generate` fills, in order: the tabs, the form's fields, the English
+#: prompt, the mode's controls (:data:`EDIT_FILL`) and the run's options.
+FILL = ("tabs", *FIELDS, "english_prompt", *EDIT_FILL, *RUN_OPTIONS)
 
 
 def editor_value(picture: Any, mask: Any = None) -> dict[str, Any]:

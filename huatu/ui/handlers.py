@@ -46,6 +46,7 @@ from huatu.ui.form import (
     FIELDS,
     GENERATE_OUTPUTS,
     INPUTS,
+    RUN_OPTIONS,
     edit_values,
     named_inputs,
     outputs,
@@ -178,6 +179,7 @@ class StudioHandlers:
         hires_upscaler: str = HIRES_UPSCALERS[0],
         upscale_scale: float = DEFAULT_UPSCALE,
         upscaler: str = UPSCALERS[0],
+        step_cache: bool = False,
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> Iterator[tuple]:
@@ -260,7 +262,8 @@ class StudioHandlers:
         edits, notices = edit_values(form)
         for notice in notices:
             gr.Warning(render(notice, language))
-        run_request = FORM.request({**values, **edits})
+        options = {name: bool(form.get(name)) for name in RUN_OPTIONS}
+        run_request = FORM.request({**values, **edits, **options})
         yield outputs(translation_note="", used=used_preview(run_request))
         started = time.monotonic()
         for update in stream_generation(

@@ -91,12 +91,8 @@ def build_studio(
             image_info = info_tab()
             past = history_tab()
             settings = settings_tab()
-        fill = [
-            tabs,
-            *(generator[name] for name in form.FIELDS),
-            generator["english_prompt"],
-            *(generator[name] for name in form.EDIT_FILL),
-        ]
+        named = {"tabs": tabs, **generator}
+        fill = [named[name] for name in form.FILL]
         demo.load(generating.status_line, outputs=status, **INSTANT)
         demo.load(generating.glossary_text, outputs=settings["glossary"], **INSTANT)
         models = ModelHandlers(service)

@@ -173,8 +173,9 @@ def choices_row(service: ImageService) -> Parts:
 
 
 def advanced_options(service: ImageService) -> Parts:
-    """Negative prompt, steps, guidance, size, seed (with dice and recycle), sampler; steps,
-    sampler and guidance start as the default preset sets them."""
+    """Negative prompt, steps, guidance, size, seed (with dice and recycle), sampler, and step
+    caching where the backend has it; steps, sampler and guidance start as the default preset
+    sets them."""
     steps, scheduler, guidance = apply_quality_preset(
         DEFAULT_PRESET, presets=service.capabilities.presets, guidance=DEFAULT_GUIDANCE
     )
@@ -238,6 +239,13 @@ def advanced_options(service: ImageService) -> Parts:
             scale=3,
             elem_id="scheduler",
         )
+    parts["step_cache"] = gr.Checkbox(
+        label=t("step_cache"),
+        info=t("step_cache_info"),
+        value=False,
+        visible=service.capabilities.step_cache,
+        elem_id="step-cache",
+    )
     return parts
 
 

@@ -55,6 +55,7 @@ FIELDS = FieldNames(
         "steps": "num_inference_steps",
         "guidance_scale": "guidance_scale",
         "scheduler": "scheduler",
+        "step_cache": "step_cache",
     }
 )
 
@@ -100,6 +101,7 @@ GENERATION_SCHEMA: dict[str, Any] = {
                             "guidance_scale", "number", minimum=MIN_GUIDANCE, maximum=MAX_GUIDANCE
                         ),
                         "scheduler": _described("scheduler", "string"),
+                        "step_cache": _described("step_cache", "boolean", default=False),
                     },
                 }
             }
