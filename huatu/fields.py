@@ -172,6 +172,10 @@ def _edit_rules() -> dict[str, str]:
             "Step caching (DeepCache): the UNet's deep layers run every third step only; "
             "faster, the picture slightly different"
         ),
+        "fast_decode": (
+            "Decode with TAESD, a tiny decoder: a fraction of the VAE's time, slightly softer "
+            "detail"
+        ),
     }
 
 

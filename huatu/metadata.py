@@ -35,6 +35,7 @@ from typing import IO, Any
 
 from PIL import Image, PngImagePlugin
 
+from huatu.backends.fast import TAESD_LABEL
 from huatu.edit_fields import fields_from_metadata, metadata_of
 from huatu.errors import HuatuError, StorageError
 from huatu.messages import Quoted
@@ -297,6 +298,8 @@ class ParsedParameters:
             fields["scheduler"] = scheduler
         if settings.get("Cache", "").startswith("DeepCache"):
             fields["step_cache"] = True
+        if settings.get("VAE") == TAESD_LABEL:
+            fields["fast_decode"] = True
         edits = fields_from_metadata(settings)
         scale = edits.get("hires_scale", 1)
         if scale != 1 and "width" in fields:  # Size is the result's: the first pass's is less

@@ -265,8 +265,9 @@ class ImageService(ModelSwitching):
         request = output.sent or request  # as the model ran it: what the metadata records
         if request.scheduler == LCM_SCHEDULER and LCM_SCHEDULER not in caps.schedulers:
             notices.append(Notice("lcm_not_hosted"))
-        if request.step_cache and not caps.step_cache:
-            notices.append(Notice("step_cache_unavailable", {"backend": backend.id}))
+        for option in ("step_cache", "fast_decode"):
+            if getattr(request, option) and not getattr(caps, option):
+                notices.append(Notice(f"{option}_unavailable", {"backend": backend.id}))
         if output.flagged:
             total = output.flagged + len(output.images)
             if not output.images:

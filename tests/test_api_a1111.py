@@ -313,11 +313,12 @@ def test_broken_bodies_answer_422(url):
     assert_still_serving(url)
 
 
-def test_step_caching_is_asked_with_huatus_own_field(url):
-    answer = post(url, {"prompt": "a cat", **FAST, "step_cache": True})
+def test_step_caching_and_fast_decode_are_asked_with_huatus_own_fields(url):
+    answer = post(url, {"prompt": "a cat", **FAST, "step_cache": True, "fast_decode": True})
     assert answer.status_code == 200, answer.text
     _, parameters = png_parameters(answer.json()["images"][0])
     assert settings_of(parameters)["Cache"] == "DeepCache interval 3"
+    assert settings_of(parameters)["VAE"] == "TAESD"
 
 
 def test_other_a1111_and_unknown_fields_are_ignored(url):

@@ -109,6 +109,7 @@ def test_huatu_extensions_and_openai_extras(client):
             "negative_prompt": "fog",
             "guidance_scale": 5,
             "step_cache": True,
+            "fast_decode": True,
             "unknown_field": 1,
         },
     )
@@ -118,6 +119,7 @@ def test_huatu_extensions_and_openai_extras(client):
     assert parsed[0].settings["Steps"] == "3" and parsed[0].settings["Size"] == "64x96"
     assert parsed[0].settings["CFG scale"] == "5"
     assert parsed[0].settings["Cache"] == "DeepCache interval 3"
+    assert parsed[0].settings["VAE"] == "TAESD"
 
 
 def test_url_answers_point_at_the_saved_png(client, url):
@@ -327,6 +329,7 @@ REFUSED = {
     "scheduler": "Heun",
     "model": "/not/a/listed/folder",
     "step_cache": "maybe",
+    "fast_decode": "yes",
 }
 
 

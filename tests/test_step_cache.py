@@ -113,3 +113,18 @@ def check_counts(tiny_service: ImageService, calls: list[int]) -> None:
     draw(step_cache=True, hires_scale=2, hires_steps=4, hires_strength=0.5)
     # each pass starts with a full call; the hires pass runs strength × steps
     assert len(calls) == math.ceil(steps / 3) + math.ceil(2 / 3)
+
+
+def test_fast_decode_decodes_with_taesd_and_says_so(tiny_service: ImageService) -> None:
+    def draw(**fields):
+        request = GenerationRequest.create(prompt="a lighthouse", **SMALL, **fields)
+        result = tiny_service.generate(request, save=False)
+        return np.asarray(result.images[0]), parse_parameters(result.parameters[0]).settings
+
+    assert tiny_service.capabilities.fast_decode
+    plain, plain_settings = draw()
+    fast, fast_settings = draw(fast_decode=True)
+    assert plain_settings.get("VAE") != "TAESD" and fast_settings["VAE"] == "TAESD"
+    assert plain.shape == fast.shape and not np.array_equal(plain, fast)
+    again, _ = draw()
+    assert np.array_equal(again, plain)  # the next request decodes with the VAE again

@@ -207,7 +207,8 @@ def test_image_info_round_trip_from_a_downloaded_png(browser, studio, tmp_path: 
     page.locator("#negative-prompt textarea").fill("fog, rain")
     set_number(page, "steps", "3")
     set_number(page, "seed", "4242")
-    page.locator("#step-cache input").check()  # and step caching, restored with the rest
+    page.locator("#step-cache input").check()  # the run's options, restored with the rest
+    page.locator("#fast-decode input").check()
     generate(page, "a red bird on the space needle")
     expect(gallery_images(page)).to_have_count(1, timeout=60_000)
     gallery_images(page).first.click()
@@ -217,6 +218,7 @@ def test_image_info_round_trip_from_a_downloaded_png(browser, studio, tmp_path: 
     download_info.value.save_as(downloaded)
     assert "Seed: 4242" in read_parameters(downloaded)
     assert "Cache: DeepCache interval 3" in read_parameters(downloaded)
+    assert "VAE: TAESD" in read_parameters(downloaded)
 
     page.reload()
     page.locator("#status").get_by_text("tiny").wait_for()
@@ -232,6 +234,7 @@ def test_image_info_round_trip_from_a_downloaded_png(browser, studio, tmp_path: 
     expect(page.locator("#steps input[type=number]")).to_have_value("3")
     expect(page.locator("#seed input")).to_have_value("4242")
     expect(page.locator("#step-cache input")).to_be_checked()
+    expect(page.locator("#fast-decode input")).to_be_checked()
     page.close()
 
 

@@ -131,6 +131,8 @@ class Capabilities:
             off.
         step_cache: it runs a request's ``step_cache`` (DeepCache on its UNet,
             :mod:`huatu.backends.step_cache`). Default off.
+        fast_decode: it decodes with TAESD when a request asks (``fast_decode``). Default
+            off.
     """
 
     modes: frozenset[str] = frozenset({TXT2IMG})
@@ -149,6 +151,7 @@ class Capabilities:
     vae_override: bool = False
     in_process_weights: bool = False
     step_cache: bool = False
+    fast_decode: bool = False
 
 
 class Backend(Protocol):

@@ -194,6 +194,7 @@ class LocalBackend:
             vae_override=True,
             in_process_weights=True,
             step_cache=self.can_cache,
+            fast_decode=bool(self.fast.sources.taesd),
         )
 
     @property
@@ -209,21 +210,21 @@ class LocalBackend:
 
     def metadata_fields(self, request: GenerationRequest) -> dict[str, str]:
         """Extra A1111 settings for the images of ``request`` (after it ran): ``VAE: TAESD``
-        when the Fast path decoded them with TAESD, else ``VAE hash`` and ``VAE`` of a chosen
-        VAE file; ``Lora hashes`` and ``TI hashes`` of the LoRAs and embeddings its prompts
-        used."""
+        when TAESD decoded them (the Fast path, or ``fast_decode``), else ``VAE hash`` and
+        ``VAE`` of a chosen VAE file; ``Lora hashes`` and ``TI hashes`` of the LoRAs and
+        embeddings its prompts used; ``Cache`` when step caching ran."""
         fields = self.networks.metadata(self.networks.find(request))
-        if (
-            request.scheduler == LCM_SCHEDULER
-            and self.fast.taesd_loaded
-            and not self.family.few_step
-        ):
+        if self._taesd_decodes(request) and self.fast.taesd_loaded:
             fields["VAE"] = TAESD_LABEL
         else:
             fields.update(self.vae.metadata())
         if self._caches(request):
             fields[CACHE_FIELD] = cache_label(DEFAULT_INTERVAL)
         return fields
+
+    def _taesd_decodes(self, request: GenerationRequest) -> bool:
+        """Whether ``request``'s images are decoded with TAESD: the Fast path, or asked."""
+        return self._fast_path(request) or request.fast_decode
 
     def _caches(self, request: GenerationRequest) -> bool:
         """Whether ``request`` runs with step caching: asked, possible here, and a many-step
@@ -300,7 +301,8 @@ class LocalBackend:
             run = self._run(request, generators, on_step, counted, conditioning)
         if run.latents is None:  # strength too low for a step: the source itself
             return BackendOutput(images=run.pictures, seeds=seeds, notices=run.notices)
-        pixels, notices = self.fast.decode(run.latents) if fast else (None, [])
+        taesd = self._taesd_decodes(request)
+        pixels, notices = self.fast.decode(run.latents) if taesd else (None, [])
         if pixels is None:
             pixels, vae_notices = self._decode(run.latents)
             notices += vae_notices

@@ -102,6 +102,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Step caching runs only on a local SD or SDXL UNet; {backend} ran this without it.",
         "步间缓存只能用于本地的 SD 或 SDXL UNet；{backend} 本次未使用缓存。",
     ),
+    "fast_decode_unavailable": (
+        "The fast decoder TAESD runs only on the local backend; {backend} decoded this as usual.",
+        "快速解码器 TAESD 只能用于本地后端；{backend} 本次按常规方式解码。",
+    ),
     "lcm_not_hosted": (
         (
             "The LCM sampler (Fast preset) runs only on the local backend; the hosted service "

@@ -201,6 +201,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The deep layers run every third step only: faster, the picture slightly different",
         "UNet 深层每三步才完整计算一次：更快，画面会略有不同",
     ),
+    "fast_decode": ("Fast decode (TAESD)", "快速解码（TAESD）"),
+    "fast_decode_info": (
+        "A tiny decoder: a fraction of the VAE's time, slightly softer detail",
+        "小型解码器：耗时只有 VAE 的一小部分，细节略软",
+    ),
     "scheduler": (
         "Sampler",
         "采样器",

@@ -36,7 +36,8 @@ EDIT_OPTIONS: dict[str, Any] = {
     "hires_steps": int,
     "hires_strength": float,
     "hires_upscaler": click.Choice(HIRES_UPSCALERS),
-    "step_cache": bool,  # not an edit, but a flag of the same kind
+    "step_cache": bool,  # not edits, but flags of the same kind
+    "fast_decode": bool,
 }
 #: The fields that hold pictures (read from files).
 PICTURES = ("init_image", "mask")

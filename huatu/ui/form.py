@@ -57,7 +57,7 @@ EDIT_INPUTS: tuple[str, ...] = (
     "upscaler",
 )
 #: The run's options that are request fields of their own name (the Advanced accordion's).
-RUN_OPTIONS = ("step_cache",)
+RUN_OPTIONS = ("step_cache", "fast_decode")
 #: The generate event's inputs: the form's fields, the editable English translation, the
 #: mode and its controls, then the run's options.
 INPUTS: tuple[str, ...] = (*FIELDS, "english_prompt", *EDIT_INPUTS, *RUN_OPTIONS)

@@ -180,6 +180,7 @@ class StudioHandlers:
         upscale_scale: float = DEFAULT_UPSCALE,
         upscaler: str = UPSCALERS[0],
         step_cache: bool = False,
+        fast_decode: bool = False,
         request: gr.Request | None = None,
         progress: gr.Progress = gr.Progress(),
     ) -> Iterator[tuple]:

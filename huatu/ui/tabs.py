@@ -239,13 +239,15 @@ def advanced_options(service: ImageService) -> Parts:
             scale=3,
             elem_id="scheduler",
         )
-    parts["step_cache"] = gr.Checkbox(
-        label=t("step_cache"),
-        info=t("step_cache_info"),
-        value=False,
-        visible=service.capabilities.step_cache,
-        elem_id="step-cache",
-    )
+    with gr.Row():
+        for option in ("step_cache", "fast_decode"):
+            parts[option] = gr.Checkbox(
+                label=t(option),
+                info=t(f"{option}_info"),
+                value=False,
+                visible=getattr(service.capabilities, option),
+                elem_id=option.replace("_", "-"),
+            )
     return parts
 
 

@@ -46,7 +46,8 @@ FIELDS = FieldNames(
         "batch_size": "num_images",
         "sampler_name": "scheduler",
         "sd_model_checkpoint": "model",
-        "step_cache": "step_cache",  # huatu's own: DeepCache
+        "step_cache": "step_cache",  # huatu's own: DeepCache, TAESD
+        "fast_decode": "fast_decode",
     }
 )
 #: Lists and objects A1111 clients fetch on start-up; huatu has none of these things.
@@ -109,6 +110,7 @@ class Txt2ImgRequest(BaseModel):
     hr_second_pass_steps: Any = Field(0, description=describe("hires_steps"))
     denoising_strength: Any = Field(None, description=describe("hires_strength"))
     step_cache: Any = _described("step_cache", False)
+    fast_decode: Any = _described("fast_decode", False)
     override_settings: Any = Field(None, description="Ignored.")
     script_name: Any = Field(None, description="Ignored (no scripts).")
     alwayson_scripts: Any = Field(None, description="Ignored (no scripts).")

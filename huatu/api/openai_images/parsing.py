@@ -56,6 +56,7 @@ FIELDS = FieldNames(
         "guidance_scale": "guidance_scale",
         "scheduler": "scheduler",
         "step_cache": "step_cache",
+        "fast_decode": "fast_decode",
     }
 )
 
@@ -102,6 +103,7 @@ GENERATION_SCHEMA: dict[str, Any] = {
                         ),
                         "scheduler": _described("scheduler", "string"),
                         "step_cache": _described("step_cache", "boolean", default=False),
+                        "fast_decode": _described("fast_decode", "boolean", default=False),
                     },
                 }
             }
