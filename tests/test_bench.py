@@ -136,6 +136,25 @@ def test_table_and_json_writer(tmp_path: Path) -> None:
     assert [case["name"] for case in saved["cases"]][:2] == ["baseline", "huatu-default"]
 
 
+def test_each_cpu_class_has_its_own_result_file_and_a_row_even_when_not_measured(
+    tmp_path: Path,
+) -> None:
+    from huatu.bench.classes import classes_table, cpu_class, write_class_result
+
+    assert cpu_class({"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}) == "amx"
+    assert cpu_class({"avx2", "avx512f", "avx512_bf16"}) == "avx512bf16"
+    assert cpu_class({"avx2", "avx512f"}) == "avx2" and cpu_class({"sse4_2"}) == "other"
+    (tmp_path / "amx.json").write_text("{}")  # another class's file: left alone
+    machine = {**FAKE_RESULT["machine"], "class": "avx2", "date": "2026-12-03T10:00:00+00:00"}
+    path = write_class_result({**FAKE_RESULT, "machine": machine}, tmp_path)
+    assert path == tmp_path / "avx2.json" and (tmp_path / "amx.json").read_text() == "{}"
+    (tmp_path / "amx.json").unlink()
+    table = classes_table(tmp_path).splitlines()
+    assert table[2].startswith("| AMX-BF16") and "not measured" in table[2]
+    assert "not measured" in table[3]  # AVX512-BF16: no file
+    assert "| 2026-12-03 (full) | Test CPU, 2 cores | 150.2 | 30.0 | 5.00× | 3.2 |" in table[4]
+
+
 def test_case_specs_name_the_issue_cases() -> None:
     names = [spec.name for spec in cases.case_specs(compile_unet=True)]
     assert names[:2] == ["baseline", "huatu-default"]

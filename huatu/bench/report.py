@@ -38,8 +38,11 @@ def machine_info(quick: bool) -> dict[str, Any]:
                 flags = set(line.split(":", 1)[1].split())
     except OSError:
         pass
+    from huatu.bench.classes import cpu_class
+
     return {
         "cpu": model,
+        "class": cpu_class(flags),
         "cpu_flags": sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),

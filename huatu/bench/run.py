@@ -32,6 +32,7 @@ from huatu.bench.cases import (
     relative_l2,
     timed,
 )
+from huatu.bench.classes import classes_table, write_class_result
 from huatu.bench.editing_memory import measure_editing_memory
 from huatu.bench.memory import peak_rss_gib, run_child
 from huatu.bench.report import format_table, machine_info, speedups, write_result
@@ -245,13 +246,14 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
         "switch_memory": switch_memory,
     }
     write_result(result, out)
+    class_file = write_class_result(result, out.parent)  # the other classes' files stay
     print(format_table(result))
-    print(f"wrote {out} in {machine['total_s']:.0f} s")
+    print(f"wrote {out} and {class_file} in {machine['total_s']:.0f} s")
     return result
 
 
 def cli(argv: list[str] | None = None) -> int:
-    """``python -m huatu.bench [--quick] [--out PATH] [--compile | --no-compile]``."""
+    """``python -m huatu.bench [--quick] [--out PATH] [--compile | --no-compile] [--classes]``."""
     parser = argparse.ArgumentParser(prog="python -m huatu.bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short run (under 10 minutes)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="result JSON path")
@@ -261,8 +263,16 @@ def cli(argv: list[str] | None = None) -> int:
         default=None,
         help="include the torch.compile case (default: in full runs only)",
     )
+    parser.add_argument(
+        "--classes",
+        action="store_true",
+        help="print the table of every CPU class's results (bench/results/<class>.json) and stop",
+    )
     parser.add_argument("--rss-case", help=argparse.SUPPRESS)  # internal: one case, print RSS
     args = parser.parse_args(argv)
+    if args.classes:
+        print(classes_table(args.out.parent))
+        return 0
     os.environ.setdefault(*ONEDNN_CACHE)  # before torch is imported
     if args.rss_case:
         print(json.dumps(rss_child(args.rss_case, compile_unet=True)), flush=True)
