@@ -74,6 +74,11 @@ DEFAULT_SCHEDULER = "dpmpp_2m_karras"
 MODES = (TXT2IMG, IMG2IMG, INPAINT)
 
 
+#: The request's on/off options of how a run goes (each a backend capability of the same
+#: name): step caching and the fast decoder.
+RUN_OPTIONS = ("step_cache", "fast_decode")
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """One request for images.
@@ -195,7 +200,7 @@ class GenerationRequest:
             raise ValidationError(
                 "scheduler", self.scheduler, "choice", choices=", ".join(scheduler_ids())
             )
-        for option in ("step_cache", "fast_decode"):
+        for option in RUN_OPTIONS:
             if not isinstance(getattr(self, option), bool):
                 raise ValidationError(option, getattr(self, option), "boolean")
         editing = editing_fields(self, width, height)

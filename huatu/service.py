@@ -32,7 +32,7 @@ from huatu.models.switching import ModelSwitching
 from huatu.presets import matching_preset
 from huatu.prompt_checks import prompt_notices
 from huatu.prompts.syntax import refuse_extra_networks
-from huatu.request import GenerationRequest
+from huatu.request import RUN_OPTIONS, GenerationRequest
 from huatu.schedulers import LCM_SCHEDULER
 from huatu.slots import FairSlots
 
@@ -265,7 +265,7 @@ class ImageService(ModelSwitching):
         request = output.sent or request  # as the model ran it: what the metadata records
         if request.scheduler == LCM_SCHEDULER and LCM_SCHEDULER not in caps.schedulers:
             notices.append(Notice("lcm_not_hosted"))
-        for option in ("step_cache", "fast_decode"):
+        for option in RUN_OPTIONS:
             if getattr(request, option) and not getattr(caps, option):
                 notices.append(Notice(f"{option}_unavailable", {"backend": backend.id}))
         if output.flagged:

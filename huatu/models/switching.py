@@ -262,7 +262,7 @@ class ModelSwitching:
             named = self.capabilities.alternatives
         else:
             named = getattr(self.load_error, "alternatives", ())
-        if get_backend(self.choice.backend).runs_local_files:
+        if self.runs_local_files:
             named = (*named, *library_for(self.settings).names(CHECKPOINT))
         return tuple(named)
 

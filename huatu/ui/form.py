@@ -17,7 +17,7 @@ from huatu.errors import ValidationError
 from huatu.fields import FORM
 from huatu.messages import message
 from huatu.presets import aspect_by_id
-from huatu.request import RANDOM_SEED, GenerationRequest
+from huatu.request import RANDOM_SEED, RUN_OPTIONS, GenerationRequest
 from huatu.ui.common import request_language
 from huatu.ui.modes import SHOWN_IN
 
@@ -56,8 +56,6 @@ EDIT_INPUTS: tuple[str, ...] = (
     "upscale_scale",
     "upscaler",
 )
-#: The run's options that are request fields of their own name (the Advanced accordion's).
-RUN_OPTIONS = ("step_cache", "fast_decode")
 #: The generate event's inputs: the form's fields, the editable English translation, the
 #: mode and its controls, then the run's options.
 INPUTS: tuple[str, ...] = (*FIELDS, "english_prompt", *EDIT_INPUTS, *RUN_OPTIONS)

@@ -25,6 +25,7 @@ from huatu.request import (
     MIN_SIDE,
     MIN_STEPS,
     RANDOM_SEED,
+    RUN_OPTIONS,
     SIDE_MULTIPLE,
 )
 from huatu.schedulers import SCHEDULERS
@@ -240,7 +241,7 @@ def advanced_options(service: ImageService) -> Parts:
             elem_id="scheduler",
         )
     with gr.Row():
-        for option in ("step_cache", "fast_decode"):
+        for option in RUN_OPTIONS:
             parts[option] = gr.Checkbox(
                 label=t(option),
                 info=t(f"{option}_info"),
