@@ -1,8 +1,10 @@
-"""A cheap live preview from SD 1.5 latents: a fixed linear latent→RGB projection.
+"""Live previews of the image forming, from the latents of a step.
 
-No extra model: each 4-channel latent pixel is mapped to RGB by a 4×3 matrix fitted once
-(by the community, for SD 1.x's VAE) to approximate the decoder's average colour. The result
-is 1/8 of the image size; it is upscaled for display.
+Two ways: a fixed linear latent→RGB projection (no model: each 4-channel latent pixel is
+mapped to RGB by a 4×3 matrix fitted once, by the community, for SD 1.x's VAE; 1/8 of the
+image size, upscaled for display), and TAESD when its weights are at hand (a real, sharp
+picture: the latents are first shrunk to the preview's size, so a 512² image's preview costs a
+quarter of a TAESD decode — about 0.35 s on two AVX2 cores).
 """
 
 from __future__ import annotations
@@ -42,3 +44,25 @@ def latents_to_preview(latents: Any, *, max_side: int = PREVIEW_MAX_SIDE) -> Ima
         size = (round(image.width * scale), round(image.height * scale))
         image = image.resize(size, PILImage.Resampling.BILINEAR)
     return image
+
+
+def taesd_preview(decode: Any, latents: Any, *, max_side: int = PREVIEW_MAX_SIDE) -> Image:
+    """The first latent of a batch decoded by TAESD at no more than ``max_side`` pixels.
+
+    Args:
+        decode: TAESD's decode: latents → pixels in [-1, 1] (``FastPath.decode``).
+        latents: a torch tensor of shape ``(batch, 4, h, w)``.
+        max_side: the preview's longer side in pixels. Default 256.
+    """
+    import torch
+    from PIL import Image as PILImage
+
+    latent = latents[:1].detach().float()
+    height, width = latent.shape[-2:]
+    scale = max_side / (8 * max(height, width))
+    if scale < 1:  # decode only as many pixels as are shown
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        latent = torch.nn.functional.interpolate(latent, size=size, mode="bilinear", antialias=True)
+    pixels = decode(latent)[0].float().clamp(-1, 1)
+    rgb = ((pixels + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return PILImage.fromarray(rgb, mode="RGB")

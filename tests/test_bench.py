@@ -112,10 +112,17 @@ FAKE_RESULT = {
 
 
 def test_speedups_are_baseline_over_default() -> None:
-    assert report.speedups(FAKE_RESULT["cases"]) == {"unet_cfg_step": 5.0, "image_20_steps": 5.0}
+    assert report.speedups(FAKE_RESULT["cases"]) == {
+        "unet_cfg_step": 5.0,
+        "image_20_steps": 5.0,
+        "image_20_steps_caching": None,  # no caching case in this result
+    }
+    cached = {"name": "huatu-default+caching", "image_20_steps_s": 15.02}
+    assert report.speedups([*FAKE_RESULT["cases"], cached])["image_20_steps_caching"] == 10.0
     assert report.speedups([{"name": "baseline", "unet_cfg_step_s": 1.0}]) == {
         "unet_cfg_step": None,
         "image_20_steps": None,
+        "image_20_steps_caching": None,
     }
 
 
@@ -152,15 +159,54 @@ def test_each_cpu_class_has_its_own_result_file_and_a_row_even_when_not_measured
     table = classes_table(tmp_path).splitlines()
     assert table[2].startswith("| AMX-BF16") and "not measured" in table[2]
     assert "not measured" in table[3]  # AVX512-BF16: no file
-    assert "| 2026-12-03 (full) | Test CPU, 2 cores | 150.2 | 30.0 | 5.00× | 3.2 |" in table[4]
+    # the baseline's image was estimated (quick-style): its figure and ratio say so; no
+    # caching or one-step case in this result; huatu-fast is the LCM 4-step Fast image
+    assert (
+        "| 2026-12-03 (full) | Test CPU, 2 cores | ~150.2 | 30.0 | ~5.00× | — | — | — | 3.2 |"
+        in table[4]
+    )
+    cached = {"name": "huatu-default+caching", "image_20_steps_s": 20.0}
+    one_step = {"name": "huatu-fast-1step", "image_s": 5.46}
+    result = {**FAKE_RESULT, "cases": [*FAKE_RESULT["cases"], cached, one_step]}
+    write_class_result({**result, "machine": machine}, tmp_path)
+    assert "| 30.0 | ~5.00× | 20.0 | ~7.51× | 5.5 | 3.2 |" in classes_table(tmp_path)
 
 
 def test_case_specs_name_the_issue_cases() -> None:
+    from huatu.device import choose_device
+
     names = [spec.name for spec in cases.case_specs(compile_unet=True)]
-    assert names[:2] == ["baseline", "huatu-default"]
-    assert {"bf16+channels_last", "bf16+channels_last+compile", "huatu-fast"} <= set(names)
-    assert "bf16+channels_last+compile" not in [s.name for s in cases.case_specs(False)]
-    assert cases.case_specs(False)[0].dtype == "float32"
+    assert names[:3] == ["baseline", "huatu-default", "huatu-default+caching"]
+    assert names[-2:] == ["huatu-fast", "huatu-fast-1step"]
+    # engine candidates in this CPU's precision: bf16 is emulated (slow) without support
+    label = "bf16" if choose_device("cpu").dtype == "bfloat16" else "fp32"
+    assert {f"{label}+channels_last", f"{label}+channels_last+compile"} <= set(names)
+    assert f"{label}+channels_last+compile" not in [s.name for s in cases.case_specs(False)]
+    quick = [spec.name for spec in cases.case_specs(False, candidates=False)]
+    assert quick == [
+        "baseline",
+        "huatu-default",
+        "huatu-default+caching",
+        "huatu-fast",
+        "huatu-fast-1step",
+    ]
+    specs = {spec.name: spec for spec in cases.case_specs(False)}
+    assert specs["baseline"].dtype == "float32"
+    assert specs["huatu-default+caching"].step_cache and not specs["huatu-default"].step_cache
+    one_step = specs["huatu-fast-1step"]
+    assert (one_step.model, one_step.fast_steps, one_step.fast) == ("sdxs", 1, True)
+
+
+def test_sdxs_architecture_has_the_published_size() -> None:
+    """SDXS-512 (arXiv:2403.16627): a 0.32 B UNet without a mid block, reading SD 2.1's text
+    encoder (1024 wide); no VAE of its own (its decoder has TAESD's architecture)."""
+    components = architecture.meta_components("sdxs")
+    architecture.check_param_counts(components, model="sdxs")
+    assert "vae" not in components and components["unet"].mid_block is None
+    assert components["unet"].config.cross_attention_dim == 1024
+    assert abs(architecture.count_params(components["unet"]) - 0.32e9) < 0.01 * 0.32e9
+    with pytest.raises(AssertionError, match="unet"):
+        architecture.check_param_counts(architecture.meta_components(), model="sdxs")
 
 
 def _unet_step(unet, latents, embeddings):
@@ -335,3 +381,30 @@ def test_a_switch_is_measured_against_one_load(monkeypatch, cache_dir):
     monkeypatch.setenv("HUATU_CACHE", str(cache_dir))
     found = switch_child("tiny", switch=True)
     assert found["model"] == "b" and found["peak_rss_gib"] > 0.05
+
+
+def test_the_gpu_bench_says_plainly_when_there_is_no_gpu(capsys, tmp_path) -> None:
+    from huatu.bench import gpu
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is here: make bench-gpu runs for real")
+    assert gpu.main(["--out", str(tmp_path / "gpu.json")]) == 2
+    assert (
+        capsys.readouterr().out.strip()
+        == "make bench-gpu needs a CUDA GPU, and torch sees none here."
+    )
+    assert not (tmp_path / "gpu.json").exists()
+
+
+def test_the_gpu_bench_measures_a_pipeline_and_huatus_paths_on_the_cpu(tiny_pipes, tmp_path):
+    """The GPU script's measurements, run on the CPU with the tiny model (no timing
+    threshold): iterations per second from the CFG step, an end-to-end image, and huatu's
+    local backend with its default, --low-memory and step-caching paths."""
+    from huatu.bench import gpu
+
+    measured = gpu.measure_pipeline(tiny_pipes[0], device="cpu", size=64, steps=2, repeats=1)
+    assert measured["iterations_per_s"] == pytest.approx(1 / measured["unet_cfg_step_s"], rel=0.01)
+    assert measured["image_2_steps_s"] > 0
+    paths = gpu.huatu_paths("cpu", tmp_path)
+    assert set(paths) == {"default", "low_memory", "step_cache"}
+    assert all(found.get("plan", "").startswith("cpu ") for found in paths.values()), paths

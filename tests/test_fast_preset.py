@@ -295,8 +295,8 @@ def test_choosing_fast_in_the_studio_says_why_it_falls_back(base_settings, monke
     )
     told: list[str] = []
     monkeypatch.setattr("gradio.Info", told.append)
-    steps, scheduler, guidance = StudioHandlers(service).apply_preset("fast", 7.0)
-    assert (steps, scheduler, guidance) == (12, "dpmpp_2m_karras", 7.0)
+    steps, scheduler, guidance, caches = StudioHandlers(service).apply_preset("fast", 7.0)
+    assert (steps, scheduler, guidance, caches) == (12, "dpmpp_2m_karras", 7.0, False)
     assert len(told) == 1 and DEFAULT_LCM_LORA in told[0] and "12 steps" in told[0]
     with_weights = StudioHandlers(
         ImageService(
@@ -305,6 +305,107 @@ def test_choosing_fast_in_the_studio_says_why_it_falls_back(base_settings, monke
             LocalBackend("tiny", base_settings),
         )
     )
-    assert with_weights.apply_preset("fast", 7.0) == (4, "lcm", 1.0)
-    assert with_weights.apply_preset("balanced", 1.0) == (20, "dpmpp_2m_karras", 7.0)
+    assert with_weights.apply_preset("fast", 7.0) == (4, "lcm", 1.0, False)
+    # Balanced ticks "Faster" (step caching) where the backend caches; Quality does not
+    assert with_weights.service.capabilities.step_cache
+    assert with_weights.apply_preset("balanced", 1.0) == (20, "dpmpp_2m_karras", 7.0, True)
+    assert with_weights.apply_preset("quality", 7.0)[3] is False
     assert len(told) == 1
+
+
+def _checkpoint_header_file(path: Path, *, sd2: bool) -> Path:
+    """A small ``.safetensors`` file whose tensors name and shape like a full-size SD 1.x or
+    2.x checkpoint's (what recognising a file reads; the values are zeros)."""
+    from safetensors.torch import save_file
+
+    from huatu.models.recognise import SD1_TEXT, SD2_TEXT, UNET_IN
+
+    text = SD2_TEXT if sd2 else SD1_TEXT
+    save_file({UNET_IN: torch.zeros(320, 4, 3, 3), text: torch.zeros(2, 2)}, str(path))
+    return path
+
+
+def test_fast_on_a_many_step_model_names_the_one_step_model_to_download_or_switch_to(
+    settings, tmp_path, monkeypatch
+):
+    """Fast on an SD 1.5 model is 4 whole UNet calls: the studio names SDXS-512 to download
+    (the model list offers it) when no one-step model is here; one found in the models
+    folders or in huggingface_hub's cache to switch to otherwise; nothing on a few-step
+    model or the test model."""
+    from huggingface_hub import constants
+
+    from huatu.models.download import RECOMMENDED
+    from huatu.models.families import FAMILIES
+    from huatu.models.fast_advice import ONE_STEP_DOWNLOAD, fast_advice
+    from huatu.models.folders import library_for
+
+    hub_cache = tmp_path / "hub"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub_cache))
+    checkpoints = settings.models_dir / "Stable-diffusion"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    _checkpoint_header_file(checkpoints / "dream.safetensors", sd2=False)  # many steps
+    library_for(settings).refresh()
+    sd1 = FAMILIES["sd1"]
+    advice = fast_advice(settings, sd1, "dream.safetensors")
+    assert advice is not None and advice.key == "fast_download_one_step"
+    assert ONE_STEP_DOWNLOAD in {item.id for item in RECOMMENDED}  # offered in the model list
+    for language in ("en", "zh"):
+        assert f"⬇ {ONE_STEP_DOWNLOAD}" in render(advice, language)
+
+    # a one-step checkpoint in the models folder: SD 2.x tensors, "turbo" in its name
+    _checkpoint_header_file(checkpoints / "sd_turbo.safetensors", sd2=True)
+    library_for(settings).refresh()
+    advice = fast_advice(settings, sd1, "dream.safetensors")
+    assert advice.key == "fast_switch_one_step"
+    assert "sd_turbo.safetensors" in render(advice) and "dream" not in render(advice)
+    assert fast_advice(settings, FAMILIES["sd-turbo"], "sd_turbo.safetensors") is None
+    assert fast_advice(settings, FAMILIES["tiny"], "tiny") is None
+
+    # a recommended one-step model in huggingface_hub's cache counts as here too
+    (checkpoints / "sd_turbo.safetensors").unlink()
+    library_for(settings).refresh()
+    repo = hub_cache / f"models--{ONE_STEP_DOWNLOAD.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    (repo / "snapshots" / "abc123" / "model_index.json").write_text("{}")
+    advice = fast_advice(settings, sd1, "dream.safetensors")
+    assert advice.key == "fast_switch_one_step" and ONE_STEP_DOWNLOAD in render(advice, "zh")
+
+
+def test_an_sdxs_folder_is_the_one_step_family_whichever_text_encoder_it_reads():
+    """SDXS-512-0.9 reads SD 2.1's text encoder (1024 wide), its DreamShaper version SD 1.5's:
+    both are the one-step ``sdxs`` family by their name."""
+    from huatu.models.recognise import recognise_configs
+
+    for width in (768, 1024):
+        found = recognise_configs(
+            "sdxs-512-0.9",
+            "StableDiffusionPipeline",
+            unet={"block_out_channels": [320, 640, 1280]},
+            text={"hidden_size": width},
+            scheduler={},
+        )
+        assert found.family == "sdxs"
+
+
+def test_choosing_fast_in_the_studio_tells_the_one_step_advice(base_settings, monkeypatch):
+    """The studio's handler shows the service's advice when Fast is chosen (and not for the
+    other presets)."""
+    from huatu.ui.handlers import StudioHandlers
+
+    service = ImageService(
+        base_settings,
+        BackendChoice("local", "tiny", Notice("choice_tiny")),
+        LocalBackend("tiny", base_settings),
+    )
+    assert service.fast_advice() is None  # the test model: Fast takes no time
+    told: list[str] = []
+    monkeypatch.setattr("gradio.Info", told.append)
+    advice = Notice("fast_download_one_step", {"model": "IDKiro/sdxs-512-0.9"})
+    monkeypatch.setattr(service, "fast_advice", lambda: advice)
+    handlers = StudioHandlers(service)
+    handlers.apply_preset("balanced", 7.0)
+    assert told == []
+    handlers.apply_preset("fast", 7.0)
+    assert told == [render(advice)]

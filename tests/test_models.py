@@ -416,11 +416,12 @@ def test_the_studio_says_a_model_is_loading_then_shows_the_new_one(
     assert labels["tiny-sdxl"].startswith("tiny-sdxl · sdxl · ")
     assert labels["not-a-model.safetensors"].startswith("not-a-model.safetensors · ? · ")
     # to SDXL: the form takes the family's sizes and preset
-    *_, (choice, status, sizes, width, height, preset, steps_value, scheduler, guidance) = (
+    *_, (choice, status, sizes, width, height, preset, steps_value, scheduler, guidance, faster) = (
         ModelHandlers(service).switch_model("tiny-sdxl")
     )
     assert sizes["value"] == "1024x1024" and len(sizes["choices"]) == 9
     assert (width, height, preset, steps_value, guidance) == (1024, 1024, "balanced", 25, 6.0)
+    assert faster is True  # SDXL's Balanced ticks "Faster": its UNet caches steps
     # a failed switch leaves the form as it was
     *_, (choice, status, *form) = ModelHandlers(service).switch_model("broken.safetensors")
     assert service.choice.model == "tiny-sdxl" and all(
@@ -478,6 +479,10 @@ def test_a_vae_of_the_folder_decodes_when_chosen_and_the_models_own_again_after(
     path = library_settings.models_dir / "VAE" / "tiny-vae.safetensors"
     assert fields["VAE hash"] == hashlib.sha256(path.read_bytes()).hexdigest()[:10]
     assert fields["VAE"] == "tiny-vae.safetensors" and service.vae_name == "tiny-vae.safetensors"
+    import torch
+
+    conv = service.backend.pipe.vae.decoder.conv_in.weight  # the layout of a decoder on a CPU
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
     with pytest.raises(ModelLoadError, match="not-a-vae.safetensors"):
         service.switch_vae("not-a-vae.safetensors")
     with pytest.raises(ValidationError, match="tiny-vae.safetensors") as refused:

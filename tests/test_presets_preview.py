@@ -111,7 +111,45 @@ def test_previews_arrive_every_n_steps_and_at_the_end(tiny_service):
     tiny_service.backend.generate(request, progress=events.append, preview_every=2)
     with_preview = [e.step for e in events if e.preview is not None]
     assert with_preview == [2, 4, 5]
-    assert events[1].preview.size == (256, 256)
+    assert events[4].preview.size == (256, 256)  # the last: the linear projection, upscaled
+
+
+def test_previews_come_from_taesd_once_it_is_at_hand_except_the_last(base_settings):
+    """A run decoded by TAESD (fast decode) previews with TAESD, as do later runs once it is
+    loaded; before that, and on the last step (the image follows), the linear projection. At
+    128×128 TAESD's preview is the image's size, the projection's is upscaled to 256."""
+    from huatu.backends.local import LocalBackend
+
+    backend = LocalBackend("tiny", base_settings)
+
+    def preview_sizes(**fields) -> list[tuple[int, int]]:
+        events: list[ProgressEvent] = []
+        request = GenerationRequest.create(
+            prompt="a fox", num_inference_steps=4, width=128, height=128, seed=3, **fields
+        )
+        backend.generate(request, progress=events.append, preview_every=1)
+        return [event.preview.size for event in events]
+
+    linear, taesd = (256, 256), (128, 128)
+    assert preview_sizes() == [linear] * 4  # TAESD not loaded: not loaded for a preview
+    assert preview_sizes(fast_decode=True) == [taesd] * 3 + [linear]
+    assert preview_sizes() == [taesd] * 3 + [linear]  # loaded now
+
+
+def test_a_taesd_preview_decodes_only_the_pixels_shown():
+    from huatu.preview import taesd_preview
+
+    seen: list[tuple[int, ...]] = []
+
+    def decode(latent: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(latent.shape))
+        return torch.ones(1, 3, latent.shape[-2] * 8, latent.shape[-1] * 8)
+
+    image = taesd_preview(decode, torch.randn(2, 4, 64, 96))  # a 768×512 image's latents
+    assert seen == [(1, 4, 21, 32)] and image.size == (256, 168)
+    assert set(np.unique(np.asarray(image))) == {255}  # 1.0 is white
+    small = taesd_preview(decode, torch.randn(1, 4, 16, 16))  # 128×128: decoded as it is
+    assert seen[-1] == (1, 4, 16, 16) and small.size == (128, 128)
 
 
 @pytest.mark.skipif(
@@ -134,3 +172,19 @@ def test_fp16_overflow_in_the_vae_is_decoded_again_in_fp32(settings):
     assert result.notices[0].params["dtype"] == "float16"
     assert backend.pipe.vae.dtype == torch.float16  # put back after the retry
     assert np.asarray(result.images[0]).std() > 0  # not a black square
+
+
+def test_balanced_ticks_faster_only_where_the_backend_caches_and_steps_are_many():
+    from huatu.models.families import FAMILIES
+    from huatu.presets import preset_caches
+
+    sd = quality_presets()
+    assert preset_caches("balanced", presets=sd, available=True)
+    assert not preset_caches("balanced", presets=sd, available=False)  # hosted, compiled
+    assert not preset_caches("quality", presets=sd, available=True)
+    assert not preset_caches("fast", presets=sd, available=True)
+    assert preset_caches(
+        "balanced", presets=quality_presets(family=FAMILIES["sdxl"]), available=True
+    )
+    turbo = quality_presets(family=FAMILIES["sd-turbo"])  # one step: nothing to reuse
+    assert not preset_caches("balanced", presets=turbo, available=True)

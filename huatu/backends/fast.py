@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from huatu.backends.local_options import fast_decoder_layout
 from huatu.backends.networks import LoraAdapters
 from huatu.config import TINY_MODEL, is_hub_id
 from huatu.device import DevicePlan
@@ -232,8 +233,7 @@ class FastPath:
             _log_failure("TAESD", self.sources.taesd, error)
             return None
         taesd.to(self.plan.device).eval()
-        if self.plan.device == "cpu" and self.plan.dtype == "bfloat16":
-            taesd.to(memory_format=torch.channels_last)  # as tune_layout does for the VAE
+        fast_decoder_layout(taesd, self.plan)
         log.info("loaded TAESD %s", self.sources.taesd)
         return taesd
 
@@ -248,6 +248,19 @@ class FastPath:
         with torch.no_grad():  # TAESD reads the scaled latents as they are (scaling 1.0)
             pixels = taesd.decode(latents.to(taesd.device, taesd.dtype), return_dict=False)[0]
         return pixels.clamp(-1, 1), notices
+
+    def preview(self, latents: Any, *, load: bool) -> Any:
+        """A preview of the first latent decoded by TAESD (:func:`huatu.preview.taesd_preview`)
+        when TAESD is loaded — or, with ``load``, loadable — else ``None`` (the caller shows
+        the linear projection)."""
+        if not (load or self.taesd_loaded):
+            return None
+        taesd, _ = self.taesd()
+        if taesd is None:
+            return None
+        from huatu.preview import taesd_preview
+
+        return taesd_preview(lambda small: self.decode(small)[0], latents)
 
 
 def _log_failure(what: str, source: str, error: Exception) -> None:

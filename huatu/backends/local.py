@@ -251,6 +251,7 @@ class LocalBackend:
                 (and the last). Default 0: no previews.
         """
         counted = {"offset": 0, "total": hires_total(request) if request.hires_scale != 1 else 0}
+        decodes = self._taesd_decodes(request)  # TAESD previews then: it is loaded anyway
 
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
             if cancel is not None and cancel.cancelled:
@@ -262,7 +263,9 @@ class LocalBackend:
                 if preview_every and (done % preview_every == 0 or done == total):
                     from huatu.preview import latents_to_preview
 
-                    preview = latents_to_preview(tensors["latents"])
+                    # TAESD where at hand (not on the last step: the image itself follows)
+                    taesd = done < total and self.fast.preview(tensors["latents"], load=decodes)
+                    preview = taesd or latents_to_preview(tensors["latents"])
                 progress(ProgressEvent(step=done, total=total, preview=preview))
             return tensors
 

@@ -16,14 +16,22 @@ from huatu.messages import Notice
 log = logging.getLogger(__name__)
 
 
-def tune_layout(pipe: Any, plan: DevicePlan) -> None:
-    """Put the VAE in ``channels_last`` for bf16 on the CPU: its convolutions then take
-    oneDNN's fast path (``make bench``: decode 5.14 → 3.67 s on 2 AVX512-BF16 cores). The
-    UNet stays as it is: channels_last gained only 1.07× there and raised peak memory."""
+def fast_decoder_layout(decoder: Any, plan: DevicePlan) -> None:
+    """Put a decoder (the VAE, a VAE override, TAESD) in ``channels_last`` on the CPU, in
+    every precision: its convolutions then take oneDNN's fast path. Measured at 512² on two
+    cores: VAE decode 5.14 → 3.67 s bf16 on AVX512-BF16; 23.38 → 20.62 s fp32 on AVX2
+    (1.13×, identical to 6e-5); TAESD 1.80 → 1.40 s fp32 on AVX2."""
     import torch
 
-    if plan.device == "cpu" and plan.dtype == "bfloat16":
-        pipe.vae.to(memory_format=torch.channels_last)
+    if plan.device == "cpu":
+        decoder.to(memory_format=torch.channels_last)
+
+
+def tune_layout(pipe: Any, plan: DevicePlan) -> None:
+    """The layout that suits the device: on the CPU the VAE in ``channels_last``
+    (:func:`fast_decoder_layout`). The UNet stays as it is: channels_last gained only 1.07×
+    on AVX512-BF16 (1.04× on AVX2) and raised peak memory."""
+    fast_decoder_layout(pipe.vae, plan)
 
 
 def save_memory(pipe: Any, plan: DevicePlan) -> Notice:

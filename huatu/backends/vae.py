@@ -62,6 +62,7 @@ def load_vae(found: ModelFile, like: Any) -> Any:
     Raises:
         ModelLoadError: it cannot be read as such a VAE (the sentence names it).
     """
+    import torch
     from diffusers import AutoencoderKL
 
     try:
@@ -75,7 +76,24 @@ def load_vae(found: ModelFile, like: Any) -> Any:
             converted = convert_ldm_vae_checkpoint(state, dict(like.config)) or state
             vae = AutoencoderKL.from_config(like.config)
             vae.load_state_dict(converted, strict=True)
-        return vae.to(device=like.device, dtype=like.dtype)
+        vae = vae.to(device=like.device, dtype=like.dtype)
+        if _is_channels_last(like):  # the layout huatu gave the model's own VAE
+            vae.to(memory_format=torch.channels_last)
+        return vae
     except Exception as error:  # not a VAE, another family's, damaged: one sentence
         log.info("loading the VAE %s failed", found.name, exc_info=True)
         raise ModelLoadError("vae_unfit", name=found.name, kind=type(error).__name__) from None
+
+
+def _is_channels_last(vae: Any) -> bool:
+    """Whether ``vae``'s convolutions are in ``channels_last`` (its first 3×3 one says)."""
+    import torch
+
+    for module in vae.modules():
+        if isinstance(module, torch.nn.Conv2d) and module.kernel_size != (1, 1):
+            weight = module.weight
+            return (
+                weight.is_contiguous(memory_format=torch.channels_last)
+                and not weight.is_contiguous()
+            )
+    return False

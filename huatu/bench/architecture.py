@@ -81,26 +81,65 @@ PNDM_CONFIG: dict[str, Any] = {
     "steps_offset": 1,
 }
 
+# SDXS-512's UNet (Song, Sun and Yin, arXiv:2403.16627, section 3.2): SD 2.1-base's UNet
+# without its middle stage, its innermost down and up stages and the transformer blocks of
+# the highest-resolution stage, one layer per block: 0.32 B parameters, as published. It
+# reads SD 2.1's OpenCLIP ViT-H text encoder and decodes with a TAESD-architecture decoder.
+SDXS_UNET_CONFIG: dict[str, Any] = {
+    **UNET_CONFIG,
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    "mid_block_type": None,
+    "up_block_types": ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    "block_out_channels": (320, 640, 1280),
+    "layers_per_block": 1,
+    "cross_attention_dim": 1024,
+    "attention_head_dim": (5, 10, 20),
+    "use_linear_projection": True,
+}
+SDXS_TEXT_CONFIG: dict[str, Any] = {
+    **TEXT_CONFIG,
+    "hidden_size": 1024,
+    "intermediate_size": 4096,
+    "num_hidden_layers": 23,
+    "num_attention_heads": 16,
+    "hidden_act": "gelu",
+    "projection_dim": 512,
+}
+
 # Parameter counts of the real SD 1.5 components (checked by build_components).
 UNET_PARAMS = 859_520_964
 VAE_PARAMS = 83_653_863
 TEXT_PARAMS = 123_060_480
+SDXS_UNET_PARAMS = 320_000_000  # "0.32 B" in the paper
+SDXS_TEXT_PARAMS = 340_387_840  # SD 2.1's text encoder
 BENCH_SEED = 1234
 
 
-def meta_components() -> dict[str, Any]:
-    """UNet, VAE, text encoder and TAESD built on the ``meta`` device: shapes only, no memory."""
+#: The architectures the benchmark builds: ``sd15`` (the 20-step default and LCM) and
+#: ``sdxs`` (SDXS-512, the one-step Fast family).
+MODELS = ("sd15", "sdxs")
+
+
+def meta_components(model: str = "sd15") -> dict[str, Any]:
+    """UNet, VAE, text encoder and TAESD of ``model`` (:data:`MODELS`, default ``sd15``)
+    built on the ``meta`` device: shapes only, no memory. SDXS-512 has no VAE of its own
+    size (its decoder is the TAESD one), so it has none here."""
     from accelerate import init_empty_weights
     from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
+    sdxs = model == "sdxs"
     with init_empty_weights(include_buffers=False):
-        return {
-            "unet": UNet2DConditionModel(**UNET_CONFIG),
-            "vae": AutoencoderKL(**VAE_CONFIG),
-            "text_encoder": CLIPTextModel(CLIPTextConfig(**TEXT_CONFIG)),
+        components = {
+            "unet": UNet2DConditionModel(**(SDXS_UNET_CONFIG if sdxs else UNET_CONFIG)),
+            "text_encoder": CLIPTextModel(
+                CLIPTextConfig(**(SDXS_TEXT_CONFIG if sdxs else TEXT_CONFIG))
+            ),
             "taesd": AutoencoderTiny(),
         }
+        if not sdxs:
+            components["vae"] = AutoencoderKL(**VAE_CONFIG)
+    return components
 
 
 def count_params(module: Any) -> int:
@@ -108,16 +147,20 @@ def count_params(module: Any) -> int:
     return sum(param.numel() for param in module.parameters())
 
 
-def check_param_counts(components: dict[str, Any], tolerance: float = 0.01) -> None:
-    """Raise ``AssertionError`` if a component's size is off SD 1.5's by more than ``tolerance``."""
-    for name, expected in (
-        ("unet", UNET_PARAMS),
-        ("vae", VAE_PARAMS),
-        ("text_encoder", TEXT_PARAMS),
-    ):
+def check_param_counts(
+    components: dict[str, Any], tolerance: float = 0.01, model: str = "sd15"
+) -> None:
+    """Raise ``AssertionError`` if a component's size is off the published one by more than
+    ``tolerance`` (SD 1.5's, or SDXS-512's for ``model="sdxs"``)."""
+    expected_counts = (
+        (("unet", SDXS_UNET_PARAMS), ("text_encoder", SDXS_TEXT_PARAMS))
+        if model == "sdxs"
+        else (("unet", UNET_PARAMS), ("vae", VAE_PARAMS), ("text_encoder", TEXT_PARAMS))
+    )
+    for name, expected in expected_counts:
         got = count_params(components[name])
         if abs(got - expected) > tolerance * expected:
-            raise AssertionError(f"{name} has {got:,} parameters; SD 1.5's has {expected:,}")
+            raise AssertionError(f"{name} has {got:,} parameters; {model}'s has {expected:,}")
 
 
 def materialize(module: Any, dtype: Any, seed: int) -> Any:
@@ -180,39 +223,48 @@ def build_tokenizer(folder: Path) -> Any:
     return build_offline_tokenizer(folder, vocab_size=TEXT_CONFIG["vocab_size"])
 
 
-def build_components(dtype: Any = None, *, seed: int = BENCH_SEED) -> dict[str, Any]:
-    """SD 1.5's UNet, VAE, text encoder and a TAESD-architecture tiny VAE, random weights.
+def build_components(
+    dtype: Any = None, *, seed: int = BENCH_SEED, model: str = "sd15"
+) -> dict[str, Any]:
+    """``model``'s UNet, VAE (SD 1.5 only), text encoder and a TAESD-architecture tiny VAE,
+    random weights.
 
     Args:
         dtype: torch dtype of all weights. Default ``torch.float32``.
         seed: the weights are a function of this seed (and the dtype's rounding).
+        model: one of :data:`MODELS`. Default ``sd15``.
     """
     import torch
 
     dtype = dtype or torch.float32
-    components = meta_components()
-    check_param_counts(components)
+    components = meta_components(model)
+    check_param_counts(components, model=model)
     for offset, name in enumerate(("unet", "vae", "text_encoder", "taesd")):
-        materialize(components[name], dtype, seed + offset)
+        if name in components:
+            materialize(components[name], dtype, seed + offset)
     return components
 
 
-def build_pipeline(tokenizer_dir: Path, dtype: Any = None, *, seed: int = BENCH_SEED) -> Any:
-    """A ``StableDiffusionPipeline`` with SD 1.5's architecture, PNDM scheduler, no safety
-    checker; the TAESD-architecture ``AutoencoderTiny`` is attached as ``pipe.taesd``.
+def build_pipeline(
+    tokenizer_dir: Path, dtype: Any = None, *, seed: int = BENCH_SEED, model: str = "sd15"
+) -> Any:
+    """A ``StableDiffusionPipeline`` with ``model``'s architecture (SD 1.5 by default, or
+    SDXS-512), PNDM scheduler, no safety checker; the TAESD-architecture ``AutoencoderTiny``
+    is attached as ``pipe.taesd`` (and is SDXS-512's VAE too).
 
     Args:
         tokenizer_dir: scratch folder for the generated tokenizer files.
         dtype: torch dtype of the weights. Default ``torch.float32``.
         seed: seed of the random weights.
+        model: one of :data:`MODELS`. Default ``sd15``.
     """
     from diffusers import PNDMScheduler, StableDiffusionPipeline
     from diffusers.utils import logging as diffusers_logging
 
     diffusers_logging.disable_progress_bar()
-    components = build_components(dtype, seed=seed)
+    components = build_components(dtype, seed=seed, model=model)
     pipe = StableDiffusionPipeline(
-        vae=components["vae"],
+        vae=components.get("vae", components["taesd"]),
         text_encoder=components["text_encoder"],
         tokenizer=build_tokenizer(tokenizer_dir),
         unet=components["unet"],

@@ -3,9 +3,13 @@
 Cases:
     baseline: plain diffusers, fp32, eager, default attention processor.
     huatu-default: what huatu's local backend does on this machine today (its device plan's
-        dtype: bf16 on CPUs with AVX512-BF16/AMX, fp32 elsewhere).
-    bf16+channels_last, bf16+channels_last+compile: candidates for huatu-default.
-    huatu-fast: the Fast path: few steps, guidance off (batch 1), TAESD decode.
+        dtype: bf16 on CPUs with AVX512-BF16/AMX, fp32 elsewhere; the VAE in channels_last).
+    huatu-default+caching: the same with step caching (the "Faster" option, DeepCache).
+    <dtype>+channels_last, <dtype>+channels_last+compile: engine candidates for huatu-default
+        in this CPU's precision (full runs only).
+    huatu-fast: the Fast preset on SD 1.5: LCM at 4 steps, guidance off (batch 1), TAESD.
+    huatu-fast-1step: the Fast preset of a one-step family, on SDXS-512's architecture: one
+        UNet call without guidance, its TAESD-architecture decoder.
 """
 
 from __future__ import annotations
@@ -41,23 +45,40 @@ class CaseSpec:
     compile: bool = False
     fast: bool = False
     huatu_layout: bool = False  # huatu.backends.local_options.tune_layout, as `huatu serve` does
+    step_cache: bool = False  # DeepCache on during the image (huatu.backends.step_cache)
+    model: str = "sd15"  # huatu.bench.architecture.MODELS
+    fast_steps: int = FAST_STEPS  # the fast cases' steps
 
 
-def case_specs(compile_unet: bool) -> list[CaseSpec]:
-    """The cases in run order; the compiled one only when ``compile_unet``."""
+def case_specs(compile_unet: bool, candidates: bool = True) -> list[CaseSpec]:
+    """The cases in run order: the engine candidates only with ``candidates``, the compiled
+    one only with ``compile_unet`` too. Candidates run in this CPU's precision (bf16 where
+    huatu uses it, else fp32): bf16 without hardware support is emulated and slower."""
     from huatu.device import choose_device
 
     default_dtype = choose_device("cpu").dtype
     specs = [
         CaseSpec("baseline", "float32"),
         CaseSpec("huatu-default", default_dtype, huatu_layout=True),
-        CaseSpec("bf16+channels_last", "bfloat16", channels_last=True),
+        CaseSpec("huatu-default+caching", default_dtype, huatu_layout=True, step_cache=True),
     ]
-    if compile_unet:
-        specs.append(
-            CaseSpec("bf16+channels_last+compile", "bfloat16", channels_last=True, compile=True)
+    if candidates:
+        label = "bf16" if default_dtype == "bfloat16" else "fp32"
+        specs.append(CaseSpec(f"{label}+channels_last", default_dtype, channels_last=True))
+        if compile_unet:
+            compiled = f"{label}+channels_last+compile"
+            specs.append(CaseSpec(compiled, default_dtype, channels_last=True, compile=True))
+    specs.append(CaseSpec("huatu-fast", default_dtype, huatu_layout=True, fast=True))
+    specs.append(
+        CaseSpec(
+            "huatu-fast-1step",
+            default_dtype,
+            huatu_layout=True,
+            fast=True,
+            model="sdxs",
+            fast_steps=1,
         )
-    specs.append(CaseSpec("huatu-fast", "bfloat16", channels_last=True, fast=True))
+    )
     return specs
 
 
@@ -75,17 +96,19 @@ def build_case_pipeline(spec: CaseSpec, tokenizer_dir: Path, shared: dict[tuple,
     from huatu.bench.architecture import build_pipeline
     from huatu.schedulers import make_scheduler
 
-    key = (spec.dtype, spec.channels_last, spec.huatu_layout)
+    key = (spec.model, spec.dtype, spec.channels_last, spec.huatu_layout)
     if key not in shared:
-        pipe = build_pipeline(tokenizer_dir, getattr(torch, spec.dtype))
+        pipe = build_pipeline(tokenizer_dir, getattr(torch, spec.dtype), model=spec.model)
         if spec.channels_last:
-            for module in (pipe.unet, pipe.vae, pipe.taesd):
+            for module in {id(m): m for m in (pipe.unet, pipe.vae, pipe.taesd)}.values():
                 module.to(memory_format=torch.channels_last)
         if spec.huatu_layout:
-            from huatu.backends.local_options import tune_layout
+            from huatu.backends.local_options import fast_decoder_layout, tune_layout
             from huatu.device import choose_device
 
-            tune_layout(pipe, choose_device("cpu", spec.dtype))
+            plan = choose_device("cpu", spec.dtype)
+            tune_layout(pipe, plan)
+            fast_decoder_layout(pipe.taesd, plan)  # as the Fast path loads TAESD
         shared[key] = pipe
     base = shared[key]
     unet = base.unet
@@ -106,7 +129,9 @@ def build_case_pipeline(spec: CaseSpec, tokenizer_dir: Path, shared: dict[tuple,
     )
     pipe.set_progress_bar_config(disable=True)
     pipe.taesd = base.taesd
-    if spec.fast:
+    if spec.model == "sdxs":
+        pipe.scheduler = make_scheduler("euler", base.scheduler.config)  # the family's sampler
+    elif spec.fast:
         pipe.scheduler = LCMScheduler.from_config(base.scheduler.config)
     else:
         pipe.scheduler = make_scheduler(IMAGE_SCHEDULER, base.scheduler.config)
@@ -151,6 +176,15 @@ class CaseRunner:
                 return_dict=False,
             )[0]
 
+    def cached_steps(self, calls: int = 3) -> Any:
+        """``calls`` UNet steps with step caching on: one full call, the rest cached."""
+        from huatu.backends.step_cache import StepCache
+
+        with StepCache(self.pipe.unet, interval=calls).on():
+            for _ in range(calls):
+                output = self.unet_step()
+        return output
+
     def unet_step_batched(self, images: int) -> Any:
         """One UNet forward with CFG for ``images`` images at once (UNet batch 2×images)."""
         import torch
@@ -189,19 +223,16 @@ class CaseRunner:
         import torch
 
         generator = torch.Generator("cpu").manual_seed(0)
+        if self.spec.step_cache:
+            from huatu.backends.step_cache import StepCache
+
+            with StepCache(self.pipe.unet).on():
+                return self._default_image(generator)
         if not self.spec.fast:
-            return self.pipe(
-                PROMPT,
-                num_inference_steps=STEPS,
-                guidance_scale=GUIDANCE,
-                height=SIZE,
-                width=SIZE,
-                generator=generator,
-                output_type="pil",
-            ).images[0]
+            return self._default_image(generator)
         latents = self.pipe(
             PROMPT,
-            num_inference_steps=FAST_STEPS,
+            num_inference_steps=self.spec.fast_steps,
             guidance_scale=1.0,  # <= 1: no classifier-free guidance, UNet batch 1
             height=SIZE,
             width=SIZE,
@@ -211,6 +242,17 @@ class CaseRunner:
         with torch.inference_mode():
             pixels = self.pipe.taesd.decode(latents, return_dict=False)[0]
         return self.pipe.image_processor.postprocess(pixels.float(), output_type="pil")[0]
+
+    def _default_image(self, generator: Any) -> Any:
+        return self.pipe(
+            PROMPT,
+            num_inference_steps=STEPS,
+            guidance_scale=GUIDANCE,
+            height=SIZE,
+            width=SIZE,
+            generator=generator,
+            output_type="pil",
+        ).images[0]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -44,32 +44,52 @@ def write_class_result(result: dict[str, Any], results_dir: Path) -> Path:
 
 def classes_table(results_dir: Path) -> str:
     """A Markdown table of every class: its date, CPU, the 20-step image of plain diffusers
-    fp32 and of huatu-default with their ratio, and the Fast image — or "not measured"."""
+    fp32, of huatu-default and of huatu-default with step caching (ratios to plain), and the
+    Fast images (one-step family, LCM at 4 steps) — or "not measured"."""
     lines = [
         "| CPU class | measured | CPU | plain fp32 20-step s | huatu-default s | speed-up "
-        "| Fast image s |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| + caching s | speed-up | Fast 1-step s | Fast LCM 4-step s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, label in CPU_CLASSES.items():
         path = Path(results_dir) / f"{name}.json"
         if not path.is_file():
-            lines.append(f"| {label} | not measured | — | — | — | — | — |")
+            lines.append(f"| {label} | not measured |" + " — |" * 8)
             continue
         result = json.loads(path.read_text(encoding="utf-8"))
         cases = {case["name"]: case for case in result.get("cases", [])}
-        base = cases.get("baseline", {}).get("image_20_steps_s")
-        default = cases.get("huatu-default", {}).get("image_20_steps_s")
-        fast = cases.get("huatu-fast", {}).get("image_s")
-        ratio = f"{base / default:.2f}×" if base and default else "—"
+        base = _image(cases, "baseline")
+        default, cached = _image(cases, "huatu-default"), _image(cases, "huatu-default+caching")
         machine = result["machine"]
         kind = "quick" if machine.get("quick") else "full"
         lines.append(
             f"| {label} | {machine['date'][:10]} ({kind}) | {machine['cpu']}, "
-            f"{machine['cores']} cores | {_seconds(base)} | {_seconds(default)} | {ratio} "
-            f"| {_seconds(fast)} |"
+            f"{machine['cores']} cores | {_seconds(base)} | {_seconds(default)} "
+            f"| {_ratio(base, default)} | {_seconds(cached)} | {_ratio(base, cached)} "
+            f"| {_seconds(cases.get('huatu-fast-1step', {}).get('image_s'))} "
+            f"| {_seconds(cases.get('huatu-fast', {}).get('image_s'))} |"
         )
     return "\n".join(lines)
 
 
-def _seconds(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
+def _image(cases: dict[str, dict[str, Any]], name: str) -> tuple[float, bool] | None:
+    """A case's 20-step image seconds and whether they were estimated (quick runs)."""
+    case = cases.get(name, {})
+    if case.get("image_20_steps_s") is None:
+        return None
+    return case["image_20_steps_s"], "image_20_steps_s" in case.get("estimated_fields", ())
+
+
+def _ratio(base: tuple[float, bool] | None, other: tuple[float, bool] | None) -> str:
+    if not base or not other:
+        return "—"
+    return ("~" if base[1] or other[1] else "") + f"{base[0] / other[0]:.2f}×"
+
+
+def _seconds(value: float | tuple[float, bool] | None) -> str:
+    """``12.3``, ``~12.3`` for an estimate, ``—`` for nothing."""
+    if value is None:
+        return "—"
+    if isinstance(value, tuple):
+        return ("~" if value[1] else "") + f"{value[0]:.1f}"
+    return f"{value:.1f}"

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from huatu.bench.cases import (
-    FAST_STEPS,
     GUIDANCE,
     IMAGE_SCHEDULER,
     ONEDNN_CACHE,
@@ -39,6 +38,8 @@ from huatu.bench.report import format_table, machine_info, speedups, write_resul
 from huatu.bench.switch_memory import measure_switch_memory
 
 DEFAULT_OUT = Path("bench/results/latest.json")
+#: The cases whose peak memory a quick run measures (each takes a fresh process).
+QUICK_RSS_CASES = ("baseline", "huatu-default", "huatu-fast-1step")
 # --------------------------------------------------------------------------- peak memory
 
 
@@ -49,12 +50,12 @@ def rss_child(name: str, compile_unet: bool) -> dict[str, Any]:
     spec = next(spec for spec in case_specs(compile_unet=True) if spec.name == name)
     with tempfile.TemporaryDirectory() as scratch:
         pipe = build_case_pipeline(spec, Path(scratch), {})
-    runner = CaseRunner(spec, pipe, torch.zeros(2, 77, 768))
+    runner = CaseRunner(spec, pipe, torch.zeros(2, 77, pipe.text_encoder.config.hidden_size))
     prompt_embeds, negative = runner.text_encode()
     runner.embeddings = (
         prompt_embeds if negative is None else torch.cat([negative, prompt_embeds])
     ).to(runner.dtype)
-    runner.unet_step()
+    runner.cached_steps() if spec.step_cache else runner.unet_step()
     runner.decode()
     return {"case": name, "peak_rss_gib": peak_rss_gib()}
 
@@ -104,9 +105,10 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
     """Run the benchmark, print the table, write ``out``; return the result.
 
     Args:
-        quick: fewer repeats; end-to-end images of huatu-default, huatu-fast and short cases
-            only (others estimated),
-            no ``torch.compile`` case unless ``compile_unet``. Meant to finish in 10 minutes.
+        quick: fewer repeats; no engine candidates and no batching section; peak memory of
+            :data:`QUICK_RSS_CASES` only; 20-step images end to end only where short (the
+            others estimated from the measured parts and marked so); the Fast images always
+            end to end. Meant to finish within 15 minutes on the slowest class (AVX2).
         out: where the JSON goes. Default ``bench/results/latest.json``.
         compile_unet: include the ``torch.compile`` case. Default: only in full runs.
     """
@@ -119,35 +121,42 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
     compile_unet = (not quick) if compile_unet is None else compile_unet
     repeats, image_repeats = (2, 1) if quick else (5, 3)
     machine = machine_info(quick)
-    specs = case_specs(compile_unet)
+    specs = case_specs(compile_unet, candidates=not quick)
     print(f"huatu bench ({'quick' if quick else 'full'}): {[s.name for s in specs]}", flush=True)
 
-    # 1. Peak memory, each case in a fresh process, before this process grows.
-    peak = {}
+    # 1. Peak memory, each case in a fresh process, before this process grows (quick: the
+    # baseline, the default and the one-step Fast case).
+    peak: dict[str, float | None] = {}
     for spec in specs:
+        if quick and spec.name not in QUICK_RSS_CASES:
+            continue
         seconds, peak[spec.name] = timed(lambda spec=spec: measure_peak_rss(spec.name))
         print(f"  peak RSS {spec.name}: {peak[spec.name]} GiB ({seconds:.0f} s)", flush=True)
 
-    # 2. Build every case's pipeline.
+    # 2. Build every case's pipeline (the caching case shares the default's modules).
     shared: dict[tuple, Any] = {}
-    runners: dict[str, CaseRunner] = {}
+    pipes: dict[str, Any] = {}
     rows: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for spec in specs:
             build = lambda spec=spec: build_case_pipeline(spec, Path(scratch), shared)  # noqa: E731
-            seconds, pipe = timed(build)
+            seconds, pipes[spec.name] = timed(build)
             rows[spec.name] = {"name": spec.name, "build_s": round(seconds, 1)}
             print(f"  built {spec.name} in {seconds:.1f} s", flush=True)
-            runners[spec.name] = pipe
-    # The same fp32 text embeddings for every case: the UNet comparison isolates the UNet.
-    reference = next(runner for runner in runners.values())
-    prompt_embeds, negative = reference.encode_prompt(PROMPT, "cpu", 1, True)
-    embeddings = torch.cat([negative, prompt_embeds]).float()
-    runners = {spec.name: CaseRunner(spec, runners[spec.name], embeddings) for spec in specs}
+    # The same fp32 text embeddings for every case of a model: the UNet comparison isolates
+    # the UNet.
+    embeddings: dict[str, Any] = {}
+    for spec in specs:
+        if spec.model not in embeddings:
+            prompt_embeds, negative = pipes[spec.name].encode_prompt(PROMPT, "cpu", 1, True)
+            embeddings[spec.model] = torch.cat([negative, prompt_embeds]).float()
+    runners = {s.name: CaseRunner(s, pipes[s.name], embeddings[s.model]) for s in specs}
+    # The caching case is measured by section 5b (its steps alternate full and cached).
+    stepped = [spec for spec in specs if not spec.step_cache]
 
     # 3. Warm-up (and compile): one of everything per case; UNet outputs kept for the guard.
     outputs = {}
-    for spec in specs:
+    for spec in stepped:
         runner, row = runners[spec.name], rows[spec.name]
         seconds, outputs[spec.name] = timed(runner.unet_step)
         if spec.compile:
@@ -155,7 +164,7 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
         runner.decode()
         runner.text_encode()
         print(f"  warmed up {spec.name} ({seconds:.1f} s first step)", flush=True)
-    for spec in specs:
+    for spec in stepped:
         if not spec.fast and "baseline" in outputs:
             rel = relative_l2(outputs[spec.name], outputs["baseline"])
             rows[spec.name]["unet_rel_l2_vs_fp32"] = round(rel, 5)
@@ -163,55 +172,72 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
     # 4. Interleaved repeats: one round over every case per repeat.
     samples: dict[str, dict[str, list[float]]] = {s.name: {} for s in specs}
     for repeat in range(repeats):
-        for spec in specs:
+        for spec in stepped:
             runner, got = runners[spec.name], samples[spec.name]
             got.setdefault("unet", []).append(timed(runner.unet_step)[0])
             got.setdefault("decode", []).append(timed(runner.decode)[0])
             got.setdefault("text", []).append(timed(runner.text_encode)[0])
         print(f"  repeat {repeat + 1}/{repeats} done", flush=True)
-    for spec in specs:
+    for spec in stepped:
         row, got = rows[spec.name], samples[spec.name]
         row["unet_step_s" if spec.fast else "unet_cfg_step_s"] = _median(got["unet"])
         row["vae_decode_s"] = _median(got["decode"])
         row["text_encode_s"] = _median(got["text"])
         if spec.fast:
-            row.update(steps=FAST_STEPS, guidance_scale=1.0, decoder="AutoencoderTiny (TAESD)")
+            decoder = "SDXS-512's TAESD-architecture decoder" if spec.model == "sdxs" else "TAESD"
+            architecture = "SDXS-512" if spec.model == "sdxs" else "SD 1.5"
+            row.update(
+                steps=spec.fast_steps,
+                guidance_scale=0.0 if spec.model == "sdxs" else 1.0,
+                decoder=decoder,
+                architecture=architecture,
+            )
 
-    # 5. Batching queued requests: 4 images' UNet step at once vs one at a time.
-    batching = measure_batching(runners["huatu-default"], repeats)
-    print(f"  batching: {batching}", flush=True)
+    # 5. Batching queued requests: 4 images' UNet step at once vs one at a time (full runs:
+    # a 4-image step takes minutes on the slowest class).
+    batching = None if quick else measure_batching(runners["huatu-default"], repeats)
+    print(f"  batching: {batching or 'full runs only'}", flush=True)
     # 5b. Step caching (DeepCache) on huatu-default: a full step against a cached one.
-    from huatu.bench.step_cache import measure_step_cache
+    from huatu.bench.step_cache import caching_row, measure_step_cache
 
     step_cache = measure_step_cache(runners["huatu-default"], rows["huatu-default"], repeats, STEPS)
     print(f"  step cache: {step_cache}", flush=True)
+    for spec in specs:
+        if spec.step_cache:
+            rows[spec.name].update(caching_row(step_cache, rows["huatu-default"]))
 
-    # 6. End-to-end images, interleaved; in quick mode only where short, else estimated.
+    # 6. End-to-end images, interleaved; in quick mode the 20-step ones only where short,
+    # else estimated from the measured parts (and marked so).
     for spec in specs:
         row = rows[spec.name]
         if spec.fast:
             continue
-        estimate = row["text_encode_s"] + STEPS * row["unet_cfg_step_s"] + row["vae_decode_s"]
+        if spec.step_cache:
+            estimate = step_cache["image_cached_s"]
+        else:
+            estimate = row["text_encode_s"] + STEPS * row["unet_cfg_step_s"] + row["vae_decode_s"]
         row["image_20_steps_estimate_s"] = round(estimate, 2)
-        if quick and estimate > QUICK_IMAGE_LIMIT_S and spec.name != "huatu-default":
+        if quick and estimate > QUICK_IMAGE_LIMIT_S:
             row["image_20_steps_s"] = round(estimate, 2)
             row["estimated"] = True
-            row["estimated_fields"] = ["image_20_steps_s"]
-    for repeat in range(image_repeats):
+            row.setdefault("estimated_fields", []).append("image_20_steps_s")
+    for repeat in range(max(image_repeats, 2)):
         for spec in specs:
             row = rows[spec.name]
-            if row.get("estimated"):
+            # fast images are short: at least two each; the others image_repeats times
+            if row.get("estimated") or (repeat >= image_repeats and not spec.fast):
                 continue
             seconds = timed(runners[spec.name].image)[0]
             samples[spec.name].setdefault("image", []).append(seconds)
             print(f"  image {spec.name}: {seconds:.1f} s", flush=True)
-        print(f"  image repeat {repeat + 1}/{image_repeats} done", flush=True)
+        print(f"  image round {repeat + 1} done", flush=True)
     for spec in specs:
         row = rows[spec.name]
         if "image" in samples[spec.name]:
             key = "image_s" if spec.fast else "image_20_steps_s"
             row[key] = _median(samples[spec.name]["image"])
-        row["peak_rss_gib"] = None if peak[spec.name] is None else round(peak[spec.name], 2)
+        found = peak.get(spec.name)
+        row["peak_rss_gib"] = None if found is None else round(found, 2)
 
     cases = [rows[spec.name] for spec in specs]
     # 7. The app's own cost (tiny model): overhead per request and time to first image.
@@ -255,7 +281,7 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
 def cli(argv: list[str] | None = None) -> int:
     """``python -m huatu.bench [--quick] [--out PATH] [--compile | --no-compile] [--classes]``."""
     parser = argparse.ArgumentParser(prog="python -m huatu.bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run (under 10 minutes)")
+    parser.add_argument("--quick", action="store_true", help="short run (under 15 minutes)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="result JSON path")
     parser.add_argument(
         "--compile",

@@ -58,6 +58,12 @@ RECOMMENDED: tuple[Recommendation, ...] = (
         "an SD 1.5 distilled for 4 steps: seconds on a CPU",
     ),
     Recommendation(
+        "IDKiro/sdxs-512-0.9",
+        "sdxs",
+        "OpenRAIL++",
+        "one step and a tiny decoder at 512×512: the Fast preset in seconds on any CPU",
+    ),
+    Recommendation(
         "stabilityai/sd-turbo",
         "sd-turbo",
         "Stability AI Community License (commercial use: stability.ai/license)",

@@ -34,7 +34,7 @@ MAX_HEADER_BYTES = 32 * 1024 * 1024
 #: Words in a file or folder name that pick a few-step variant of an architecture.
 VARIANT_WORDS: dict[str, dict[str, str]] = {
     "sd1": {"lcm": "lcm", "sdxs": "sdxs"},
-    "sd2": {"turbo": "sd-turbo"},
+    "sd2": {"turbo": "sd-turbo", "sdxs": "sdxs"},  # SDXS-512-0.9 reads SD 2.1's encoder
     "sdxl": {"turbo": "sdxl-turbo", "lcm": "lcm-sdxl"},
 }
 

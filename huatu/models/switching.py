@@ -191,6 +191,16 @@ class ModelSwitching:
         items += [item for item in downloads if item[1] not in names]
         return items
 
+    def fast_advice(self) -> Notice | None:
+        """What to tell a person choosing the Fast preset here: the one-step model to switch to
+        or to download (:func:`huatu.models.fast_advice.fast_advice`); ``None`` when nothing
+        is loaded or the backend runs no local files."""
+        if self.backend is None or not self.runs_local_files:
+            return None
+        from huatu.models.fast_advice import fast_advice
+
+        return fast_advice(self.settings, self.capabilities.family, self.choice.model)
+
     @property
     def reads_chinese(self) -> bool:
         """Whether the loaded model reads Chinese prompts as written (its family in the table

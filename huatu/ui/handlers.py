@@ -33,7 +33,7 @@ from huatu.errors import HuatuError, ValidationError, explain
 from huatu.fields import FORM
 from huatu.images import DEFAULT_RESIZE_MODE, UPSCALERS
 from huatu.messages import message, render
-from huatu.presets import apply_quality_preset
+from huatu.presets import apply_quality_preset, preset_caches
 from huatu.prompt_checks import foreign_script
 from huatu.runs import RunRegistry, stream_generation
 from huatu.service import GenerationResult, ImageService
@@ -98,15 +98,21 @@ class StudioHandlers:
 
     def apply_preset(
         self, preset_id: str, guidance: float, request: gr.Request | None = None
-    ) -> tuple[int, str, float]:
-        """A quality preset's (steps, scheduler, guidance) as this backend runs it
+    ) -> tuple[int, str, float, bool]:
+        """A quality preset's (steps, scheduler, guidance, "Faster") as this backend runs it
         (``service.capabilities.presets``); when the backend has a note about the preset (why
-        Fast is the slower fallback here), the person is told."""
+        Fast is the slower fallback here), the person is told — and, choosing Fast on a model
+        made for many steps, which one-step model to switch to or download."""
         capabilities = self.service.capabilities
-        note = capabilities.preset_notes.get(preset_id)
-        if note is not None:
-            gr.Info(render(note, request_language(request)))
-        return apply_quality_preset(preset_id, presets=capabilities.presets, guidance=guidance)
+        notes = [capabilities.preset_notes.get(preset_id)]
+        if preset_id == "fast":
+            notes.append(self.service.fast_advice())
+        for note in notes:
+            if note is not None:
+                gr.Info(render(note, request_language(request)))
+        presets = capabilities.presets
+        caches = preset_caches(preset_id, presets=presets, available=capabilities.step_cache)
+        return (*apply_quality_preset(preset_id, presets=presets, guidance=guidance), caches)
 
     def needs_translation(self, prompt: str) -> bool:
         """Whether ``prompt`` is in a script the model cannot read (and the model is not a

@@ -15,9 +15,8 @@ import gradio as gr
 
 from huatu.errors import HuatuError, explain
 from huatu.messages import message, render
-from huatu.presets import DEFAULT_PRESET, apply_quality_preset, aspects_for
+from huatu.presets import DEFAULT_PRESET, aspects_for, default_form
 from huatu.prompts.chunks import chunk_count
-from huatu.request import DEFAULT_GUIDANCE
 from huatu.service import ImageService
 from huatu.ui.common import request_language, status_markdown
 
@@ -25,7 +24,16 @@ from huatu.ui.common import request_language, status_markdown
 PICKED_LORA_WEIGHT = 1
 #: The form's controls a model switch sets to the new model family's defaults, in the order
 #: :meth:`ModelHandlers.switch_model` answers them (after the choice and the status).
-MODEL_FORM = ("aspect", "width", "height", "preset", "steps", "scheduler", "guidance")
+MODEL_FORM = (
+    "aspect",
+    "width",
+    "height",
+    "preset",
+    "steps",
+    "scheduler",
+    "guidance",
+    "step_cache",
+)
 #: How often a model switch that downloads first shows how far it has come, in seconds.
 PROGRESS_EVERY_S = 0.5
 
@@ -104,11 +112,11 @@ class ModelHandlers:
 
     def form_for_model(self) -> list:
         """The :data:`MODEL_FORM` values for the loaded model: its family's sizes (the first
-        chosen), the Balanced preset's steps, sampler and guidance."""
+        chosen), the Balanced preset's steps, sampler, guidance and "Faster"."""
         capabilities = self.service.capabilities
         aspects = aspects_for(capabilities.family)
-        steps, scheduler, guidance = apply_quality_preset(
-            DEFAULT_PRESET, presets=capabilities.presets, guidance=DEFAULT_GUIDANCE
+        steps, scheduler, guidance, caches = default_form(
+            capabilities.presets, can_cache=capabilities.step_cache
         )
         sizes = gr.update(choices=[(a.label, a.id) for a in aspects], value=aspects[0].id)
         return [
@@ -119,6 +127,7 @@ class ModelHandlers:
             steps,
             scheduler,
             guidance,
+            caches,
         ]
 
     def token_count(self, prompt: str, request: gr.Request | None = None) -> str:

@@ -211,7 +211,7 @@ def wire_form(handlers: StudioHandlers, tab: Parts, settings: Parts) -> None:
     tab["preset"].input(
         handlers.apply_preset,
         inputs=[tab["preset"], tab["guidance"]],
-        outputs=[tab["steps"], tab["scheduler"], tab["guidance"]],
+        outputs=[tab["steps"], tab["scheduler"], tab["guidance"], tab["step_cache"]],
         **INSTANT,
     )
     tab["aspect"].input(

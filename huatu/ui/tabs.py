@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from huatu.presets import DEFAULT_PRESET, QUALITY_PRESETS, apply_quality_preset, aspects_for
+from huatu.presets import DEFAULT_PRESET, QUALITY_PRESETS, aspects_for, default_form
 from huatu.request import (
-    DEFAULT_GUIDANCE,
     MAX_GUIDANCE,
     MAX_IMAGES,
     MAX_PROMPT_CHARS,
@@ -176,9 +175,10 @@ def choices_row(service: ImageService) -> Parts:
 def advanced_options(service: ImageService) -> Parts:
     """Negative prompt, steps, guidance, size, seed (with dice and recycle), sampler, and step
     caching where the backend has it; steps, sampler and guidance start as the default preset
-    sets them."""
-    steps, scheduler, guidance = apply_quality_preset(
-        DEFAULT_PRESET, presets=service.capabilities.presets, guidance=DEFAULT_GUIDANCE
+    sets them, and "Faster" too."""
+    capabilities = service.capabilities
+    steps, scheduler, guidance, caches = default_form(
+        capabilities.presets, can_cache=capabilities.step_cache
     )
     parts: Parts = {
         "negative_prompt": gr.Textbox(
@@ -245,8 +245,8 @@ def advanced_options(service: ImageService) -> Parts:
             parts[option] = gr.Checkbox(
                 label=t(option),
                 info=t(f"{option}_info"),
-                value=False,
-                visible=getattr(service.capabilities, option),
+                value=caches if option == "step_cache" else False,
+                visible=getattr(capabilities, option),
                 elem_id=option.replace("_", "-"),
             )
     return parts
