@@ -54,6 +54,31 @@ def hosted_model_of(model: str, settings: Settings) -> str:
 
 
 @dataclass(frozen=True)
+class RayOptions:
+    """How ``--backend ray`` deploys the generator on a Ray cluster.
+
+    Attributes:
+        address: the cluster (``HUATU_RAY_ADDRESS`` or ``--ray-address``: ``auto`` or
+            ``ray://HOST:10001``). Default ``None``: a Ray instance started on this machine.
+        min_replicas, max_replicas: replicas kept up when idle and at most
+            (``HUATU_RAY_REPLICAS``: ``N`` or ``A-B``; ``--replicas``, ``--min-replicas``,
+            ``--max-replicas``); autoscaling by ongoing requests (target 1 per replica)
+            between them. Default 1 and 1.
+        gpus_per_replica: GPUs each replica takes (``HUATU_RAY_GPUS``,
+            ``--gpus-per-replica``). Default 0: CPU replicas.
+        cpus_per_replica: CPUs each replica takes. Default 1.
+        timeout_s: the deadline of one image on the cluster, waiting included. Default 600.
+    """
+
+    address: str | None = None
+    min_replicas: int = 1
+    max_replicas: int = 1
+    gpus_per_replica: float = 0.0
+    cpus_per_replica: float = 1.0
+    timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """huatu's settings.
 
@@ -115,6 +140,7 @@ class Settings:
         auth: ``user:password`` pairs for huatu itself (``HUATU_AUTH``, comma-separated, or
             ``--auth``); when set, every endpoint wants HTTP Basic with one of them.
             Default: none.
+        ray: how ``--backend ray`` deploys on a Ray cluster (:class:`RayOptions`).
     """
 
     hf_api_key: str | None = field(default=None, repr=False)
@@ -142,6 +168,7 @@ class Settings:
     extra_model_dirs: tuple[Path, ...] = ()
     api_key: str | None = field(default=None, repr=False)
     auth: str | None = field(default=None, repr=False)
+    ray: RayOptions = RayOptions()
 
     @property
     def effective_hosted_model(self) -> str:
@@ -233,7 +260,25 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
         ),
         api_key=get("HUATU_API_KEY"),
         auth=get("HUATU_AUTH"),
+        ray=_ray_options(
+            get("HUATU_RAY_ADDRESS"), get("HUATU_RAY_REPLICAS"), get("HUATU_RAY_GPUS")
+        ),
     )
+
+
+def _ray_options(address: str | None, replicas: str | None, gpus: str | None) -> RayOptions:
+    """``HUATU_RAY_*`` as :class:`RayOptions` (replicas ``N`` or ``A-B``)."""
+    low, _, high = (replicas or "1").partition("-")
+    try:
+        low_count, high_count = int(low), int(high or low)
+        if not 1 <= low_count <= high_count:
+            raise ValueError(replicas)
+    except ValueError:
+        raise SettingsError(
+            "setting_replicas", name="HUATU_RAY_REPLICAS", value=Quoted(replicas)
+        ) from None
+    gpu_count = _positive_float("HUATU_RAY_GPUS", gpus, 0.0) if gpus else 0.0
+    return RayOptions(address, low_count, high_count, gpu_count)
 
 
 def _positive_float(name: str, text: str | None, default: float) -> float:

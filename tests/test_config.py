@@ -11,7 +11,7 @@ import pytest
 from huatu.backends.selection import choose_backend
 from huatu.config import DEFAULT_HOSTED_MODEL, DEFAULT_MODEL, Settings, load_settings
 from huatu.device import cpu_supports_bf16
-from huatu.errors import UnknownNameError, ValidationError
+from huatu.errors import SettingsError, UnknownNameError, ValidationError
 from huatu.messages import Notice, language_from_header, render
 from huatu.prompt_checks import foreign_script, prompt_notices
 
@@ -169,3 +169,26 @@ def test_clip_token_estimate_splits_like_clip_pre_tokenizer():
 def test_bad_device_or_dtype_is_named(env, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         load_settings(env, dotenv=False)
+
+
+def test_ray_replicas_come_from_the_environment_and_the_flags() -> None:
+    import click
+
+    from huatu.cli.serve import with_ray_flags
+    from huatu.config import RayOptions
+
+    env = {"HUATU_RAY_ADDRESS": "auto", "HUATU_RAY_REPLICAS": "1-3", "HUATU_RAY_GPUS": "1"}
+    settings = load_settings(env, dotenv=False)
+    assert settings.ray == RayOptions("auto", 1, 3, 1.0)
+    assert load_settings({}, dotenv=False).ray == RayOptions()
+    for bad in ("0", "3-1", "two"):
+        with pytest.raises(SettingsError, match="HUATU_RAY_REPLICAS"):
+            load_settings({"HUATU_RAY_REPLICAS": bad}, dotenv=False)
+    flagged = with_ray_flags(settings, "ray://head:10001", 2, None, None, 0.5)
+    assert flagged.ray == RayOptions("ray://head:10001", 2, 2, 0.5)
+    assert with_ray_flags(settings, None, None, 2, None, None).ray.max_replicas == 3
+    assert with_ray_flags(settings, None, None, 4, None, None).ray.max_replicas == 4
+    with pytest.raises(click.UsageError, match="--replicas"):
+        with_ray_flags(settings, None, 2, 1, None, None)
+    with pytest.raises(click.UsageError, match="cannot be more"):
+        with_ray_flags(settings, None, None, 3, 2, None)

@@ -95,6 +95,13 @@ BACKENDS: dict[str, BackendSpec] = {
             key_variable="HF_API_KEY",
             serves="huatu.config:hosted_model_of",
         ),
+        BackendSpec(
+            "ray",
+            "diffusers on Ray Serve replicas (a local Ray instance or a cluster)",
+            "huatu.backends.ray_serve:RayBackend",
+            runs_local_files=True,
+            checker="huatu.models.loading:check_model",
+        ),
     )
 }
 

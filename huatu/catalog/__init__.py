@@ -13,6 +13,7 @@ from __future__ import annotations
 from huatu.catalog import (
     api,
     cli,
+    cluster,
     generation,
     hosted,
     library,
@@ -36,6 +37,7 @@ PARTS = (
     settings,
     hosted,
     providers,
+    cluster,
     translation,
     storage,
     studio,

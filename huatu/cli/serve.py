@@ -80,6 +80,27 @@ def check_port_free(host: str, port: int) -> None:
     default=None,
     help="CUDA: model CPU offload; all: VAE tiling above 512x512. [env HUATU_LOW_MEMORY]",
 )
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="ADDRESS",
+    help="With --backend ray: the cluster (auto, or ray://HOST:10001); none starts a local "
+    "Ray instance. [env HUATU_RAY_ADDRESS]",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --backend ray: this many replicas. [env HUATU_RAY_REPLICAS=N or A-B]",
+)
+@click.option("--min-replicas", type=click.IntRange(min=1), default=None, help="Ray: when idle.")
+@click.option("--max-replicas", type=click.IntRange(min=1), default=None, help="Ray: at most.")
+@click.option(
+    "--gpus-per-replica",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="With --backend ray: GPUs each replica takes. [env HUATU_RAY_GPUS]",
+)
 def serve(
     model: str | None,
     backend: str | None,
@@ -92,6 +113,11 @@ def serve(
     mcp: bool,
     compile_unet: bool | None,
     low_memory: bool | None,
+    ray_address: str | None,
+    replicas: int | None,
+    min_replicas: int | None,
+    max_replicas: int | None,
+    gpus_per_replica: float | None,
 ) -> None:
     """Start the studio and the HTTP APIs on http://127.0.0.1:PORT.
 
@@ -108,6 +134,9 @@ def serve(
             compile=settings.compile if compile_unet is None else compile_unet,
             low_memory=settings.low_memory if low_memory is None else low_memory,
         )
+    settings = with_ray_flags(
+        settings, ray_address, replicas, min_replicas, max_replicas, gpus_per_replica
+    )
     host = "0.0.0.0" if listen else host
     try:
         access = Access.from_settings(settings, auth)
@@ -157,6 +186,39 @@ def serve(
         server.thread.join()
     except KeyboardInterrupt:
         server.stop()
+
+
+def with_ray_flags(
+    settings: Any,
+    address: str | None,
+    replicas: int | None,
+    low: int | None,
+    high: int | None,
+    gpus: float | None,
+) -> Any:
+    """``settings`` with the ``--ray-*`` and replica flags given (the others as they were).
+
+    Raises:
+        click.UsageError: ``--replicas`` with ``--min/--max-replicas``, or a minimum above
+            the maximum.
+    """
+    ray = settings.ray
+    if replicas is not None:
+        if low is not None or high is not None:
+            raise click.UsageError(text("cli_replicas_conflict"))
+        low = high = replicas
+    low = ray.min_replicas if low is None else low
+    high = max(ray.max_replicas, low) if high is None else high
+    if low > high:
+        raise click.UsageError(text("cli_replicas_range", low=low, high=high))
+    ray = replace(
+        ray,
+        address=ray.address if address is None else address,
+        min_replicas=low,
+        max_replicas=high,
+        gpus_per_replica=ray.gpus_per_replica if gpus is None else gpus,
+    )
+    return replace(settings, ray=ray)
 
 
 @click.command()

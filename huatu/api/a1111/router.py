@@ -32,6 +32,7 @@ from huatu.api.a1111.schemas import (
 )
 from huatu.api.http_errors import plain
 from huatu.errors import GenerationCancelled, HuatuError, ValidationError
+from huatu.messages import render
 from huatu.runs import finish_unless_disconnected
 from huatu.schedulers import a1111_samplers, a1111_schedule_types
 
@@ -187,6 +188,8 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
             "CLIP_stop_at_last_layers": 1,
             "live_previews_enable": True,
             "show_progress_every_n_steps": 1,
+            # huatu's own: which backend and how it runs (on Ray: how many replicas are up)
+            "huatu_backend": render(service.backend.detail) if service.backend else None,
         }
 
     @router.post("/options")

@@ -1,0 +1,343 @@
+"""``--backend ray``: generation on Ray Serve replicas, everything else in this process.
+
+The front process connects to a Ray cluster (or starts a local Ray instance) and deploys
+:class:`huatu.ray_app.HuatuGenerator` — each replica loads the model once and runs the local
+backend — then sends each validated request to a replica and streams its progress back. The
+studio, every API, validation, metadata, history and auth stay here, where the rules live once.
+
+Every call has a deadline; Stop cancels the run on its replica; a replica that dies mid-run
+costs one retry on another replica (same seed: the same image) before a clear error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from huatu.backends.base import BackendOutput, CancelToken, Capabilities, ProgressEvent
+from huatu.errors import BackendUnavailableError, GenerationCancelled, ModelLoadError
+from huatu.messages import Notice
+
+if TYPE_CHECKING:
+    from huatu.backends.base import ProgressCallback
+    from huatu.config import Settings
+    from huatu.request import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+#: Seconds a small call (token count, a metadata field) may take before it is given up.
+SMALL_CALL_S = 30.0
+#: How often a run's watcher looks at Stop and the deadline.
+WATCH_EVERY_S = 0.1
+
+
+class RayBackend:
+    """Generation on a Ray Serve deployment of huatu's local backend.
+
+    Args:
+        model: the model every replica loads.
+        settings: huatu's settings; ``settings.ray`` says where and how many replicas.
+
+    Raises:
+        ModelLoadError: the cluster cannot be reached, or the replicas cannot load ``model``;
+            the sentence says which.
+    """
+
+    id = "ray"
+
+    def __init__(self, model: str, settings: Settings) -> None:
+        # Ray's node processes die with the thread that started them (PR_SET_PDEATHSIG): start
+        # them from a thread that lives as long as the process, never from a loader thread
+        _RAY_THREADS.submit(self._start, model, settings).result()
+
+    def _start(self, model: str, settings: Settings) -> None:
+        import ray
+        from ray import serve
+
+        from huatu.ray_app import APPLICATION, HuatuGenerator
+
+        self.options = settings.ray
+        address = self.options.address
+        where = (
+            Notice("ray_cluster_at", {"address": address})
+            if address
+            else Notice("ray_local_cluster")
+        )
+        try:
+            _check_reachable(address)
+            if not ray.is_initialized():
+                ray.init(
+                    address=address,
+                    namespace="huatu",
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    configure_logging=False,
+                )
+            serve.start(proxy_location="Disabled")
+        except Exception as error:
+            raise ModelLoadError(
+                "ray_unreachable", address=address or "local", kind=type(error).__name__
+            ) from None
+        deployment = HuatuGenerator.options(**self._deployment_options())
+        try:
+            if address and _running(APPLICATION):  # deployed on the cluster (serve deploy)
+                self.handle = serve.get_app_handle(APPLICATION)
+            else:
+                self.handle = serve.run(
+                    deployment.bind(model, settings), name=APPLICATION, route_prefix=None
+                )
+            info = self.handle.info.remote().result(timeout_s=SMALL_CALL_S)
+        except Exception as error:
+            reason = str(error).strip().splitlines()[-1][:200] if str(error).strip() else ""
+            raise ModelLoadError(
+                "ray_deploy_failed", model=model, kind=type(error).__name__, reason=reason
+            ) from None
+        self.model = info["model"]
+        self.model_hash = info["model_hash"]
+        self._replica_detail = info["detail"]
+        self._where = where
+        wanted = self.options.max_replicas
+        self._capabilities = replace(info["capabilities"], concurrency=wanted)
+        #: Runs delivered per replica (its host and process), since start.
+        self.served: dict[str, int] = {}
+        self._served_lock = threading.Lock()
+
+    def _deployment_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "ray_actor_options": {
+                "num_cpus": self.options.cpus_per_replica,
+                "num_gpus": self.options.gpus_per_replica,
+            }
+        }
+        low, high = self.options.min_replicas, self.options.max_replicas
+        if low == high:
+            options["num_replicas"] = low
+        else:
+            options["autoscaling_config"] = {
+                "min_replicas": low,
+                "max_replicas": high,
+                "target_ongoing_requests": 1,
+            }
+        return options
+
+    # ------------------------------------------------------------------ what it is
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    @property
+    def replicas_up(self) -> int:
+        """Replicas running now (asked of Ray Serve's controller)."""
+        from ray import serve
+
+        from huatu.ray_app import APPLICATION, DEPLOYMENT
+
+        try:
+            application = serve.status().applications[APPLICATION]
+            states = application.deployments[DEPLOYMENT].replica_states
+        except Exception:  # the cluster is gone: none up
+            return 0
+        return int(states.get("RUNNING", 0))
+
+    @property
+    def detail(self) -> Notice:
+        return Notice(
+            "ray_detail",
+            {
+                "replicas": self.replicas_up,
+                "wanted": self.options.max_replicas,
+                "where": self._where,
+                "detail": self._replica_detail,
+            },
+        )
+
+    @property
+    def description(self) -> str:
+        from huatu.messages import render
+
+        return f"ray · {self.model} · {render(self.detail)}"
+
+    def token_count(self, text: str) -> int | None:
+        return self._small_call("token_count", text)
+
+    def sampler_label(self, request: GenerationRequest) -> str:
+        return self._small_call("sampler_label", request)
+
+    def metadata_fields(self, request: GenerationRequest) -> dict[str, str]:
+        return self._small_call("metadata_fields", request)
+
+    def _small_call(self, method: str, *args: Any) -> Any:
+        try:
+            call = getattr(self.handle, method)
+            return _off_loop(lambda: call.remote(*args).result(timeout_s=SMALL_CALL_S))
+        except Exception as error:
+            raise BackendUnavailableError(
+                "ray_replica_error", problem=type(error).__name__
+            ) from None
+
+    # ------------------------------------------------------------------ a run
+
+    def generate(
+        self,
+        request: GenerationRequest,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        preview_every: int = 0,
+    ) -> BackendOutput:
+        """Run ``request`` on a replica, streaming its progress; a replica lost mid-run
+        costs one retry on another (same seed, same image)."""
+        cancel = cancel or CancelToken()
+        for attempt in (1, 2):
+            try:
+                return _off_loop(self._run_once, request, progress, cancel, preview_every)
+            except _ReplicaLost as lost:
+                log.warning("replica lost during a run (%s), attempt %d", lost.kind, attempt)
+                if attempt == 2:
+                    raise BackendUnavailableError("ray_replica_lost", kind=lost.kind) from None
+        raise AssertionError("unreachable")
+
+    def _run_once(
+        self,
+        request: GenerationRequest,
+        progress: ProgressCallback | None,
+        cancel: CancelToken,
+        preview_every: int,
+    ) -> BackendOutput:
+        from PIL import Image
+        from ray.serve.exceptions import RequestCancelledError
+
+        stream = self.handle.options(method_name="run", stream=True).remote(request, preview_every)
+        finished = threading.Event()
+        timed_out = threading.Event()
+
+        deadline = time.monotonic() + self.options.timeout_s
+
+        def watch() -> None:  # Stop or the deadline cancels the run on its replica
+            while not finished.wait(WATCH_EVERY_S):
+                if time.monotonic() > deadline:
+                    timed_out.set()
+                if cancel.cancelled or timed_out.is_set():
+                    stream.cancel()
+                    return
+
+        threading.Thread(target=watch, name="huatu-ray-watch", daemon=True).start()
+        try:
+            for event in stream:
+                kind = event[0]
+                if kind == "progress" and progress is not None:
+                    _, step, total, preview = event
+                    image = None if preview is None else Image.open(io.BytesIO(preview))
+                    progress(ProgressEvent(step=step, total=total, preview=image))
+                elif kind == "done":
+                    return self._output(event[1])
+                elif kind == "error":
+                    raise event[1]
+                elif kind == "failed":
+                    raise BackendUnavailableError("ray_replica_error", problem=event[1])
+        except RequestCancelledError:
+            if timed_out.is_set():
+                seconds = f"{self.options.timeout_s:g}"
+                raise BackendUnavailableError("ray_deadline", seconds=seconds) from None
+            raise GenerationCancelled() from None
+        except (GenerationCancelled, BackendUnavailableError, ModelLoadError):
+            raise
+        except Exception as error:
+            if cancel.cancelled:
+                raise GenerationCancelled() from None
+            if _is_replica_death(error):
+                raise _ReplicaLost(type(error).__name__) from None
+            if isinstance(error, _huatu_error_types()):
+                raise
+            raise BackendUnavailableError(
+                "ray_replica_error", problem=type(error).__name__
+            ) from None
+        finally:
+            finished.set()
+        if cancel.cancelled:
+            raise GenerationCancelled()
+        raise _ReplicaLost("StreamEnded")
+
+    def _output(self, result: dict[str, Any]) -> BackendOutput:
+        from PIL import Image
+
+        replica = result["replica"]
+        with self._served_lock:
+            self.served[replica] = self.served.get(replica, 0) + 1
+        images = []
+        for data in result["images"]:
+            image = Image.open(io.BytesIO(data))
+            image.load()
+            images.append(image)
+        return BackendOutput(
+            images=images,
+            seeds=result["seeds"],
+            flagged=result["flagged"],
+            notices=result["notices"],
+            sent=result["sent"],
+            unused=result["unused"],
+        )
+
+
+class _ReplicaLost(Exception):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+#: Long-lived threads for Ray: the one that starts a local Ray instance must outlive it, and
+#: blocking Ray calls cannot run in a thread that runs an asyncio loop.
+_RAY_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="huatu-ray")
+
+
+def _off_loop(function: Any, *args: Any) -> Any:
+    """``function(*args)``, in one of :data:`_RAY_THREADS` when this thread runs an asyncio
+    event loop (Ray's blocking calls refuse to run inside one), else here."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args)
+    return _RAY_THREADS.submit(function, *args).result()
+
+
+def _running(application: str) -> bool:
+    """Whether Ray Serve runs ``application`` already (deployed from a config file)."""
+    from ray import serve
+
+    found = serve.status().applications.get(application)
+    return found is not None and str(found.status).endswith("RUNNING")
+
+
+def _check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
+    """Fail at once (``ConnectionError``) when a ``ray://HOST:PORT`` or ``HOST:PORT`` address
+    takes no connection, instead of Ray's own half-minute of retries; ``auto`` and a local
+    instance are left to Ray."""
+    import socket
+
+    if not address or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not port.isdigit():
+        return
+    with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s):
+        pass
+
+
+def _huatu_error_types() -> tuple[type[Exception], ...]:
+    from huatu.errors import HuatuError
+
+    return (HuatuError,)
+
+
+def _is_replica_death(error: Exception) -> bool:
+    """Whether ``error`` says the replica's process went away (killed, crashed, node lost)."""
+    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+    return isinstance(error, ActorDiedError | ActorUnavailableError | RayActorError)

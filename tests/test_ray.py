@@ -1,0 +1,181 @@
+"""``--backend ray``: generation on Ray Serve replicas behind the same service and APIs.
+
+One local Ray instance on this machine (loopback, no dashboard, no Ray HTTP proxy) is shared
+by these tests: two CPU replicas of the tiny model, deployed by :class:`RayBackend` exactly as
+``huatu serve --backend ray --replicas 2`` deploys them. The clients are the real A1111 and
+OpenAI libraries against huatu's real server.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import pytest
+
+pytest.importorskip("ray")
+
+from huatu.backends.base import CancelToken  # noqa: E402
+from huatu.backends.selection import BackendChoice  # noqa: E402
+from huatu.config import RayOptions, Settings  # noqa: E402
+from huatu.errors import GenerationCancelled  # noqa: E402
+from huatu.messages import Notice, render  # noqa: E402
+from huatu.metadata import parse_parameters, read_parameters  # noqa: E402
+from huatu.request import GenerationRequest  # noqa: E402
+from huatu.service import ImageService  # noqa: E402
+from tests.helpers import serving_app  # noqa: E402
+
+CLIENTS, REQUESTS = 16, 5  # the issue's proof: 16 clients × 5 requests
+
+
+@pytest.fixture(scope="module")
+def ray_service(base_settings: Settings):
+    """An ImageService on a RayBackend with two replicas of the tiny model (fp32)."""
+    import ray
+    from ray import serve
+
+    from huatu.backends.ray_serve import RayBackend
+
+    options = RayOptions(min_replicas=2, max_replicas=2, cpus_per_replica=0.5, timeout_s=120)
+    settings = replace(base_settings, backend="ray", dtype="float32", ray=options)
+    backend = RayBackend("tiny", settings)
+    choice = BackendChoice("ray", "tiny", Notice("choice_flag", {"backend": "ray"}))
+    try:
+        yield ImageService(settings, choice, backend)
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+def test_the_header_says_how_many_replicas_are_up(ray_service: ImageService) -> None:
+    backend = ray_service.backend
+    assert backend.replicas_up == 2
+    for language, words in (("en", "2 of 2 replicas up"), ("zh-CN", "2 个在运行")):
+        assert words in render(backend.detail, language)
+    assert ray_service.capabilities.concurrency == 2  # the front's slots: one per replica
+
+
+def test_a1111_and_openai_clients_at_once_are_all_served_on_both_replicas(
+    ray_service: ImageService,
+) -> None:
+    """16 clients × 5 requests, half through webuiapi and half through openai: every image
+    comes back with its own prompt and seed in its PNG, and both replicas made some."""
+    import openai
+    import webuiapi
+
+    with serving_app(ray_service) as url:
+        host, port = url.removeprefix("http://").split(":")
+        options = webuiapi.WebUIApi(host=host, port=int(port)).get_options()
+        assert "2 of 2 replicas up" in options["huatu_backend"]  # /sdapi/v1/options says so
+
+        def a1111_client(client: int) -> list[tuple[str, int, str]]:
+            api = webuiapi.WebUIApi(host=host, port=int(port), steps=2)
+            made = []
+            for number in range(REQUESTS):
+                prompt, seed = f"a1111 client {client} image {number}", 1000 * client + number
+                result = api.txt2img(prompt=prompt, seed=seed, width=64, height=64)
+                made.append((prompt, seed, result.info["infotexts"][0]))
+            return made
+
+        def openai_client(client: int) -> list[tuple[str, int, str]]:
+            api = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            made = []
+            for number in range(REQUESTS):
+                prompt, seed = f"openai client {client} image {number}", 1000 * client + number
+                result = api.images.generate(
+                    prompt=prompt, size="64x64", extra_body={"steps": 2, "seed": seed}
+                )
+                data = base64.b64decode(result.data[0].b64_json)
+                made.append((prompt, seed, read_parameters(data)))
+            return made
+
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            futures = [
+                pool.submit(a1111_client if client % 2 else openai_client, client)
+                for client in range(CLIENTS)
+            ]
+            made = [item for future in futures for item in future.result(timeout=600)]
+    assert len(made) == CLIENTS * REQUESTS
+    for prompt, seed, parameters in made:
+        parsed = parse_parameters(parameters)
+        assert parsed.prompt == prompt and int(parsed.settings["Seed"]) == seed
+    served = ray_service.backend.served
+    assert len(served) == 2 and sum(served.values()) >= CLIENTS * REQUESTS, served
+
+
+def test_stop_ends_a_run_on_its_replica_and_the_next_one_is_served(
+    ray_service: ImageService,
+) -> None:
+    cancel = CancelToken()
+    steps: list[int] = []
+
+    def stop_at_the_second_step(event) -> None:
+        steps.append(event.step)
+        if event.step == 2:
+            cancel.cancel()
+
+    long_run = GenerationRequest.create(
+        prompt="a long run", width=256, height=256, seed=3, num_inference_steps=100
+    )
+    with pytest.raises(GenerationCancelled):
+        ray_service.generate(long_run, progress=stop_at_the_second_step, cancel=cancel, save=False)
+    assert max(steps) < 100
+    short = GenerationRequest.create(prompt="after", width=64, height=64, seed=3)
+    result = ray_service.generate(replace(short, num_inference_steps=2), save=False)
+    assert result.seeds == [3] and result.images[0].size == (64, 64)
+
+
+def test_the_same_seed_makes_the_same_image_on_either_replica(ray_service: ImageService) -> None:
+    """What a retry on another replica relies on: the image is the seed's, not the replica's."""
+    request = GenerationRequest.create(
+        prompt="a lighthouse", width=64, height=64, seed=42, num_inference_steps=2
+    )
+    results = []
+    barrier = threading.Barrier(2)
+
+    def draw() -> None:
+        barrier.wait()
+        results.append(ray_service.generate(request, save=False).images[0])
+
+    threads = [threading.Thread(target=draw) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    first, second = (io.BytesIO() for _ in range(2))
+    results[0].save(first, format="PNG")
+    results[1].save(second, format="PNG")
+    assert len(results) == 2 and first.getvalue() == second.getvalue()
+
+
+def test_an_unreachable_cluster_is_refused_in_one_sentence(base_settings: Settings) -> None:
+    """A cluster address nobody answers: one sentence naming it, at once (no half-minute of
+    Ray's retries), no traceback; the shared local instance is not touched."""
+    from huatu.backends.ray_serve import RayBackend
+    from huatu.errors import ModelLoadError
+
+    options = RayOptions(address="ray://127.0.0.1:1")
+    with pytest.raises(ModelLoadError) as refused:
+        RayBackend("tiny", replace(base_settings, ray=options))
+    said = render(refused.value.notice)
+    assert "ray://127.0.0.1:1" in said and "Traceback" not in said
+
+
+def test_the_backend_answers_from_inside_an_event_loop_too(ray_service: ImageService) -> None:
+    """Ray's blocking calls refuse to run in a thread with a running asyncio loop (an async
+    endpoint's): the backend moves them to a helper thread."""
+    import asyncio
+
+    async def inside_a_loop() -> tuple[int | None, list[int]]:
+        backend = ray_service.backend
+        request = GenerationRequest.create(
+            prompt="a fox", width=64, height=64, seed=9, num_inference_steps=2
+        )
+        return backend.token_count("a fox"), backend.generate(request).seeds
+
+    with ThreadPoolExecutor(1) as pool:  # a thread of its own: this one may run a loop already
+        count, seeds = pool.submit(lambda: asyncio.run(inside_a_loop())).result(timeout=120)
+    assert count is not None and count > 0 and seeds == [9]
