@@ -179,3 +179,61 @@ def test_the_backend_answers_from_inside_an_event_loop_too(ray_service: ImageSer
     with ThreadPoolExecutor(1) as pool:  # a thread of its own: this one may run a loop already
         count, seeds = pool.submit(lambda: asyncio.run(inside_a_loop())).result(timeout=120)
     assert count is not None and count > 0 and seeds == [9]
+
+
+def test_a_replica_killed_under_load_loses_nothing_and_comes_back(ray_service: ImageService):
+    """Kill one replica's actor while 8 clients make 3 images each: the run on it is retried
+    once on the other (same seed) or fails with one sentence — never more than the runs in
+    flight on it — every other request is served, and Ray Serve brings the replica back.
+    (Last in this module: it leaves the two replicas up again.)"""
+    import time
+
+    import ray
+
+    from huatu.errors import BackendUnavailableError
+
+    backend = ray_service.backend
+    started = threading.Event()
+    outcomes: list[object] = []
+
+    def client(number: int) -> None:
+        for image in range(3):
+            request = GenerationRequest.create(
+                prompt=f"client {number} image {image}",
+                width=128,
+                height=128,
+                seed=100 * number + image,
+                num_inference_steps=8,
+            )
+            started.set()
+            try:
+                outcomes.append(ray_service.generate(request, save=False).seeds[0])
+            except BackendUnavailableError as error:
+                outcomes.append(error)
+
+    threads = [threading.Thread(target=client, args=(number,)) for number in range(8)]
+    for thread in threads:
+        thread.start()
+    assert started.wait(30)
+    time.sleep(0.5)  # runs are on both replicas now
+    replicas = [
+        actor
+        for actor in ray.util.list_named_actors(all_namespaces=True)
+        if "HuatuGenerator" in actor["name"]
+    ]
+    assert len(replicas) == 2, replicas
+    ray.kill(ray.get_actor(replicas[0]["name"], namespace=replicas[0]["namespace"]))
+    for thread in threads:
+        thread.join(timeout=300)
+    failed = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+    assert len(outcomes) == 24 and len(failed) <= 1, failed
+    for error in failed:
+        assert "replica" in render(error.notice)
+    served = sorted(outcome for outcome in outcomes if isinstance(outcome, int))
+    assert len(set(served)) == len(served)  # each its own seed, none twice
+    deadline = time.monotonic() + 120
+    while backend.replicas_up < 2 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert backend.replicas_up == 2  # Ray Serve brought it back
+    again = GenerationRequest.create(prompt="after", width=64, height=64, seed=1)
+    assert ray_service.generate(replace(again, num_inference_steps=2), save=False).seeds == [1]
