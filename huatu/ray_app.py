@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import queue
 import threading
@@ -26,6 +27,8 @@ from ray import serve
 
 from huatu.backends.base import CancelToken, ProgressEvent
 from huatu.errors import HuatuError
+
+log = logging.getLogger(__name__)
 
 #: The deployment's name in Ray Serve, and the application's.
 DEPLOYMENT = "HuatuGenerator"
@@ -111,8 +114,9 @@ class HuatuGenerator:
                 events.put(("done", self._result(output)))
             except HuatuError as error:  # validation, cancelled, model errors: as they are
                 events.put(("error", error))
-            except Exception as error:  # anything else: one line, no traceback across
-                events.put(("failed", f"{type(error).__name__}: {str(error)[:300]}"))
+            except Exception as error:  # anything else: only its kind crosses to the front,
+                log.exception("a run failed on replica %s", self.replica)  # the rest is logged
+                events.put(("failed", type(error).__name__))
 
         threading.Thread(target=work, name="huatu-replica-run", daemon=True).start()
         try:
