@@ -19,7 +19,7 @@ import logging
 import os
 import queue
 import threading
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -48,16 +48,8 @@ def portable(value: Any) -> Any:
     if isinstance(value, MappingProxyType):
         return {key: portable(item) for key, item in value.items()}
     if is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: portable(getattr(value, f.name)) for f in fields(value)}
-        return _rebuilt(value, changes)
+        return replace(value, **{f.name: portable(getattr(value, f.name)) for f in fields(value)})
     return value
-
-
-def _rebuilt(value: Any, changes: dict[str, Any]) -> Any:
-    clone = object.__new__(type(value))
-    for name, item in changes.items():
-        object.__setattr__(clone, name, item)
-    return clone
 
 
 @serve.deployment(name=DEPLOYMENT, max_ongoing_requests=1, ray_actor_options={"num_cpus": 1})

@@ -21,7 +21,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from huatu.backends.base import BackendOutput, CancelToken, Capabilities, ProgressEvent
-from huatu.errors import BackendUnavailableError, GenerationCancelled, ModelLoadError
+from huatu.errors import (
+    BackendUnavailableError,
+    GenerationCancelled,
+    HuatuError,
+    ModelLoadError,
+)
 from huatu.messages import Notice
 
 if TYPE_CHECKING:
@@ -247,15 +252,13 @@ class RayBackend:
                 seconds = f"{self.options.timeout_s:g}"
                 raise BackendUnavailableError("ray_deadline", seconds=seconds) from None
             raise GenerationCancelled() from None
-        except (GenerationCancelled, BackendUnavailableError, ModelLoadError):
+        except HuatuError:  # the replica's own answer (refused, cancelled …), as it is
             raise
         except Exception as error:
             if cancel.cancelled:
                 raise GenerationCancelled() from None
             if _is_replica_death(error):
                 raise _ReplicaLost(type(error).__name__) from None
-            if isinstance(error, _huatu_error_types()):
-                raise
             raise BackendUnavailableError(
                 "ray_replica_error", problem=type(error).__name__
             ) from None
@@ -328,12 +331,6 @@ def _check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
         return
     with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s):
         pass
-
-
-def _huatu_error_types() -> tuple[type[Exception], ...]:
-    from huatu.errors import HuatuError
-
-    return (HuatuError,)
 
 
 def _is_replica_death(error: Exception) -> bool:

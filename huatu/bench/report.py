@@ -23,6 +23,10 @@ FIELDS = (
 )
 
 
+#: The CPU flags that decide speed, recorded beside every run.
+SPEED_FLAGS = frozenset({"avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
+
+
 def machine_info(quick: bool) -> dict[str, Any]:
     """CPU model, cores, library versions, date: what the numbers depend on."""
     import diffusers
@@ -43,7 +47,7 @@ def machine_info(quick: bool) -> dict[str, Any]:
     return {
         "cpu": model,
         "class": cpu_class(flags),
-        "cpu_flags": sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
+        "cpu_flags": sorted(flags & SPEED_FLAGS),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),

@@ -227,13 +227,22 @@ def needs_download(model_id: str, settings: Settings) -> bool:
     """Whether ``model_id`` is a Hub id that is neither in the models folder (pulled) nor in
     huggingface_hub's cache, so loading it would first download gigabytes (never when
     huggingface_hub is told to stay offline, ``HF_HUB_OFFLINE``)."""
-    from huggingface_hub import constants, try_to_load_from_cache
+    from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE or not is_hub_id(model_id) or Path(model_id).expanduser().exists():
         return False
     if pulled_folder(model_id, settings) is not None:
         return False
-    return not isinstance(try_to_load_from_cache(model_id, "model_index.json"), str)
+    return not in_hub_cache(model_id)
+
+
+def in_hub_cache(model_id: str) -> bool:
+    """Whether the Hub model ``model_id`` is in huggingface_hub's cache (no network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return is_hub_id(model_id) and isinstance(
+        try_to_load_from_cache(model_id, "model_index.json"), str
+    )
 
 
 @contextmanager

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from huatu.config import is_hub_id
 from huatu.errors import ModelLoadError
 from huatu.messages import Notice
 
@@ -46,7 +45,7 @@ def one_step_models_here(settings: Settings) -> list[str]:
     """The few-step models on this machine: checkpoints of the models folders whose family is
     a few-step one (read from their files), then recommended few-step models in
     huggingface_hub's cache."""
-    from huatu.models.download import RECOMMENDED
+    from huatu.models.download import RECOMMENDED, in_hub_cache
     from huatu.models.families import FAMILIES
     from huatu.models.folders import CHECKPOINT, library_for
 
@@ -54,7 +53,7 @@ def one_step_models_here(settings: Settings) -> list[str]:
         item.name for item in library_for(settings).files(CHECKPOINT) if _few_step(item, FAMILIES)
     ]
     for recommended in RECOMMENDED:
-        if FAMILIES[recommended.family].few_step and _in_hub_cache(recommended.id):
+        if FAMILIES[recommended.family].few_step and in_hub_cache(recommended.id):
             found.append(recommended.id)
     return list(dict.fromkeys(found))
 
@@ -69,12 +68,3 @@ def _few_step(item: ModelFile, families: dict[str, Family]) -> bool:
         return False
     family = families.get(recognised.family)
     return family is not None and family.few_step and not recognised.inpainting
-
-
-def _in_hub_cache(model_id: str) -> bool:
-    """Whether the Hub model ``model_id`` is in huggingface_hub's cache (no network)."""
-    from huggingface_hub import try_to_load_from_cache
-
-    return is_hub_id(model_id) and isinstance(
-        try_to_load_from_cache(model_id, "model_index.json"), str
-    )
