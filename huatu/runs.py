@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from huatu.backends.base import CancelToken, ProgressEvent
 from huatu.errors import GenerationCancelled
 from huatu.messages import Notice
+from huatu.slots import ANONYMOUS
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -155,6 +156,7 @@ def stream_generation(
     preview_every: int = 2,
     extra: Mapping[str, str] | None = None,
     min_interval_s: float = MIN_UPDATE_INTERVAL_S,
+    client: str = ANONYMOUS,
 ) -> Iterator[RunUpdate]:
     """Generate in a worker thread and yield updates until the result (or a stop).
 
@@ -172,6 +174,7 @@ def stream_generation(
         preview_every: a latent preview every N steps. Default 2.
         extra: extra metadata fields for the saved PNGs (e.g. ``Original prompt``).
         min_interval_s: least time between two step updates. Default 0.25 s.
+        client: who asks (:mod:`huatu.clients`), for the fair slots. Default anonymous.
 
     Raises:
         HuatuError: whatever the service raised, except a stop, which ends the stream with
@@ -187,6 +190,7 @@ def stream_generation(
                 cancel=cancel,
                 preview_every=preview_every,
                 extra=extra,
+                client=client,
             )
         except BaseException as error:  # handed to the consumer thread, re-raised there
             events.put(error)

@@ -34,7 +34,7 @@ from huatu.prompt_checks import prompt_notices
 from huatu.prompts.syntax import refuse_extra_networks
 from huatu.request import RUN_OPTIONS, GenerationRequest
 from huatu.schedulers import LCM_SCHEDULER
-from huatu.slots import FairSlots
+from huatu.slots import ANONYMOUS, FairSlots, turn_reporter
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -212,6 +212,7 @@ class ImageService(ModelSwitching):
         folder: Path | None = None,
         preview_every: int = 0,
         extra: Mapping[str, str] | None = None,
+        client: str = ANONYMOUS,
     ) -> GenerationResult:
         """Validate ``request``, generate, and save each image with its metadata.
 
@@ -223,6 +224,8 @@ class ImageService(ModelSwitching):
             folder: where to write them. Default ``settings.outputs_dir / "YYYY-MM-DD"``.
             preview_every: ask the backend for a live preview every N steps (0: none).
             extra: more metadata fields for the PNG, e.g. ``{"Original prompt": "…"}``.
+            client: who asks (:mod:`huatu.clients`); the slots take turns between clients,
+                and ``progress`` hears how many wait ahead. Default: the anonymous client.
 
         Raises:
             ValidationError: a bad field, or a mode the backend cannot run.
@@ -232,7 +235,8 @@ class ImageService(ModelSwitching):
         """
         request = request.validate()
         self.wait_for_model(progress, cancel)  # the first model is still downloading or loading
-        self._slots.acquire(cancel)  # a stop while waiting ends it (GenerationCancelled)
+        # A stop while waiting ends it (GenerationCancelled).
+        self._slots.acquire(cancel, client=client, on_wait=turn_reporter(progress))
         try:  # the model loaded now: a switch may have ended while this request waited
             backend = self.backend
             if backend is None:
@@ -260,7 +264,7 @@ class ImageService(ModelSwitching):
         except Exception as error:  # the edges log these: no secret may ride along
             raise self._unexpected(error) from None
         finally:
-            self._slots.release()
+            self._slots.release(client=client)
         notices += output.notices
         request = output.sent or request  # as the model ran it: what the metadata records
         if request.scheduler == LCM_SCHEDULER and LCM_SCHEDULER not in caps.schedulers:

@@ -406,7 +406,29 @@ class LoadReport:
             "per_api": per_api,
             "wall_s": round(self.wall_s, 2),
             "served_per_s": round(len(self.of(SERVED)) / self.wall_s, 2) if self.wall_s else 0,
+            "fairness": self.fairness(),
             **self.extra,
+        }
+
+    def fairness(self) -> dict[str, float | None]:
+        """How evenly the waiting was shared (figures, never asserted: they are times): the
+        studio's p50 over the HTTP APIs' p50 (issue 14's goal: at most 1.5), and the worst
+        client's p95 over the overall p95 (goal: at most 2)."""
+        served = self.of(SERVED)
+        studio = [o.latency_s for o in served if o.api == "gradio"]
+        apis = [o.latency_s for o in served if o.api != "gradio"]
+        overall = percentile([o.latency_s for o in served], 95)
+        clients = {o.client for o in served}
+        worst = max(
+            (percentile([o.latency_s for o in served if o.client == c], 95) for c in clients),
+            default=0.0,
+        )
+        api_p50 = percentile(apis, 50)
+        return {
+            "studio_p50_over_api_p50": round(percentile(studio, 50) / api_p50, 2)
+            if studio and api_p50
+            else None,
+            "worst_client_p95_over_p95": round(worst / overall, 2) if overall else None,
         }
 
 
@@ -424,6 +446,11 @@ def format_summary(summary: dict[str, Any], title: str = "huatu load") -> str:
         f"   | refused: p50 {summary['refused_latency']['p50']}"
         f"  p95 {summary['refused_latency']['p95']}",
     ]
+    fair = summary["fairness"]
+    lines.append(
+        f"fairness: studio p50 / API p50 = {fair['studio_p50_over_api_p50']} (goal <= 1.5); "
+        f"worst client p95 / p95 = {fair['worst_client_p95_over_p95']} (goal <= 2)"
+    )
     for api, row in summary["per_api"].items():
         api_lat = row["latency"]
         lines.append(
@@ -448,6 +475,7 @@ def format_summary(summary: dict[str, Any], title: str = "huatu load") -> str:
         "per_api",
         "wall_s",
         "served_per_s",
+        "fairness",
     }
     for key, value in summary.items():
         if key not in known:

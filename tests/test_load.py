@@ -223,3 +223,65 @@ def test_http_burst_beyond_the_gate_is_refused_with_the_queue_full_answer(server
         assert (len(served), len(refused)) == (16, 24), counts
         assert {o.api for o in refused} == {"a1111", "openai"}, counts
     assert all("16 requests are already waiting" in o.detail for o in refused), refused[:2]
+
+
+def test_studio_runs_wait_in_the_shared_line_told_their_place(server, tmp_path):
+    """While an A1111 generation holds the slot, three studio sessions (three gradio_client
+    clients) each submit a job: all three reach the one line in front of the slots, where
+    every client takes its turn, and each is told how many are ahead of it ("N ahead of you").
+    (Were Gradio's queue to let one studio run through at a time, the other two would wait
+    there behind every API caller, never told.) Then the blocker is interrupted and all three
+    are served with their own prompt and seed."""
+    with httpx.Client(base_url=server.url, timeout=30, trust_env=False) as http:
+        blocker = {"prompt": "blocker", "steps": 100, "width": 256, "height": 256, "n_iter": 8}
+        answer: dict = {}
+        holder = threading.Thread(
+            target=lambda: answer.update(it=http.post("/sdapi/v1/txt2img", json=blocker))
+        )
+        holder.start()
+        wait_until(
+            lambda: http.get("/sdapi/v1/progress").json()["state"]["sampling_step"] > 0,
+            what="the blocking A1111 generation to start",
+        )
+        callers = [Caller(server.url, tmp_path / f"studio{i}") for i in range(3)]
+        try:
+            asked = [(f"in line {i}", 4_200 + i) for i in range(3)]
+            jobs = [
+                caller.gradio_job(prompt, seed, 2, 64)
+                for caller, (prompt, seed) in zip(callers, asked, strict=True)
+            ]
+
+            def told(job) -> set[str]:
+                return {str(out[0]) for out in job.outputs() if "ahead of you" in str(out[0])}
+
+            wait_until(lambda: all(told(job) for job in jobs), what="every studio run in line")
+            lines = [told(job) for job in jobs]
+            assert http.post("/sdapi/v1/interrupt").json() == {}
+            outcomes = [
+                caller.gradio_outcome(job, prompt, seed)
+                for caller, job, (prompt, seed) in zip(callers, jobs, asked, strict=True)
+            ]
+        finally:
+            for caller in callers:
+                caller.close()
+        holder.join(timeout=120)
+    show(f"studio runs in line: {lines}")
+    assert answer["it"].status_code == 200
+    assert all(status == SERVED for status, _ in outcomes), outcomes
+
+
+@pytest.mark.skipif(not AUDIT, reason="make audit only: the same load on Ray Serve replicas")
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_audit_load_on_ray_replicas(replicas, cache_dir, tiny_model, tmp_path):
+    """``make audit``: the audit load against ``huatu serve --backend ray --replicas N`` (a
+    local Ray instance on this machine), printing the same per-edge figures: every request
+    served or refused, none lost, and the fair slots in front across the replicas."""
+    pytest.importorskip("ray")
+    env = huatu_env(cache_dir, tmp_path / "outputs")
+    options = ("--backend", "ray", "--replicas", str(replicas))
+    with serve_tiny(env, tmp_path / "server.log", *options) as running:
+        report = run_load(running.url, LOAD, tmp_path / "load")
+    summary = report.summary()
+    show(format_summary(summary, f"huatu load (audit), Ray Serve, {replicas} replica(s)"))
+    assert summary["errors"] == 0, summary["error_examples"]
+    assert summary["served"] + summary["refused"] == LOAD.total

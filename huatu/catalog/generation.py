@@ -71,6 +71,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Waiting for the hosted service…",
         "正在等待托管服务……",
     ),
+    "waiting_turn": (
+        "Waiting for a free place · {ahead} ahead of you",
+        "正在排队等待空位 · 前面还有 {ahead} 个",
+    ),
     "queued_or_starting": (
         "Starting…",
         "正在开始……",

@@ -16,6 +16,7 @@ from huatu.errors import HuatuError, explain
 from huatu.fields import FORM
 from huatu.messages import language_from_header, message, render
 from huatu.service import GenerationResult, ImageService
+from huatu.slots import ANONYMOUS
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def run_generation(
     progress: gr.Progress | None = None,
     language: str = "en",
     save: bool = True,
+    client: str = ANONYMOUS,
 ) -> GenerationResult:
     """Validate ``values`` into a request, generate, and show notices as Gradio warnings.
 
@@ -47,6 +49,7 @@ def run_generation(
         progress: Gradio's progress tracker; gets one update per step and hosted waits.
         language: language for notices. Default ``en``.
         save: save images under the outputs folder. Default ``True``.
+        client: who asks (:mod:`huatu.clients`), for the fair slots. Default anonymous.
 
     Raises:
         gr.Error: with the validator's or backend's message; never a traceback.
@@ -62,7 +65,7 @@ def run_generation(
             progress(None, desc=said)
 
     try:
-        result = service.generate(FORM.request(values), progress=report, save=save)
+        result = service.generate(FORM.request(values), progress=report, save=save, client=client)
     except Exception as error:  # the edge: one sentence for the person, details in the log
         raise error_for_person(error, service, language) from None
     for notice in result.notices:

@@ -19,6 +19,7 @@ from typing import Any
 import gradio as gr
 
 from huatu.backends.base import CancelToken
+from huatu.clients import session_client
 from huatu.edit_fields import (
     DEFAULT_HIRES_STRENGTH,
     DEFAULT_MASK_BLUR,
@@ -202,7 +203,7 @@ class StudioHandlers:
         session = session_of(request)
         cancel = self.runs.start(session)
         try:
-            yield from self._run(form, cancel, language, progress)
+            yield from self._run(form, cancel, language, progress, session_client(session))
         except gr.Error:
             raise
         except Exception as error:  # the edge: one sentence for the person, details in the log
@@ -248,6 +249,7 @@ class StudioHandlers:
         cancel: CancelToken,
         language: str,
         progress: gr.Progress | None,
+        client: str,
     ) -> Iterator[tuple]:
         """The run itself: translate first if needed (and stop there so the person can check
         the English, or say calmly beside the English box why nothing could translate it),
@@ -274,7 +276,12 @@ class StudioHandlers:
         yield outputs(translation_note="", used=used_preview(run_request))
         started = time.monotonic()
         for update in stream_generation(
-            self.service, run_request, cancel=cancel, preview_every=PREVIEW_EVERY, extra=extra
+            self.service,
+            run_request,
+            cancel=cancel,
+            preview_every=PREVIEW_EVERY,
+            extra=extra,
+            client=client,
         ):
             if update.kind == "started":
                 yield outputs(progress=message("queued_or_starting", language), preview=None)

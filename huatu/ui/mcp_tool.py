@@ -33,6 +33,7 @@ from typing import Any
 import gradio as gr
 
 from huatu.api.gate import ApiGate
+from huatu.clients import session_client
 from huatu.errors import HuatuError
 from huatu.fields import FORM, describe
 from huatu.messages import message
@@ -47,6 +48,7 @@ from huatu.request import (
 from huatu.schedulers import SCHEDULERS
 from huatu.service import GenerationResult, ImageService
 from huatu.ui.common import error_for_person, request_language, run_generation
+from huatu.ui.lines import session_of
 
 #: The tools the studio's MCP server offers (function names = tool names = API names).
 MCP_TOOLS = ("generate_image", "edit_image")
@@ -129,7 +131,8 @@ def make_generate_image(service: ImageService, gate: ApiGate) -> Callable[..., t
             with gate.enter():
                 if model and model != service.choice.model:  # a listed model, or refused
                     service.switch_model(str(model))
-                result = run_generation(service, values, language=language)
+                client = session_client(session_of(request))
+                result = run_generation(service, values, language=language, client=client)
         except HuatuError as error:  # the gate is full
             raise error_for_person(error, service, language) from None
         images: list[Any] = [str(path) for path in result.paths] or list(result.images)

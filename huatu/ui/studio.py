@@ -19,6 +19,7 @@ import gradio as gr
 
 from huatu.edit_fields import IMG2IMG, INPAINT
 from huatu.service import ImageService
+from huatu.slots import STUDIO_IN_LINE
 from huatu.ui import form
 from huatu.ui.common import status_markdown
 from huatu.ui.edits import picked, readable_roots, send_to_edit, sized_to_source
@@ -98,7 +99,7 @@ def build_studio(
         models = ModelHandlers(service)
         wire_models(models, model, vae, status, generator)
         watch.tick(models.watch, outputs=[model, vae, status, watch], **INSTANT)
-        wire_generate(generating, generator, service.max_concurrency)
+        wire_generate(generating, generator, max(service.max_concurrency, STUDIO_IN_LINE))
         wire_form(generating, generator, settings)
         wire_modes(saved, tabs, generator, image_info, past)
         for restored in (wire_info(saved, image_info, fill), wire_history(saved, past, fill)):

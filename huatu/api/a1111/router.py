@@ -31,6 +31,7 @@ from huatu.api.a1111.schemas import (
     or_default,
 )
 from huatu.api.http_errors import plain
+from huatu.clients import http_client
 from huatu.errors import GenerationCancelled, HuatuError, ValidationError
 from huatu.messages import render
 from huatu.runs import finish_unless_disconnected
@@ -63,7 +64,7 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
     def failed(error: BaseException) -> Any:
         return error_response(error, service.settings)
 
-    def run(plan: Plan, job: Job) -> list[GenerationResult]:
+    def run(plan: Plan, job: Job, client: str) -> list[GenerationResult]:
         results = []
         for index in range(plan.n_iter):
             token = tracker.next_run(job, index)
@@ -76,6 +77,7 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
                     cancel=token,
                     save=True,
                     preview_every=1,
+                    client=client,
                 )
             except GenerationCancelled:
                 if job.interrupted:
@@ -100,19 +102,19 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
 
     async def generate_unless_disconnected(body: Any, request: Request, planner: Any) -> Any:
         jobs: list[Job] = []
-        work = run_in_threadpool(generate_blocking, body, jobs, planner)
+        work = run_in_threadpool(generate_blocking, body, jobs, planner, http_client(request))
         return await finish_unless_disconnected(
             work, request.is_disconnected, lambda: [tracker.interrupt(job) for job in jobs]
         )
 
-    def generate_blocking(body: Any, jobs: list[Job], planner: Any) -> Any:
+    def generate_blocking(body: Any, jobs: list[Job], planner: Any, client: str) -> Any:
         try:
             planned = planner(body)
             with gate.enter():
                 job = tracker.begin(planned.n_iter)
                 jobs.append(job)
                 try:
-                    results = run(planned, job)
+                    results = run(planned, job, client)
                 finally:
                     tracker.end(job)
             images = [

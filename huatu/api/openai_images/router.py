@@ -22,8 +22,10 @@ from huatu.api.openai_images.parsing import (
 )
 from huatu.api.outputs import output_url
 from huatu.backends.base import CancelToken
+from huatu.clients import http_client
 from huatu.errors import ValidationError
 from huatu.runs import finish_unless_disconnected
+from huatu.slots import ANONYMOUS
 
 if TYPE_CHECKING:
     from huatu.api.gate import ApiGate
@@ -56,7 +58,8 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
         call = parse_generation(await json_body(request), served_models())
         base_url = str(request.base_url)
         cancel = CancelToken()  # a client that goes away stops its run within a step
-        work = run_in_threadpool(generate, service, gate, call, base_url, cancel)
+        client = http_client(request)
+        work = run_in_threadpool(generate, service, gate, call, base_url, cancel, client)
         answer = await finish_unless_disconnected(work, request.is_disconnected, cancel.cancel)
         return JSONResponse(answer)
 
@@ -79,7 +82,8 @@ def create_router(service: ImageService, gate: ApiGate) -> APIRouter:
         )
         base_url = str(request.base_url)
         cancel = CancelToken()
-        work = run_in_threadpool(generate, service, gate, call, base_url, cancel)
+        client = http_client(request)
+        work = run_in_threadpool(generate, service, gate, call, base_url, cancel, client)
         answer = await finish_unless_disconnected(work, request.is_disconnected, cancel.cancel)
         return JSONResponse(answer)
 
@@ -122,9 +126,11 @@ def generate(
     call: ImagesCall,
     base_url: str,
     cancel: CancelToken | None = None,
+    client: str = ANONYMOUS,
 ) -> dict[str, Any]:
     """Generate and save (blocking; runs in the thread pool) and build the
-    ``ImagesResponse``; ``cancel`` stops the run (the client went away).
+    ``ImagesResponse``; ``cancel`` stops the run (the client went away); ``client`` is who
+    asks (:mod:`huatu.clients`, default anonymous), for the fair slots.
 
     Raises:
         OpenAIError: the service refused a field (400).
@@ -135,7 +141,7 @@ def generate(
         with gate.enter():
             if call.model is not None:  # another listed model: every edge uses it from now on
                 service.switch_model(call.model)
-            result = service.generate(call.request, cancel=cancel)
+            result = service.generate(call.request, cancel=cancel, client=client)
     except ValidationError as error:
         raise refused(error) from None
     outputs_dir = service.settings.outputs_dir
