@@ -52,7 +52,14 @@ def portable(value: Any) -> Any:
     return value
 
 
-@serve.deployment(name=DEPLOYMENT, max_ongoing_requests=1, ray_actor_options={"num_cpus": 1})
+# A new model replaces every replica at once (``rolling_update_percentage``): the front holds
+# every slot while it switches, so nothing runs meanwhile and a rolling update is only slower.
+@serve.deployment(
+    name=DEPLOYMENT,
+    max_ongoing_requests=1,
+    ray_actor_options={"num_cpus": 1},
+    rolling_update_percentage=1.0,
+)
 class HuatuGenerator:
     """One replica: huatu's local backend on the model it was deployed with.
 
@@ -127,6 +134,7 @@ class HuatuGenerator:
     def _result(self, output: Any) -> dict[str, Any]:
         return {
             "replica": self.replica,
+            "model": self.backend.model,
             "images": [png_bytes(image) for image in output.images],
             "seeds": list(output.seeds),
             "flagged": output.flagged,

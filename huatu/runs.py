@@ -201,7 +201,7 @@ def stream_generation(
     started = time.monotonic()
     wait_until: float | None = None
     last_message: Notice | None = None
-    last_shown = 0.0
+    last_shown = float("-inf")  # the first step is shown at once, whatever the clock
     held: RunUpdate | None = None  # a step update waiting for its interval
     reached = RunUpdate("step")  # the latest step, shown or not
     worker.start()

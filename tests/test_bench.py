@@ -314,6 +314,22 @@ def test_table_reports_batching_and_the_app_cost() -> None:
     assert "runs no model: 15 ms); first image 4.2 s" in table
 
 
+def test_table_reports_the_ray_serve_figures() -> None:
+    ray = {
+        "steps": 8,
+        "size": 128,
+        "clients": 4,
+        "local_ms": 150.0,
+        "ray_ms": 190.0,
+        "added_latency_ms": 40.0,
+        "images_per_minute": {"local": 300.0, "ray_1": 200.0, "ray_2": 330.0},
+        "two_over_one_replica": 1.65,
+    }
+    table = report.format_table({**FAKE_RESULT, "ray": ray})
+    assert "40 ms added per request (150 → 190 ms)" in table
+    assert "local 300, 1 replica 200, 2 replicas 330 (1.65× one replica)" in table
+
+
 def test_batching_measure_runs_on_a_real_unet(tiny_pipes, monkeypatch) -> None:
     """The measurement itself (no timing threshold: only that it measures what it says), on
     the tiny UNet at 8x8 latents: the same code as at the benchmark's 64x64, in a second

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -32,15 +33,28 @@ CLIENTS, REQUESTS = 16, 5  # the issue's proof: 16 clients × 5 requests
 
 
 @pytest.fixture(scope="module")
-def ray_service(base_settings: Settings):
-    """An ImageService on a RayBackend with two replicas of the tiny model (fp32)."""
+def ray_service(base_settings: Settings, tiny_model, tmp_path_factory: pytest.TempPathFactory):
+    """An ImageService on a RayBackend with two replicas of the tiny model (fp32); its models
+    folder holds a copy of the tiny model (``tiny-b``) and a damaged one (``broken``: its
+    files look right, its UNet weights are not weights), to switch to."""
     import ray
     from ray import serve
 
     from huatu.backends.ray_serve import RayBackend
 
+    checkpoints = tmp_path_factory.mktemp("ray-models") / "Stable-diffusion"
+    shutil.copytree(tiny_model, checkpoints / "tiny-b")
+    shutil.copytree(tiny_model, checkpoints / "broken")
+    for weights in (checkpoints / "broken" / "unet").glob("*.safetensors"):
+        weights.write_bytes(b"not weights")
     options = RayOptions(min_replicas=2, max_replicas=2, cpus_per_replica=0.5, timeout_s=120)
-    settings = replace(base_settings, backend="ray", dtype="float32", ray=options)
+    settings = replace(
+        base_settings,
+        backend="ray",
+        dtype="float32",
+        ray=options,
+        models_dir=checkpoints.parent,
+    )
     backend = RayBackend("tiny", settings)
     choice = BackendChoice("ray", "tiny", Notice("choice_flag", {"backend": "ray"}))
     try:
@@ -181,6 +195,48 @@ def test_the_backend_answers_from_inside_an_event_loop_too(ray_service: ImageSer
     assert count is not None and count > 0 and seeds == [9]
 
 
+def test_a_model_switch_reaches_every_replica_and_a_failed_one_keeps_the_old(
+    ray_service: ImageService,
+) -> None:
+    """Switching to ``tiny-b`` reaches both replicas: images made by 4 clients at once say
+    ``Model: tiny-b`` and come from both replicas (a replica still on the old model would be
+    refused, never recorded under the new name). Switching to a model the replicas cannot load
+    says so in one sentence (the replicas' own reason), and ``tiny-b`` serves on, on both
+    replicas — as it does for this module's later tests."""
+    from huatu.errors import ModelLoadError
+
+    def draw_on_both(model: str) -> None:
+        before = dict(ray_service.backend.served)
+        request = GenerationRequest.create(prompt="a switch", width=64, height=64)
+        with ThreadPoolExecutor(4) as pool:
+            futures = [
+                pool.submit(
+                    ray_service.generate,
+                    replace(request, seed=seed, num_inference_steps=2),
+                    save=False,
+                    client=f"client {seed % 4}",
+                )
+                for seed in range(8)
+            ]
+            results = [future.result(timeout=300) for future in futures]
+        assert all(parse_parameters(r.parameters[0]).settings["Model"] == model for r in results)
+        after = ray_service.backend.served
+        grew = [replica for replica in after if after[replica] > before.get(replica, 0)]
+        assert len(grew) == 2, (before, after)
+
+    ray_service.switch_model("tiny-b")
+    assert ray_service.choice.model == "tiny-b" and ray_service.backend.replicas_up == 2
+    draw_on_both("tiny-b")
+    with pytest.raises(ModelLoadError) as failed:
+        ray_service.switch_model("broken")
+    said = render(failed.value.notice)
+    assert said.startswith("The replicas could not load broken on the Ray cluster (ModelLoad")
+    assert "Traceback" not in said and "\n" not in said
+    assert ray_service.choice.model == "tiny-b" and ray_service.backend is not None
+    draw_on_both("tiny-b")
+    assert ray_service.backend.replicas_up == 2
+
+
 def test_a_replica_killed_under_load_loses_nothing_and_comes_back(ray_service: ImageService):
     """Kill one replica's actor while 8 clients make 3 images each: the run on it is retried
     once on the other (same seed) or fails with one sentence — never more than the runs in
@@ -237,3 +293,18 @@ def test_a_replica_killed_under_load_loses_nothing_and_comes_back(ray_service: I
     assert backend.replicas_up == 2  # Ray Serve brought it back
     again = GenerationRequest.create(prompt="after", width=64, height=64, seed=1)
     assert ray_service.generate(replace(again, num_inference_steps=2), save=False).seeds == [1]
+
+
+def test_the_ray_benchmark_measures_through_the_replicas(ray_service, tiny_service) -> None:
+    """``make bench``'s Ray section (:mod:`huatu.bench.ray_serving`), its measuring parts on
+    this module's replicas (no timing threshold): interleaved single images on the local and
+    the Ray backend, and images per minute with several clients — each image made on a
+    replica and counted there."""
+    from huatu.bench.ray_serving import CLIENTS, _images_per_minute, _interleaved
+
+    times = _interleaved({"local": tiny_service, "ray": ray_service}, pairs=2, warmup=0)
+    assert len(times["local"]) == len(times["ray"]) == 2
+    assert all(seconds > 0 for seconds in times["ray"])
+    before = sum(ray_service.backend.served.values())
+    assert _images_per_minute(ray_service, 2 * CLIENTS) > 0
+    assert sum(ray_service.backend.served.values()) - before == 2 * CLIENTS

@@ -99,9 +99,9 @@ class RayBackend:
                 )
             info = self.handle.info.remote().result(timeout_s=SMALL_CALL_S)
         except Exception as error:
-            reason = str(error).strip().splitlines()[-1][:200] if str(error).strip() else ""
+            kind, reason = _failure_reason(error)
             raise ModelLoadError(
-                "ray_deploy_failed", model=model, kind=type(error).__name__, reason=reason
+                "ray_deploy_failed", model=model, kind=kind, reason=reason
             ) from None
         self.model = info["model"]
         self.model_hash = info["model_hash"]
@@ -114,13 +114,16 @@ class RayBackend:
         self._served_lock = threading.Lock()
 
     def _deployment_options(self) -> dict[str, Any]:
+        low, high = self.options.min_replicas, self.options.max_replicas
         options: dict[str, Any] = {
             "ray_actor_options": {
                 "num_cpus": self.options.cpus_per_replica,
                 "num_gpus": self.options.gpus_per_replica,
-            }
+            },
+            # A model that fails to load fails again: one try per replica and one more, not
+            # Ray's twenty, before the switch is refused (and the old model loaded again).
+            "max_constructor_retry_count": high + 1,
         }
-        low, high = self.options.min_replicas, self.options.max_replicas
         if low == high:
             options["num_replicas"] = low
         else:
@@ -272,6 +275,11 @@ class RayBackend:
         from PIL import Image
 
         replica = result["replica"]
+        if result["model"] != self.model:  # the metadata must name the model that ran
+            log.warning("replica %s runs %s, not %s", replica, result["model"], self.model)
+            raise BackendUnavailableError(
+                "ray_replica_model", found=result["model"], model=self.model
+            )
         with self._served_lock:
             self.served[replica] = self.served.get(replica, 0) + 1
         images = []
@@ -331,6 +339,29 @@ def _check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
         return
     with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s):
         pass
+
+
+def _failure_reason(error: Exception) -> tuple[str, str]:
+    """Why a deployment failed, as (kind, reason): in the replicas' own words where Ray Serve
+    kept them (the last error line of the deployment's status: e.g. huatu's sentence for a
+    model that would not load), else ``error``'s kind and last line."""
+    from ray import serve
+
+    from huatu.ray_app import APPLICATION, DEPLOYMENT
+
+    texts = []
+    try:
+        application = serve.status().applications[APPLICATION]
+        texts = [application.deployments[DEPLOYMENT].message, application.message]
+    except Exception:  # no status (the cluster is gone): the error's own words below
+        texts = []
+    for text in texts:
+        lines = [line.strip() for line in (text or "").splitlines() if "Error: " in line]
+        if lines:
+            kind, _, reason = lines[-1].partition(": ")
+            return kind.rpartition(".")[2], reason[:600]
+    said = str(error).strip().splitlines()
+    return type(error).__name__, (said[-1][:600] if said else "")
 
 
 def _is_replica_death(error: Exception) -> bool:

@@ -149,6 +149,16 @@ def format_table(result: dict[str, Any]) -> str:
             f"{app.get('gradio_call_without_model_ms', 0):.0f} ms); first image "
             f"{app['first_request_s']:.1f} s after `huatu serve` starts"
         )
+    ray = result.get("ray")
+    if ray:
+        per_minute = ray["images_per_minute"]
+        lines.append(
+            f"Ray Serve (tiny model, {ray['steps']} steps at {ray['size']}², local Ray "
+            f"instance): {ray['added_latency_ms']:.0f} ms added per request ({ray['local_ms']:.0f}"
+            f" → {ray['ray_ms']:.0f} ms); images per minute with {ray['clients']} clients: "
+            f"local {per_minute['local']:.0f}, 1 replica {per_minute['ray_1']:.0f}, 2 replicas "
+            f"{per_minute['ray_2']:.0f} ({ray['two_over_one_replica']:.2f}× one replica)"
+        )
     return "\n".join(lines)
 
 

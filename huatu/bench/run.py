@@ -34,6 +34,7 @@ from huatu.bench.cases import (
 from huatu.bench.classes import classes_table, write_class_result
 from huatu.bench.editing_memory import measure_editing_memory
 from huatu.bench.memory import peak_rss_gib, run_child
+from huatu.bench.ray_serving import measure_ray
 from huatu.bench.report import format_table, machine_info, speedups, write_result
 from huatu.bench.switch_memory import measure_switch_memory
 
@@ -249,6 +250,9 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
     editing_memory = measure_editing_memory()
     # 9. A model switch: peak memory against loading one model (the old one goes first).
     switch_memory = measure_switch_memory()
+    # 10. Ray Serve (tiny model): the latency it adds, images per minute on 1 and 2 replicas.
+    ray = measure_ray(quick)
+    print(f"  ray: {ray or 'not measured (ray not installed, or the run failed)'}", flush=True)
     machine["total_s"] = round(time.perf_counter() - started, 1)
     # Other processes' load distorts timings; a high value here says to re-run.
     machine["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
@@ -270,6 +274,7 @@ def main(quick: bool, out: Path = DEFAULT_OUT, compile_unet: bool | None = None)
         "app": app,
         "editing_memory": editing_memory,
         "switch_memory": switch_memory,
+        "ray": ray,
     }
     write_result(result, out)
     class_file = write_class_result(result, out.parent)  # the other classes' files stay

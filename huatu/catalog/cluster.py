@@ -45,6 +45,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "No replica finished this image within {seconds} s; it was stopped.",
         "{seconds} 秒内没有副本完成这张图，已停止。",
     ),
+    "ray_replica_model": (
+        (
+            "A replica still runs {found}, not {model}, so this image was not kept; the model "
+            "switch is still reaching the replicas: try again in a moment."
+        ),
+        (
+            "有副本仍在运行 {found}，而不是 {model}，所以这张图没有保留；"
+            "模型切换还在传到各副本，请稍后再试。"
+        ),
+    ),
     "ray_replica_error": (
         "The replica failed while making this image ({problem}).",
         "副本生成这张图时出错（{problem}）。",
