@@ -11,16 +11,24 @@ costs one retry on another replica (same seed: the same image) before a clear er
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
+import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from huatu.backends.base import BackendOutput, CancelToken, Capabilities, ProgressEvent
+from huatu.backends.ray_cluster import (
+    RAY_THREADS,
+    ReplicaLost,
+    app_running,
+    check_reachable,
+    failure_reason,
+    is_replica_death,
+    off_loop,
+)
 from huatu.errors import (
     BackendUnavailableError,
     GenerationCancelled,
@@ -40,6 +48,10 @@ log = logging.getLogger(__name__)
 SMALL_CALL_S = 30.0
 #: How often a run's watcher looks at Stop and the deadline.
 WATCH_EVERY_S = 0.1
+#: A run's watcher asks whether the cluster still answers every this many looks (2 s).
+LOST_EVERY = 20
+#: Seconds to wait for the cluster's GCS to take a connection before calling it lost.
+LOST_CHECK_S = 2.0
 
 
 class RayBackend:
@@ -57,9 +69,12 @@ class RayBackend:
     id = "ray"
 
     def __init__(self, model: str, settings: Settings) -> None:
+        self._asked = (model, settings)
+        self._lost = False  # the cluster stopped answering; the next run reconnects first
+        self._reconnecting = threading.Lock()
         # Ray's node processes die with the thread that started them (PR_SET_PDEATHSIG): start
         # them from a thread that lives as long as the process, never from a loader thread
-        _RAY_THREADS.submit(self._start, model, settings).result()
+        RAY_THREADS.submit(self._start, model, settings).result()
 
     def _start(self, model: str, settings: Settings) -> None:
         import ray
@@ -75,7 +90,12 @@ class RayBackend:
             else Notice("ray_local_cluster")
         )
         try:
-            _check_reachable(address)
+            check_reachable(address)
+            if address:  # a cluster elsewhere may go away; a local instance lives with us
+                # A lost cluster must not end this process: by default Ray's driver exits a
+                # minute after its cluster's GCS stops answering. The front stays up, refuses
+                # runs while the cluster is gone and connects again once it is back.
+                os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(10**9))
             if not ray.is_initialized():
                 ray.init(
                     address=address,
@@ -85,13 +105,17 @@ class RayBackend:
                     configure_logging=False,
                 )
             serve.start(proxy_location="Disabled")
+            #: The cluster's GCS (host:port): answering TCP there means the cluster is up.
+            self._gcs = ray.get_runtime_context().gcs_address
+            #: The cluster as the person named it (``auto``: as Ray found it), for sentences.
+            self._address = address if address and address != "auto" else self._gcs
         except Exception as error:
             raise ModelLoadError(
                 "ray_unreachable", address=address or "local", kind=type(error).__name__
             ) from None
         deployment = HuatuGenerator.options(**self._deployment_options())
         try:
-            if address and _running(APPLICATION):  # deployed on the cluster (serve deploy)
+            if address and app_running(APPLICATION):  # deployed on the cluster (serve deploy)
                 self.handle = serve.get_app_handle(APPLICATION)
             else:
                 self.handle = serve.run(
@@ -99,7 +123,7 @@ class RayBackend:
                 )
             info = self.handle.info.remote().result(timeout_s=SMALL_CALL_S)
         except Exception as error:
-            kind, reason = _failure_reason(error)
+            kind, reason = failure_reason(error)
             raise ModelLoadError(
                 "ray_deploy_failed", model=model, kind=kind, reason=reason
             ) from None
@@ -147,6 +171,8 @@ class RayBackend:
 
         from huatu.ray_app import APPLICATION, DEPLOYMENT
 
+        if not self._cluster_answers():
+            return 0
         try:
             application = serve.status().applications[APPLICATION]
             states = application.deployments[DEPLOYMENT].replica_states
@@ -184,7 +210,7 @@ class RayBackend:
     def _small_call(self, method: str, *args: Any) -> Any:
         try:
             call = getattr(self.handle, method)
-            return _off_loop(lambda: call.remote(*args).result(timeout_s=SMALL_CALL_S))
+            return off_loop(lambda: call.remote(*args).result(timeout_s=SMALL_CALL_S))
         except Exception as error:
             raise BackendUnavailableError(
                 "ray_replica_error", problem=type(error).__name__
@@ -203,14 +229,50 @@ class RayBackend:
         """Run ``request`` on a replica, streaming its progress; a replica lost mid-run
         costs one retry on another (same seed, same image)."""
         cancel = cancel or CancelToken()
+        self._connected()
         for attempt in (1, 2):
             try:
-                return _off_loop(self._run_once, request, progress, cancel, preview_every)
-            except _ReplicaLost as lost:
+                return off_loop(self._run_once, request, progress, cancel, preview_every)
+            except ReplicaLost as lost:
                 log.warning("replica lost during a run (%s), attempt %d", lost.kind, attempt)
                 if attempt == 2:
                     raise BackendUnavailableError("ray_replica_lost", kind=lost.kind) from None
         raise AssertionError("unreachable")
+
+    def _cluster_answers(self) -> bool:
+        """Whether the cluster's GCS takes a connection now (at once when it is gone)."""
+        try:
+            check_reachable(self._gcs, timeout_s=LOST_CHECK_S)
+        except OSError:
+            return False
+        return True
+
+    def _connected(self) -> None:
+        """Refuse at once while the cluster is gone; once it is back, connect to it again and
+        deploy the generator there (as at start) before the run.
+
+        Raises:
+            BackendUnavailableError: the cluster does not answer.
+            ModelLoadError: it answers again, but the generator cannot be deployed there.
+        """
+        if not self._cluster_answers():
+            if not self._lost:
+                log.warning("the Ray cluster at %s stopped answering", self._address)
+            self._lost = True
+            raise BackendUnavailableError("ray_lost", address=self._address)
+        if not self._lost:
+            return
+        with self._reconnecting:
+            if self._lost:
+                RAY_THREADS.submit(self._reconnect).result()
+
+    def _reconnect(self) -> None:
+        import ray
+
+        log.warning("the Ray cluster at %s answers again: connecting", self._address)
+        ray.shutdown()
+        self._start(*self._asked)
+        self._lost = False
 
     def _run_once(
         self,
@@ -228,11 +290,15 @@ class RayBackend:
 
         deadline = time.monotonic() + self.options.timeout_s
 
-        def watch() -> None:  # Stop or the deadline cancels the run on its replica
+        def watch() -> None:  # Stop, the deadline or a lost cluster cancels the run
+            looks = 0
             while not finished.wait(WATCH_EVERY_S):
+                looks += 1
                 if time.monotonic() > deadline:
                     timed_out.set()
-                if cancel.cancelled or timed_out.is_set():
+                if looks % LOST_EVERY == 0 and not self._cluster_answers():
+                    self._lost = True
+                if cancel.cancelled or timed_out.is_set() or self._lost:
                     stream.cancel()
                     return
 
@@ -251,6 +317,8 @@ class RayBackend:
                 elif kind == "failed":
                     raise BackendUnavailableError("ray_replica_error", problem=event[1])
         except RequestCancelledError:
+            if self._lost:
+                raise BackendUnavailableError("ray_lost", address=self._address) from None
             if timed_out.is_set():
                 seconds = f"{self.options.timeout_s:g}"
                 raise BackendUnavailableError("ray_deadline", seconds=seconds) from None
@@ -260,8 +328,8 @@ class RayBackend:
         except Exception as error:
             if cancel.cancelled:
                 raise GenerationCancelled() from None
-            if _is_replica_death(error):
-                raise _ReplicaLost(type(error).__name__) from None
+            if is_replica_death(error):
+                raise ReplicaLost(type(error).__name__) from None
             raise BackendUnavailableError(
                 "ray_replica_error", problem=type(error).__name__
             ) from None
@@ -269,7 +337,7 @@ class RayBackend:
             finished.set()
         if cancel.cancelled:
             raise GenerationCancelled()
-        raise _ReplicaLost("StreamEnded")
+        raise ReplicaLost("StreamEnded")
 
     def _output(self, result: dict[str, Any]) -> BackendOutput:
         from PIL import Image
@@ -295,77 +363,3 @@ class RayBackend:
             sent=result["sent"],
             unused=result["unused"],
         )
-
-
-class _ReplicaLost(Exception):
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-#: Long-lived threads for Ray: the one that starts a local Ray instance must outlive it, and
-#: blocking Ray calls cannot run in a thread that runs an asyncio loop.
-_RAY_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="huatu-ray")
-
-
-def _off_loop(function: Any, *args: Any) -> Any:
-    """``function(*args)``, in one of :data:`_RAY_THREADS` when this thread runs an asyncio
-    event loop (Ray's blocking calls refuse to run inside one), else here."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return function(*args)
-    return _RAY_THREADS.submit(function, *args).result()
-
-
-def _running(application: str) -> bool:
-    """Whether Ray Serve runs ``application`` already (deployed from a config file)."""
-    from ray import serve
-
-    found = serve.status().applications.get(application)
-    return found is not None and str(found.status).endswith("RUNNING")
-
-
-def _check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
-    """Fail at once (``ConnectionError``) when a ``ray://HOST:PORT`` or ``HOST:PORT`` address
-    takes no connection, instead of Ray's own half-minute of retries; ``auto`` and a local
-    instance are left to Ray."""
-    import socket
-
-    if not address or address == "auto":
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not port.isdigit():
-        return
-    with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s):
-        pass
-
-
-def _failure_reason(error: Exception) -> tuple[str, str]:
-    """Why a deployment failed, as (kind, reason): in the replicas' own words where Ray Serve
-    kept them (the last error line of the deployment's status: e.g. huatu's sentence for a
-    model that would not load), else ``error``'s kind and last line."""
-    from ray import serve
-
-    from huatu.ray_app import APPLICATION, DEPLOYMENT
-
-    texts = []
-    try:
-        application = serve.status().applications[APPLICATION]
-        texts = [application.deployments[DEPLOYMENT].message, application.message]
-    except Exception:  # no status (the cluster is gone): the error's own words below
-        texts = []
-    for text in texts:
-        lines = [line.strip() for line in (text or "").splitlines() if "Error: " in line]
-        if lines:
-            kind, _, reason = lines[-1].partition(": ")
-            return kind.rpartition(".")[2], reason[:600]
-    said = str(error).strip().splitlines()
-    return type(error).__name__, (said[-1][:600] if said else "")
-
-
-def _is_replica_death(error: Exception) -> bool:
-    """Whether ``error`` says the replica's process went away (killed, crashed, node lost)."""
-    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
-
-    return isinstance(error, ActorDiedError | ActorUnavailableError | RayActorError)

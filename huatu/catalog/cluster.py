@@ -45,6 +45,13 @@ TEXTS: dict[str, tuple[str, str]] = {
         "No replica finished this image within {seconds} s; it was stopped.",
         "{seconds} 秒内没有副本完成这张图，已停止。",
     ),
+    "ray_lost": (
+        (
+            "The Ray cluster at {address} is not answering, so nothing can be generated now; "
+            "huatu connects again by itself once it is back."
+        ),
+        "Ray 集群 {address} 没有响应，暂时无法生成；集群恢复后 huatu 会自动重新连接。",
+    ),
     "ray_replica_model": (
         (
             "A replica still runs {found}, not {model}, so this image was not kept; the model "
