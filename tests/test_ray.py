@@ -41,6 +41,7 @@ def ray_service(base_settings: Settings, tiny_model, tmp_path_factory: pytest.Te
     from ray import serve
 
     from huatu.backends.ray_serve import RayBackend
+    from huatu.history import HistoryStore
 
     checkpoints = tmp_path_factory.mktemp("ray-models") / "Stable-diffusion"
     shutil.copytree(tiny_model, checkpoints / "tiny-b")
@@ -48,8 +49,10 @@ def ray_service(base_settings: Settings, tiny_model, tmp_path_factory: pytest.Te
     for weights in (checkpoints / "broken" / "unet").glob("*.safetensors"):
         weights.write_bytes(b"not weights")
     options = RayOptions(min_replicas=2, max_replicas=2, cpus_per_replica=0.5, timeout_s=120)
+    outputs = tmp_path_factory.mktemp("ray-outputs")  # this module's images and history only
     settings = replace(
         base_settings,
+        outputs_dir=outputs,
         backend="ray",
         dtype="float32",
         ray=options,
@@ -58,7 +61,7 @@ def ray_service(base_settings: Settings, tiny_model, tmp_path_factory: pytest.Te
     backend = RayBackend("tiny", settings)
     choice = BackendChoice("ray", "tiny", Notice("choice_flag", {"backend": "ray"}))
     try:
-        yield ImageService(settings, choice, backend)
+        yield ImageService(settings, choice, backend, history=HistoryStore(outputs))
     finally:
         serve.shutdown()
         ray.shutdown()
@@ -240,8 +243,9 @@ def test_a_model_switch_reaches_every_replica_and_a_failed_one_keeps_the_old(
 def test_a_replica_killed_under_load_loses_nothing_and_comes_back(ray_service: ImageService):
     """Kill one replica's actor while 8 clients make 3 images each: the run on it is retried
     once on the other (same seed) or fails with one sentence — never more than the runs in
-    flight on it — every other request is served, and Ray Serve brings the replica back.
-    (Last in this module: it leaves the two replicas up again.)"""
+    flight on it — every other request is served, the history holds exactly the images that
+    were delivered (one row and one file each, none for a failed run), and Ray Serve brings
+    the replica back."""
     import time
 
     import ray
@@ -255,7 +259,7 @@ def test_a_replica_killed_under_load_loses_nothing_and_comes_back(ray_service: I
     def client(number: int) -> None:
         for image in range(3):
             request = GenerationRequest.create(
-                prompt=f"client {number} image {image}",
+                prompt=f"killed-load client {number} image {image}",
                 width=128,
                 height=128,
                 seed=100 * number + image,
@@ -263,7 +267,7 @@ def test_a_replica_killed_under_load_loses_nothing_and_comes_back(ray_service: I
             )
             started.set()
             try:
-                outcomes.append(ray_service.generate(request, save=False).seeds[0])
+                outcomes.append(ray_service.generate(request, client=f"c{number}").seeds[0])
             except BackendUnavailableError as error:
                 outcomes.append(error)
 
@@ -287,6 +291,9 @@ def test_a_replica_killed_under_load_loses_nothing_and_comes_back(ray_service: I
         assert "replica" in render(error.notice)
     served = sorted(outcome for outcome in outcomes if isinstance(outcome, int))
     assert len(set(served)) == len(served)  # each its own seed, none twice
+    kept = ray_service.history.list("killed-load", limit=100)
+    assert sorted(entry.seed for entry in kept) == served  # delivered = recorded, no more
+    assert all(entry.path.is_file() for entry in kept)
     deadline = time.monotonic() + 120
     while backend.replicas_up < 2 and time.monotonic() < deadline:
         time.sleep(1)
