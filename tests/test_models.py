@@ -686,3 +686,26 @@ def test_huatu_models_pull_fetches_what_the_pipeline_needs_into_the_models_folde
     service = ImageService.start(replace(settings, models_dir=models), model="tiny-sd")
     assert service.backend is not None and service.capabilities.family.id == "tiny"
     assert service.generate(GenerationRequest.create(prompt="a fox", **SMALL), save=False).images
+
+
+def test_a_damaged_weights_file_is_named_not_called_a_pickle(
+    settings: Settings, tiny_model: Path, tmp_path: Path
+) -> None:
+    """A diffusers folder whose files look right but whose UNet weights are not weights: the
+    sentence names the file inside the model and says it is damaged (it used to say the model
+    had only pickle weights)."""
+    import shutil
+
+    from huatu.backends.local import LocalBackend
+    from huatu.messages import render
+
+    folder = tmp_path / "Stable-diffusion" / "damaged"
+    shutil.copytree(tiny_model, folder)
+    for weights in (folder / "unet").glob("*.safetensors"):
+        weights.write_bytes(b"not weights")
+    with pytest.raises(ModelLoadError) as failed:
+        LocalBackend("damaged", replace(settings, models_dir=tmp_path))
+    said = render(failed.value.notice)
+    assert said.startswith("The model damaged could not be read: its file ")
+    assert "unet/diffusion_pytorch_model.safetensors is damaged" in said
+    assert "pickle" not in said and str(tmp_path) not in said

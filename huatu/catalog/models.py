@@ -117,6 +117,13 @@ TEXTS: dict[str, tuple[str, str]] = {
             "diffusers 保存的文件夹或 Hub 上的模型 id，或试试 --model tiny。"
         ),
     ),
+    "model_weights_damaged": (
+        (
+            "The model {model} could not be read: its file {file} is damaged or is not a "
+            "weights file. Download or copy the model again."
+        ),
+        "无法读取模型 {model}：其中的文件 {file} 已损坏或不是权重文件。请重新下载或复制该模型。",
+    ),
     "model_pickle_refused": (
         (
             "The model {model} has no .safetensors weights, only a pickle format "

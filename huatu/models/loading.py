@@ -133,11 +133,35 @@ def load_pipeline(source: ModelSource, settings: Settings, dtype: Any) -> tuple[
         raise
     except Exception as error:  # an edge: many libraries' errors become one sentence
         log.info("loading %s failed", source.model, exc_info=True)
+        damaged = damaged_weights(error, source.location)
+        if damaged is not None:
+            raise ModelLoadError(
+                "model_weights_damaged", model=source.model, file=damaged
+            ) from None
         if not settings.allow_pickle and "safetensors" in str(error):
             raise ModelLoadError("model_pickle_refused", model=source.model) from None
         raise load_failure(source.model, error) from None
     pipe.set_progress_bar_config(disable=True)
     return pipe, recognised
+
+
+def damaged_weights(error: Exception, location: str | Path) -> str | None:
+    """The weights file that ``error`` says could not be read (diffusers' "Unable to load
+    weights from checkpoint file …"), relative to the model's ``location`` where it lies
+    inside it; ``None`` for any other error."""
+    import re
+
+    said = str(error)
+    if "Unable to load weights from checkpoint file" not in said:
+        return None
+    named = re.search(r"'([^']+\.(?:safetensors|bin|ckpt|pt))'", said)
+    if named is None:
+        return "?"
+    path = Path(named.group(1))
+    try:
+        return str(path.resolve().relative_to(Path(location).resolve()))
+    except (ValueError, OSError):
+        return path.name
 
 
 def _single_file_options(
