@@ -157,8 +157,12 @@ def test_plain_prompts_encode_exactly_as_the_pipelines_do_and_weight_one_is_no_w
         assert torch.equal(encoder.encode("a (red:1.0) fox", "").prompt_embeds, plain)
         heavier = encoder.encode("a (red:1.5) fox", "").prompt_embeds
         assert not torch.equal(heavier, plain)
-        # A1111's arithmetic: the weighted chunk keeps the plain chunk's mean
-        assert heavier.mean().item() == pytest.approx(plain.mean().item(), rel=1e-4)
+        # A1111's arithmetic: the weighted chunk keeps the plain chunk's mean (up to float
+        # noise against the embeddings' size: the tiny encoders' means are ~1e-8, which a
+        # CPU's summation order can round to exactly 0)
+        assert torch.isfinite(heavier).all()
+        noise = 1e-6 * plain.abs().mean().item()
+        assert heavier.mean().item() == pytest.approx(plain.mean().item(), rel=1e-4, abs=noise)
 
 
 def test_long_prompts_and_breaks_become_more_chunks_and_matching_negatives(pipelines) -> None:

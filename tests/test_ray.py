@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -143,6 +144,36 @@ def test_stop_ends_a_run_on_its_replica_and_the_next_one_is_served(
     short = GenerationRequest.create(prompt="after", width=64, height=64, seed=3)
     result = ray_service.generate(replace(short, num_inference_steps=2), save=False)
     assert result.seeds == [3] and result.images[0].size == (64, 64)
+
+
+def test_the_studios_stop_ends_a_run_on_its_replica(ray_service: ImageService) -> None:
+    """Through the studio (its ``/generate`` and ``/stop``, with gradio_client as one
+    session): a long run on a replica stops within about a step of Stop, says where it
+    stopped, saves nothing; the session's next run is served."""
+    from gradio_client import Client
+
+    from tests.helpers import wait_until
+
+    with serving_app(ray_service) as url:
+        client = Client(url, verbose=False)
+        running = client.submit(
+            prompt="a long studio run",
+            steps=100,
+            width=256,
+            height=256,
+            seed=5,
+            api_name="/generate",
+        )
+        wait_until(
+            lambda: any("Step" in str(out[0]) for out in running.outputs()),
+            what="the run to reach its first steps on a replica",
+        )
+        client.predict(api_name="/stop")
+        said = running.result(timeout=120)[0]
+        stopped = re.fullmatch(r"⏹ Stopped at step (\d+) of 100; nothing was saved\.", said)
+        assert stopped and int(stopped.group(1)) < 100, said
+        after = client.predict(prompt="after the stop", steps=2, seed=6, api_name="/generate")
+        assert len(after[2]) == 1
 
 
 def test_the_same_seed_makes_the_same_image_on_either_replica(ray_service: ImageService) -> None:

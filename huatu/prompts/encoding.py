@@ -148,7 +148,11 @@ class PromptEncoder:
             weights = weights.to(hidden.dtype)[..., None]
             mean = hidden.mean(dim=(1, 2), keepdim=True)
             hidden = hidden * weights
-            hidden = hidden * (mean / hidden.mean(dim=(1, 2), keepdim=True))
+            weighted = hidden.mean(dim=(1, 2), keepdim=True)
+            # A chunk whose weighted mean comes out exactly 0 (embeddings centred on 0, e.g.
+            # a freshly initialised encoder) keeps its scale instead of becoming inf/NaN.
+            scale = torch.where(weighted != 0, mean / weighted, torch.ones_like(mean))
+            hidden = hidden * scale
         pooled = output[0][:1] if layer is not None else None
         return hidden.reshape(1, -1, hidden.shape[-1]).to(encoder.dtype), pooled
 
