@@ -176,6 +176,47 @@ def test_the_studios_stop_ends_a_run_on_its_replica(ray_service: ImageService) -
         assert len(after[2]) == 1
 
 
+def test_an_http_client_that_goes_away_stops_its_run_on_the_replica(
+    ray_service: ImageService,
+) -> None:
+    """An A1111 client that closes its connection mid-run (a raw socket, closed once the run
+    is stepping on a replica): the run ends there — the progress goes idle, nothing is saved
+    for it — and the next request is served."""
+    import json
+    import socket
+
+    import httpx
+
+    from tests.helpers import wait_until
+
+    with serving_app(ray_service) as url:
+        host, port = url.removeprefix("http://").split(":")
+        body = json.dumps(
+            {"prompt": "a client that leaves", "steps": 100, "width": 256, "height": 256}
+        ).encode()
+        head = (
+            f"POST /sdapi/v1/txt2img HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        leaving = socket.create_connection((host, int(port)))
+        leaving.sendall(head + body)
+
+        def progress() -> dict:
+            return httpx.get(f"{url}/sdapi/v1/progress", trust_env=False, timeout=30).json()
+
+        wait_until(lambda: progress()["state"]["sampling_step"] > 0, what="the run to step")
+        leaving.close()
+        wait_until(lambda: progress()["state"]["job_count"] == 0, what="the run to end")
+        assert ray_service.history.list("a client that leaves") == []  # stopped, not finished
+        answer = httpx.post(
+            f"{url}/sdapi/v1/txt2img",
+            json={"prompt": "the next one", "steps": 2, "width": 64, "height": 64, "seed": 4},
+            trust_env=False,
+            timeout=120,
+        )
+        assert answer.status_code == 200 and len(answer.json()["images"]) == 1
+
+
 def test_the_same_seed_makes_the_same_image_on_either_replica(ray_service: ImageService) -> None:
     """What a retry on another replica relies on: the image is the seed's, not the replica's."""
     request = GenerationRequest.create(
