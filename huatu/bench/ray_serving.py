@@ -7,11 +7,10 @@ and a Ray backend on a local Ray instance, as ``huatu serve --backend ray`` depl
 - ``added_latency_ms``: the median time of one image through the Ray backend (one replica)
   minus the median of the same image on the local backend, calls interleaved — what the trip
   to a replica and back (request, streamed progress, PNG bytes) costs.
-- ``images_per_minute``: ``clients`` threads making ``requests`` images in all through the
-  service's fair slots, on the local backend and on 1 and 2 replicas, in interleaved rounds
-  (the median round). On a machine of two cores, two replicas of one core each may beat one
-  local pipeline only by as much as the pipeline fails to use both cores; on a cluster each
-  replica has its own GPU or machine.
+- ``images_per_minute``: :data:`CLIENTS` threads making the round's images between them
+  through the service's fair slots, on the local backend and on 1 and 2 replicas (one CPU
+  each), in interleaved rounds (the median round). On a small machine the replicas share
+  its cores; on a cluster each has its own GPU or machine.
 """
 
 from __future__ import annotations
@@ -30,6 +29,8 @@ from huatu.bench.memory import run_child
 PROMPT = "a lighthouse on a cliff at sunset"
 #: The image: as ``make audit``'s load (8 steps at 128×128 on the tiny model).
 STEPS, SIDE = 8, 128
+#: Threads asking at once in the throughput runs.
+CLIENTS = 4
 
 
 def measure_ray(quick: bool = False, timeout_s: float = 900) -> dict[str, Any] | None:
@@ -105,10 +106,6 @@ def measure_here(quick: bool = False) -> dict[str, Any]:
         "images_per_minute": per_minute,
         "two_over_one_replica": per_minute["ray_2"] / per_minute["ray_1"],
     }
-
-
-#: Threads asking at once in the throughput runs.
-CLIENTS = 4
 
 
 def _request(seed: int) -> Any:
