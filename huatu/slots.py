@@ -95,12 +95,12 @@ class FairSlots:
                 self._last_served.setdefault(client, self._granted)
             try:
                 while True:
-                    order = sorted(self._line, key=self._turn)
-                    if order[0] is waiter and self._free(all_places):
+                    mine = self._turn(waiter)
+                    ahead = sum(self._turn(other) < mine for other in self._line)
+                    if ahead == 0 and self._free(all_places):
                         break
                     if cancel is not None and cancel.cancelled:
                         raise GenerationCancelled()
-                    ahead = order.index(waiter)
                     if on_wait is not None and ahead != waiter.ahead:
                         waiter.ahead = ahead
                         on_wait(ahead)

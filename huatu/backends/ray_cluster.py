@@ -63,7 +63,6 @@ def failure_reason(error: Exception) -> tuple[str, str]:
 
     from huatu.ray_app import APPLICATION, DEPLOYMENT
 
-    texts = []
     try:
         application = serve.status().applications[APPLICATION]
         texts = [application.deployments[DEPLOYMENT].message, application.message]
