@@ -1,20 +1,30 @@
 """``--backend ray``: generation on Ray Serve replicas behind the same service and APIs.
 
-One local Ray instance on this machine (loopback, no dashboard, no Ray HTTP proxy) is shared
-by these tests: two CPU replicas of the tiny model, deployed by :class:`RayBackend` exactly as
-``huatu serve --backend ray --replicas 2`` deploys them. The clients are the real A1111 and
-OpenAI libraries against huatu's real server.
+One Ray cluster on this machine is shared by these tests: a real head started with ``ray start
+--head`` on 127.0.0.1 (no dashboard, no Ray HTTP proxy), which the front reaches by its address
+as ``huatu serve --backend ray --ray-address HOST:PORT --replicas 2`` does, and two CPU
+replicas of the tiny model deployed there as an operator would, from the shipped
+``deploy/ray-serve.yaml``, then taken over by :class:`RayBackend` (later deployments — model
+switches, a reconnect — are the front's own). The clients are the real
+A1111 and OpenAI libraries against huatu's real server. The last test kills that cluster and
+starts it again on the same address.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import logging
 import re
 import shutil
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -28,16 +38,83 @@ from huatu.messages import Notice, render  # noqa: E402
 from huatu.metadata import parse_parameters, read_parameters  # noqa: E402
 from huatu.request import GenerationRequest  # noqa: E402
 from huatu.service import ImageService  # noqa: E402
-from tests.helpers import serving_app  # noqa: E402
+from tests.helpers import free_port, serving_app  # noqa: E402
 
 CLIENTS, REQUESTS = 16, 5  # the issue's proof: 16 clients × 5 requests
+RAY = str(Path(sys.executable).parent / "ray")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ray_command(*args: str) -> None:
+    """Run the ``ray`` command line (its environment: this process's)."""
+    subprocess.run([RAY, *args], check=True, capture_output=True, timeout=120)
+
+
+def kill_cluster(port: int) -> None:
+    """SIGKILL every process of the Ray cluster whose GCS is on ``port`` — its GCS, its raylet
+    and everything they started (agents, workers, replicas) — as when its machine goes away.
+    (``ray stop --force`` does the same to every Ray process here, then waits seconds for each
+    kind to be reaped.)"""
+    import psutil
+
+    def of_the_cluster(process: psutil.Process) -> bool:
+        try:
+            args = process.cmdline()
+        except psutil.Error:
+            return False
+        return any(
+            arg == f"--gcs_server_port={port}"
+            or (arg.startswith(("--gcs-address=", "--address=")) and arg.endswith(f":{port}"))
+            for arg in args
+        )
+
+    roots = [process for process in psutil.process_iter() if of_the_cluster(process)]
+    assert roots, f"no Ray process of the cluster on port {port}"
+    doomed = set(roots)
+    for root in roots:  # workers rename themselves (ray::…): found as the raylet's children
+        with contextlib.suppress(psutil.Error):
+            doomed.update(root.children(recursive=True))
+    for process in doomed:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+
+
+def start_head(port: int) -> None:
+    """A Ray head on 127.0.0.1:``port`` with two CPUs, no dashboard."""
+    ray_command(
+        "start",
+        "--head",
+        f"--port={port}",
+        "--node-ip-address=127.0.0.1",
+        "--include-dashboard=false",
+        "--num-cpus=2",
+        "--disable-usage-stats",
+    )
 
 
 @pytest.fixture(scope="module")
-def ray_service(base_settings: Settings, tiny_model, tmp_path_factory: pytest.TempPathFactory):
-    """An ImageService on a RayBackend with two replicas of the tiny model (fp32); its models
-    folder holds a copy of the tiny model (``tiny-b``) and a damaged one (``broken``: its
-    files look right, its UNet weights are not weights), to switch to."""
+def ray_cluster() -> Iterator[str]:
+    """A Ray head on this machine (``ray start --head``, a free port); yields its address.
+    Token authentication is off for it and for this process (loopback only)."""
+    port = free_port()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_AUTH_MODE", "disabled")
+        start_head(port)
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            kill_cluster(port)
+
+
+@pytest.fixture(scope="module")
+def ray_service(
+    base_settings: Settings, tiny_model, ray_cluster: str, tmp_path_factory: pytest.TempPathFactory
+):
+    """An ImageService on a RayBackend with two replicas of the tiny model (fp32) on
+    :func:`ray_cluster`, deployed there first from the shipped ``deploy/ray-serve.yaml``
+    (:func:`deploy_shipped_config`) and taken over by the front as it is. Its models folder
+    holds a copy of the tiny model (``tiny-b``) and a damaged one (``broken``: its files look
+    right, its UNet weights are not weights), to switch to."""
     import ray
     from ray import serve
 
@@ -49,7 +126,9 @@ def ray_service(base_settings: Settings, tiny_model, tmp_path_factory: pytest.Te
     shutil.copytree(tiny_model, checkpoints / "broken")
     for weights in (checkpoints / "broken" / "unet").glob("*.safetensors"):
         weights.write_bytes(b"not weights")
-    options = RayOptions(min_replicas=2, max_replicas=2, cpus_per_replica=0.5, timeout_s=120)
+    options = RayOptions(
+        address=ray_cluster, min_replicas=2, max_replicas=2, cpus_per_replica=0.5, timeout_s=120
+    )
     outputs = tmp_path_factory.mktemp("ray-outputs")  # this module's images and history only
     settings = replace(
         base_settings,
@@ -59,7 +138,26 @@ def ray_service(base_settings: Settings, tiny_model, tmp_path_factory: pytest.Te
         ray=options,
         models_dir=checkpoints.parent,
     )
-    backend = RayBackend("tiny", settings)
+    env_vars = {
+        "HUATU_CACHE": str(settings.cache_dir),
+        "HUATU_MODELS_DIR": str(settings.models_dir),
+        "HUATU_DTYPE": settings.dtype,
+    }
+    deploy_shipped_config(ray_cluster, tmp_path_factory.mktemp("ray-deploy"), env_vars)
+    said: list[str] = []
+    hearing = logging.Handler(logging.INFO)
+    hearing.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("huatu")
+    level = logger.level
+    logger.addHandler(hearing)
+    logger.setLevel(logging.INFO)
+    try:
+        backend = RayBackend("tiny", settings)
+    finally:
+        logger.removeHandler(hearing)
+        logger.setLevel(level)
+    # the front took the operator's application as it is (no deploy of its own)
+    assert "using the generator already running on the Ray cluster (tiny)" in said, said
     choice = BackendChoice("ray", "tiny", Notice("choice_flag", {"backend": "ray"}))
     try:
         yield ImageService(settings, choice, backend, history=HistoryStore(outputs))
@@ -323,7 +421,14 @@ def test_a_replica_killed_under_load_loses_nothing_and_comes_back(ray_service: I
     import ray
 
     from huatu.errors import BackendUnavailableError
+    from tests.helpers import wait_until
 
+    def replica_actors() -> list[dict]:
+        named = ray.util.list_named_actors(all_namespaces=True)
+        return [actor for actor in named if "HuatuGenerator" in actor["name"]]
+
+    # a model switch before this test leaves the old replicas stopping for a while
+    wait_until(lambda: len(replica_actors()) == 2, what="only this deployment's two replicas")
     backend = ray_service.backend
     started = threading.Event()
     outcomes: list[object] = []
@@ -348,11 +453,7 @@ def test_a_replica_killed_under_load_loses_nothing_and_comes_back(ray_service: I
         thread.start()
     assert started.wait(30)
     time.sleep(0.5)  # runs are on both replicas now
-    replicas = [
-        actor
-        for actor in ray.util.list_named_actors(all_namespaces=True)
-        if "HuatuGenerator" in actor["name"]
-    ]
+    replicas = replica_actors()
     assert len(replicas) == 2, replicas
     ray.kill(ray.get_actor(replicas[0]["name"], namespace=replicas[0]["namespace"]))
     for thread in threads:
@@ -387,3 +488,83 @@ def test_the_ray_benchmark_measures_through_the_replicas(ray_service, tiny_servi
     before = sum(ray_service.backend.served.values())
     assert _images_per_minute(ray_service, 2 * CLIENTS) > 0
     assert sum(ray_service.backend.served.values()) - before == 2 * CLIENTS
+
+
+def test_a_lost_cluster_is_refused_in_one_sentence_and_served_again_once_back(
+    ray_service: ImageService, ray_cluster: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """(Last: it kills the module's cluster.) Served on the cluster; the cluster killed (every
+    process of it, as when its machine goes away) → the server stays up (its options answer,
+    "0 of 2 replicas up") and a generation is refused at once with one sentence saying the
+    cluster does not answer, not left hanging; the cluster started again on the same address
+    → the front connects again by itself, deploys the generator there (the model it serves,
+    not the one the cluster's operator had deployed at first), and serves."""
+    import logging
+
+    import httpx
+
+    def txt2img(url: str, seed: int) -> httpx.Response:
+        body = {"prompt": "a lighthouse", "seed": seed, "steps": 2, "width": 64, "height": 64}
+        return httpx.post(f"{url}/sdapi/v1/txt2img", json=body, timeout=300, trust_env=False)
+
+    def assert_served(answer: httpx.Response, seed: int) -> None:
+        assert answer.status_code == 200, answer.text[:300]
+        png = base64.b64decode(answer.json()["images"][0])
+        settings = parse_parameters(read_parameters(png)).settings
+        assert int(settings["Seed"]) == seed and settings["Model"] == "tiny-b"
+
+    with serving_app(ray_service) as url:
+        assert_served(txt2img(url, 1), 1)  # the model switch test left tiny-b
+
+        port = int(ray_cluster.rsplit(":", 1)[1])
+        kill_cluster(port)
+        refused = txt2img(url, 2)
+        assert refused.status_code == 503, refused.text[:300]
+        said = refused.json()["detail"]
+        assert said.startswith(f"The Ray cluster at {ray_cluster} is not answering"), said
+        settings = httpx.get(f"{url}/sdapi/v1/options", timeout=30, trust_env=False)
+        assert settings.status_code == 200
+        assert "0 of 2 replicas up" in settings.json()["huatu_backend"]
+
+        start_head(port)
+        with caplog.at_level(logging.WARNING):
+            assert_served(txt2img(url, 3), 3)
+        assert "connecting" in caplog.text
+
+
+#: ``serve run FILE --non-blocking --address ADDRESS`` (Ray Serve's own command line), then a
+#: wait (≤ 100 s) until the cluster runs the ``huatu`` application.
+DEPLOY_AND_WAIT = """
+import sys, time, ray
+from ray import serve
+from ray.serve.scripts import cli
+config, address = sys.argv[1:]
+cli.main(["run", config, "--non-blocking", f"--address={address}"], standalone_mode=False)
+for _ in range(200):
+    found = serve.status().applications.get("huatu")
+    if found is not None and str(found.status).endswith("RUNNING"):
+        break
+    time.sleep(0.5)
+else:
+    sys.exit("the huatu application did not start")
+"""
+
+
+def deploy_shipped_config(address: str, folder: Path, env_vars: dict[str, str]) -> None:
+    """Deploy the generator as a cluster's operator would: ``serve run`` of the shipped
+    ``deploy/ray-serve.yaml``, made to fit this machine (the tiny model, no GPU, half a CPU
+    and two replicas, no HTTP proxy; ``env_vars`` for the replicas' settings)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "deploy" / "ray-serve.yaml").read_text())
+    config["proxy_location"] = "Disabled"  # no HTTP port taken on this machine
+    application = config["applications"][0]
+    application["args"]["model"] = "tiny"
+    application["runtime_env"]["env_vars"].update(env_vars)
+    deployment = application["deployments"][0]
+    deployment["autoscaling_config"].update(min_replicas=2, max_replicas=2)
+    deployment["ray_actor_options"] = {"num_cpus": 0.5, "num_gpus": 0}
+    deploy_file = folder / "ray-serve.yaml"
+    deploy_file.write_text(yaml.safe_dump(config))
+    deploy = [sys.executable, "-c", DEPLOY_AND_WAIT, str(deploy_file), address]
+    subprocess.run(deploy, check=True, capture_output=True, timeout=180)

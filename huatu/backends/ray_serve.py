@@ -52,6 +52,9 @@ WATCH_EVERY_S = 0.1
 LOST_EVERY = 20
 #: Seconds to wait for the cluster's GCS to take a connection before calling it lost.
 LOST_CHECK_S = 2.0
+#: Set once this process has deployed (or taken over) the generator: a later start is a model
+#: switch or a reconnect.
+_STARTED_ONCE = threading.Event()
 
 
 class RayBackend:
@@ -115,13 +118,13 @@ class RayBackend:
             ) from None
         deployment = HuatuGenerator.options(**self._deployment_options())
         try:
-            if address and app_running(APPLICATION):  # deployed on the cluster (serve deploy)
-                self.handle = serve.get_app_handle(APPLICATION)
-            else:
+            info = self._running_app_to_keep(address, model)
+            if info is None:
                 self.handle = serve.run(
                     deployment.bind(model, settings), name=APPLICATION, route_prefix=None
                 )
-            info = self.handle.info.remote().result(timeout_s=SMALL_CALL_S)
+                info = self.handle.info.remote().result(timeout_s=SMALL_CALL_S)
+            _STARTED_ONCE.set()
         except Exception as error:
             kind, reason = failure_reason(error)
             raise ModelLoadError(
@@ -137,6 +140,26 @@ class RayBackend:
         self.served: dict[str, int] = {}
         self._served_lock = threading.Lock()
 
+    def _running_app_to_keep(self, address: str | None, model: str) -> dict[str, Any] | None:
+        """The info of the generator already running on the cluster at ``address``, when it
+        is to be used as it is (``self.handle`` then points at it): at this process's first
+        start (deployed there with ``serve deploy``: its model and replicas are the
+        operator's), or when it already serves ``model``. None: deploy ``model`` — a model
+        switch, a local instance, or no generator running there."""
+        from ray import serve
+
+        from huatu.ray_app import APPLICATION
+
+        if not address or not app_running(APPLICATION):
+            return None
+        handle = serve.get_app_handle(APPLICATION)
+        info = handle.info.remote().result(timeout_s=SMALL_CALL_S)
+        if _STARTED_ONCE.is_set() and info["model"] != model:
+            return None
+        log.info("using the generator already running on the Ray cluster (%s)", info["model"])
+        self.handle = handle
+        return info
+
     def _deployment_options(self) -> dict[str, Any]:
         low, high = self.options.min_replicas, self.options.max_replicas
         options: dict[str, Any] = {
@@ -144,9 +167,10 @@ class RayBackend:
                 "num_cpus": self.options.cpus_per_replica,
                 "num_gpus": self.options.gpus_per_replica,
             },
-            # A model that fails to load fails again: one try per replica and one more, not
-            # Ray's twenty, before the switch is refused (and the old model loaded again).
-            "max_constructor_retry_count": high + 1,
+            # A model that fails to load fails again: one try per replica (Ray Serve gives
+            # up at this many failures), not Ray's twenty, before the switch is refused (and
+            # the old model loaded again).
+            "max_constructor_retry_count": high,
         }
         if low == high:
             options["num_replicas"] = low
