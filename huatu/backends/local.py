@@ -10,6 +10,7 @@ import threading
 from contextlib import nullcontext
 from typing import Any
 
+from huatu.backends import faster
 from huatu.backends.base import (
     BackendOutput,
     CancelToken,
@@ -29,13 +30,6 @@ from huatu.backends.editing import (
 from huatu.backends.fast import TAESD_LABEL, FastPath, fast_sources, lcm_notices
 from huatu.backends.local_options import compile_unet, save_memory, tune_layout
 from huatu.backends.networks import LoraAdapters, PromptNetworks, embedding_width
-from huatu.backends.step_cache import (
-    CACHE_FIELD,
-    DEFAULT_INTERVAL,
-    StepCache,
-    cache_label,
-    can_cache,
-)
 from huatu.backends.vae import VaeChoice
 from huatu.config import Settings
 from huatu.device import DevicePlan, choose_device
@@ -125,8 +119,10 @@ class LocalBackend:
         #: An inpainting checkpoint (its UNet also reads the mask and the masked picture: 9
         #: input channels) runs inpainting only.
         self.inpainting_model = self.pipe.unet.config.in_channels == INPAINT_UNET_CHANNELS
-        #: Step caching replaces the UNet's forwards, which a compiled UNet does not call.
-        self.can_cache = can_cache(self.pipe.unet) and not settings.compile
+        #: "Faster" here: step caching, and token merging with it where that pays.
+        self.can_cache, self.merges_tokens = faster.abilities(
+            self.pipe.unet, self.plan, settings.compile
+        )
         options = []
         if settings.low_memory:
             options.append(save_memory(self.pipe, self.plan))
@@ -185,7 +181,7 @@ class LocalBackend:
             schedulers=frozenset(scheduler_ids()),
             presets=quality_presets(fast_available=fast, family=self.family),
             preset_notes=notes,
-            metadata_fields=("VAE hash", "VAE", "Lora hashes", "TI hashes", CACHE_FIELD),
+            metadata_fields=("VAE hash", "VAE", "Lora hashes", "TI hashes", *faster.FIELDS),
             concurrency=1,
             test_model=self.is_test_model,
             family=self.family,
@@ -212,14 +208,15 @@ class LocalBackend:
         """Extra A1111 settings for the images of ``request`` (after it ran): ``VAE: TAESD``
         when TAESD decoded them (the Fast path, or ``fast_decode``), else ``VAE hash`` and
         ``VAE`` of a chosen VAE file; ``Lora hashes`` and ``TI hashes`` of the LoRAs and
-        embeddings its prompts used; ``Cache`` when step caching ran."""
+        embeddings its prompts used; ``Cache`` when step caching ran, with ``Token merging
+        ratio`` where it merged tokens too."""
         fields = self.networks.metadata(self.networks.find(request))
         if self._taesd_decodes(request) and self.fast.taesd_loaded:
             fields["VAE"] = TAESD_LABEL
         else:
             fields.update(self.vae.metadata())
         if self._caches(request):
-            fields[CACHE_FIELD] = cache_label(DEFAULT_INTERVAL)
+            fields.update(faster.metadata(self.merges_tokens))
         return fields
 
     def _taesd_decodes(self, request: GenerationRequest) -> bool:
@@ -299,8 +296,12 @@ class LocalBackend:
         )
         self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-        caching = StepCache(self.pipe.unet).on() if self._caches(request) else nullcontext()
-        with caching:  # every pass of the run (image to image, hires) shares the UNet
+        less_work = (
+            faster.running(self.pipe.unet, self.merges_tokens, seeds[0])
+            if self._caches(request)
+            else nullcontext()
+        )
+        with less_work:  # every pass of the run (image to image, hires) shares the UNet
             run = self._run(request, generators, on_step, counted, conditioning)
         if run.latents is None:  # strength too low for a step: the source itself
             return BackendOutput(images=run.pictures, seeds=seeds, notices=run.notices)

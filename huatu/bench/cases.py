@@ -14,8 +14,9 @@ Cases:
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,11 +177,32 @@ class CaseRunner:
                 return_dict=False,
             )[0]
 
-    def cached_steps(self, calls: int = 3) -> Any:
-        """``calls`` UNet steps with step caching on: one full call, the rest cached."""
-        from huatu.backends.step_cache import StepCache
+    @property
+    def merges_tokens(self) -> bool:
+        """Whether huatu's "Faster" merges tokens too in this case's precision on the CPU
+        (:func:`huatu.backends.token_merging.merges_tokens`)."""
+        from huatu.backends.token_merging import merges_tokens
+        from huatu.device import choose_device
 
-        with StepCache(self.pipe.unet, interval=calls).on():
+        return merges_tokens(self.pipe.unet, choose_device("cpu", self.spec.dtype))
+
+    @contextlib.contextmanager
+    def less_work(self, interval: int) -> Iterator[Any]:
+        """What "Faster" does to the UNet (as :func:`huatu.backends.faster.running`): step
+        caching with a full call every ``interval`` calls, and token merging where huatu
+        merges. Yields the :class:`~huatu.backends.step_cache.StepCache` (its counts)."""
+        from huatu.backends.step_cache import StepCache
+        from huatu.backends.token_merging import token_merging
+
+        cache = StepCache(self.pipe.unet, interval=interval)
+        with cache.on(), contextlib.ExitStack() as more:
+            if self.merges_tokens:
+                more.enter_context(token_merging(self.pipe.unet, seed=0))
+            yield cache
+
+    def cached_steps(self, calls: int = 3) -> Any:
+        """``calls`` UNet steps as "Faster" runs them: one full call, the rest cached."""
+        with self.less_work(interval=calls):
             for _ in range(calls):
                 output = self.unet_step()
         return output
@@ -224,9 +246,9 @@ class CaseRunner:
 
         generator = torch.Generator("cpu").manual_seed(0)
         if self.spec.step_cache:
-            from huatu.backends.step_cache import StepCache
+            from huatu.backends.step_cache import DEFAULT_INTERVAL
 
-            with StepCache(self.pipe.unet).on():
+            with self.less_work(DEFAULT_INTERVAL):
                 return self._default_image(generator)
         if not self.spec.fast:
             return self._default_image(generator)

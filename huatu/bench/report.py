@@ -126,10 +126,13 @@ def format_table(result: dict[str, Any]) -> str:
             )
     cache = result.get("step_cache")
     if cache:
+        merging = cache.get("token_merging_ratio")
+        merged = f", token merging {merging}" if merging else ""
         lines.append(
-            f"step caching (DeepCache, interval {cache['interval']}, huatu-default): UNet CFG "
-            f"step {cache['unet_cfg_step_s']:.2f} s full, {cache['cached_step_s']:.2f} s cached "
-            f"({cache['step_ratio']:.2f}×); 20-step image ~{cache['image_s']:.1f} s → "
+            f"step caching (DeepCache, interval {cache['interval']}{merged}, huatu-default): "
+            f"UNet CFG step {cache['unet_cfg_step_s']:.2f} s full, "
+            f"{cache['cached_step_s']:.2f} s cached ({cache['step_ratio']:.2f}×); "
+            f"20-step image ~{cache['image_s']:.1f} s → "
             f"~{cache['image_cached_s']:.1f} s ({cache['image_speedup']:.2f}×, computed from the "
             f"measured steps; goal for the default {cache['goal_speedup']}×)"
         )

@@ -28,15 +28,15 @@ def measure_step_cache(runner: Any, row: dict[str, Any], repeats: int, steps: in
         repeats: interleaved pairs of one full and one cached step.
         steps: steps of the image the figures are for.
     """
-    from huatu.backends.step_cache import DEFAULT_INTERVAL, StepCache
+    from huatu.backends.step_cache import DEFAULT_INTERVAL
+    from huatu.backends.token_merging import RATIO
 
     full: list[float] = []
     cached: list[float] = []
     for _ in range(repeats):
         # one full call keeps the deep features; with an interval longer than the run, every
-        # later call is a cached one
-        cache = StepCache(runner.pipe.unet, interval=10**9)
-        with cache.on():
+        # later call is a cached one (and where huatu merges tokens, both calls merge)
+        with runner.less_work(interval=10**9) as cache:
             full.append(_seconds(runner.unet_step))
             cached.append(_seconds(runner.unet_step))
         if cache.full_calls != 1:
@@ -48,6 +48,7 @@ def measure_step_cache(runner: Any, row: dict[str, Any], repeats: int, steps: in
     cached_image = rest + full_calls * full_s + (steps - full_calls) * cached_s
     return {
         "interval": DEFAULT_INTERVAL,
+        "token_merging_ratio": RATIO if runner.merges_tokens else None,
         "steps": steps,
         "unet_cfg_step_s": round(full_s, 3),
         "cached_step_s": round(cached_s, 3),
