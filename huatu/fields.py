@@ -169,8 +169,9 @@ def _edit_rules() -> dict[str, str]:
         "hires_strength": "Denoising strength of the hires pass, 0 to 1",
         "hires_upscaler": f"How the hires fix enlarges, one of {', '.join(HIRES_UPSCALERS)}",
         "step_cache": (
-            "Step caching (DeepCache): the UNet's deep layers run every third step only; "
-            "faster, the picture slightly different"
+            "Step caching (DeepCache): the UNet's deep layers run every third step only (on "
+            "a CPU with bf16, token merging too: ToMe 0.5); faster, the picture slightly "
+            "different"
         ),
         "fast_decode": (
             "Decode with TAESD, a tiny decoder: a fraction of the VAE's time, slightly softer "

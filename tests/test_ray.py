@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,12 @@ def kill_cluster(port: int) -> None:
     for process in doomed:
         with contextlib.suppress(psutil.Error):
             process.kill()
+    # `ray start` noted the cluster as this machine's current one, and `ray.init()` without an
+    # address would try to join it; `ray stop` forgets it, and so does this
+    noted = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    with contextlib.suppress(OSError):
+        if noted.read_text().strip().endswith(f":{port}"):
+            noted.unlink()
 
 
 def start_head(port: int) -> None:

@@ -101,7 +101,9 @@ class RayBackend:
                 os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", str(10**9))
             if not ray.is_initialized():
                 ray.init(
-                    address=address,
+                    # no address: a local instance of our own — never a cluster that `ray
+                    # start` left on this machine (Ray would connect to the last one it knows)
+                    address=address or "local",
                     namespace="huatu",
                     include_dashboard=False,
                     log_to_driver=False,

@@ -198,8 +198,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "step_cache": ("Faster: step caching (DeepCache)", "更快：步间缓存（DeepCache）"),
     "step_cache_info": (
-        "The deep layers run every third step only: faster, the picture slightly different",
-        "UNet 深层每三步才完整计算一次：更快，画面会略有不同",
+        "The deep layers run every third step only (and, on CPUs with bf16, similar tokens "
+        "merge in the attention): faster, the picture slightly different",
+        "UNet 深层每三步才完整计算一次（支持 bf16 的 CPU 上，注意力中相近的 token 还会合并）："
+        "更快，画面会略有不同",
     ),
     "fast_decode": ("Fast decode (TAESD)", "快速解码（TAESD）"),
     "fast_decode_info": (
