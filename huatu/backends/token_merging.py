@@ -1,13 +1,15 @@
-"""Token merging for SD 1.x/2.x and SDXL UNets: ToMe for SD (Bolya and Hoffman, 2023,
-arXiv:2303.17604), through its authors' ``tomesd`` package. In the full-resolution transformer
-blocks, the self-attention runs on half the tokens — similar ones merged, then spread back —
-so its cost, the largest part of a UNet step on a CPU with bf16, falls to about a quarter.
+"""Token merging for UNets with attention at full resolution (SD 1.x/2.x): ToMe for SD
+(Bolya and Hoffman, 2023, arXiv:2303.17604), through its authors' ``tomesd`` package. In the
+full-resolution transformer blocks, the self-attention runs on half the tokens — similar ones
+merged, then spread back — so its cost, the largest part of a UNet step on a CPU with bf16,
+falls to about a quarter.
 
 Measured on the SD 1.5 architecture, bf16 on two AVX512-BF16 cores (2026-12-03): a UNet CFG
 step 6.39 → 5.06 s, a step-cached one 1.37 → 0.79 s; on AVX2 in fp32 it gained 1.03× (the
 convolutions dominate there), so huatu merges tokens only where the CPU runs bf16
-(:func:`merges_tokens`). The published quality figure: FID 33.12 → 33.02 at ratio 0.5 (SD 1.5,
-512², 50 PLMS steps, ImageNet-1k classes), 1.87× faster on a GPU.
+(:func:`merges_tokens`; an AMX CPU falls under the same rule, not measured yet). The published
+quality figure: FID 33.12 → 33.02 at ratio 0.5 (SD 1.5, 512², 50 PLMS steps, ImageNet-1k
+classes), 1.87× faster on a GPU.
 
 Which tokens merge is drawn from a generator seeded by the run's seed: the same seed makes the
 same image.
@@ -30,9 +32,9 @@ MERGING_FIELD = "Token merging ratio"
 
 def merges_tokens(unet: Any, plan: DevicePlan) -> bool:
     """Whether "Faster" merges ``unet``'s tokens on ``plan``: a CPU running bf16, where the
-    bench measured it paying (1.26× per full step, 1.75× per cached one; elsewhere not measured
-    to pay), and a UNet with attention at full resolution, where ToMe merges (SD 1.x/2.x; not
-    SDXL, whose first blocks have none)."""
+    bench measured it paying (1.26–1.31× per full step, 1.75× per cached one; elsewhere not
+    measured to pay), and a UNet with attention at full resolution, where ToMe merges
+    (SD 1.x/2.x; not SDXL, whose first blocks have none)."""
     has_attention = bool(getattr(unet.down_blocks[0], "attentions", None))
     return plan.device == "cpu" and plan.dtype == "bfloat16" and has_attention
 
