@@ -123,3 +123,7 @@ def test_faster_merges_tokens_where_the_backend_does_and_a_seed_keeps_its_image(
     after, after_settings = draw()
     assert np.array_equal(after, plain) and "Token merging ratio" not in after_settings
     assert "Token merging ratio" not in plain_settings
+    with self_attention_tokens(unet) as seen:  # a hires pass: latents of another size
+        hires, settings = draw(step_cache=True, hires_scale=2, hires_steps=2, hires_strength=0.5)
+    assert hires.shape == (128, 128, 3) and settings["Token merging ratio"] == "0.5"
+    assert set(seen) == {32, 128}  # 8×8 then 16×16 latents, half of each
