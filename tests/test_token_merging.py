@@ -42,9 +42,10 @@ def attention_first(
     config = dict(UNet2DConditionModel.load_config(tiny_model / "unet"))
     config["down_block_types"] = ["CrossAttnDownBlock2D", "DownBlock2D"]
     config["up_block_types"] = ["UpBlock2D", "CrossAttnUpBlock2D"]
-    torch.manual_seed(0)
     shutil.rmtree(folder / "unet")
-    UNet2DConditionModel.from_config(config).save_pretrained(folder / "unet")
+    with torch.random.fork_rng():  # seeded weights, the process's generator left as it was
+        torch.manual_seed(0)
+        UNet2DConditionModel.from_config(config).save_pretrained(folder / "unet")
     service = ImageService.start(
         replace(base_settings, models_dir=models), model="tiny-attn", backend="local"
     )

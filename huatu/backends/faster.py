@@ -36,16 +36,21 @@ def metadata(merges_tokens: bool) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running(unet: Any, merges_tokens: bool, seed: int) -> Iterator[None]:
+def running(
+    unet: Any, merges_tokens: bool, seed: int, interval: int = step_cache.DEFAULT_INTERVAL
+) -> Iterator[step_cache.StepCache]:
     """``unet`` does less work for the ``with`` block (one run, every pass of it), and is
-    exactly as before afterwards.
+    exactly as before afterwards. Yields the step cache (its call counts).
 
     Args:
         unet: the pipeline's UNet.
         merges_tokens: merge tokens as well as cache steps.
         seed: the run's first seed (which tokens merge is drawn from it).
+        interval: a full UNet call every this many calls. Default
+            :data:`~huatu.backends.step_cache.DEFAULT_INTERVAL`.
     """
-    with step_cache.StepCache(unet).on(), contextlib.ExitStack() as more:
+    cache = step_cache.StepCache(unet, interval=interval)
+    with cache.on(), contextlib.ExitStack() as more:
         if merges_tokens:
             more.enter_context(token_merging.token_merging(unet, seed))
-        yield
+        yield cache

@@ -14,9 +14,8 @@ Cases:
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,19 +185,12 @@ class CaseRunner:
 
         return merges_tokens(self.pipe.unet, choose_device("cpu", self.spec.dtype))
 
-    @contextlib.contextmanager
-    def less_work(self, interval: int) -> Iterator[Any]:
-        """What "Faster" does to the UNet (as :func:`huatu.backends.faster.running`): step
-        caching with a full call every ``interval`` calls, and token merging where huatu
-        merges. Yields the :class:`~huatu.backends.step_cache.StepCache` (its counts)."""
-        from huatu.backends.step_cache import StepCache
-        from huatu.backends.token_merging import token_merging
+    def less_work(self, interval: int) -> Any:
+        """What "Faster" does to the UNet (:func:`huatu.backends.faster.running`), with a full
+        call every ``interval`` calls; a context that yields the step cache (its counts)."""
+        from huatu.backends.faster import running
 
-        cache = StepCache(self.pipe.unet, interval=interval)
-        with cache.on(), contextlib.ExitStack() as more:
-            if self.merges_tokens:
-                more.enter_context(token_merging(self.pipe.unet, seed=0))
-            yield cache
+        return running(self.pipe.unet, self.merges_tokens, seed=0, interval=interval)
 
     def cached_steps(self, calls: int = 3) -> Any:
         """``calls`` UNet steps as "Faster" runs them: one full call, the rest cached."""
