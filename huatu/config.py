@@ -119,6 +119,9 @@ class Settings:
             Default off.
         low_memory: save memory (``HUATU_LOW_MEMORY=1`` or ``--low-memory``): model CPU
             offload on CUDA, VAE tiling above 512×512 everywhere. Default off.
+        batch_images: the most images one batch of compatible queued requests holds
+            (``HUATU_BATCH_IMAGES`` or ``--batch-images``; 1: no batching). Default: 4 on
+            CUDA, where batching pays, and 1 elsewhere (:mod:`huatu.backends.batching`).
         allow_pickle: also load model weights in pickle formats (``.bin``, ``.ckpt``, ``.pt``),
             which can run code hidden in the file (``HUATU_ALLOW_PICKLE=1`` or
             ``--allow-pickle``). Default off: ``.safetensors`` only.
@@ -160,6 +163,7 @@ class Settings:
     port: int = DEFAULT_PORT
     compile: bool = False
     low_memory: bool = False
+    batch_images: int | None = None
     allow_pickle: bool = False
     lcm_lora: str | None = None
     taesd: str | None = None
@@ -246,6 +250,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: bool = Tr
         port=_port(port_text),
         compile=_flag("HUATU_COMPILE", get("HUATU_COMPILE")),
         low_memory=_flag("HUATU_LOW_MEMORY", get("HUATU_LOW_MEMORY")),
+        batch_images=_count("HUATU_BATCH_IMAGES", get("HUATU_BATCH_IMAGES")),
         allow_pickle=_flag("HUATU_ALLOW_PICKLE", get("HUATU_ALLOW_PICKLE")),
         lcm_lora=get("HUATU_LCM_LORA"),
         taesd=get("HUATU_TAESD"),
@@ -291,6 +296,15 @@ def _positive_float(name: str, text: str | None, default: float) -> float:
     if not value > 0:
         raise SettingsError("setting_positive", name=name, value=Quoted(text))
     return value
+
+
+def _count(name: str, text: str | None) -> int | None:
+    """A whole number ≥ 1, or ``None`` when not set."""
+    if text is None:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError("setting_count", name=name, value=Quoted(text))
+    return int(text)
 
 
 def _flag(name: str, text: str | None) -> bool:

@@ -72,7 +72,8 @@ class HuatuGenerator:
         from huatu.backends.local import LocalBackend
 
         self.replica = f"{os.uname().nodename}:{os.getpid()}"
-        self.backend = LocalBackend(model, settings)
+        # one request at a time per replica (``max_ongoing_requests``): nothing to batch
+        self.backend = LocalBackend(model, replace(settings, batch_images=1))
 
     def info(self) -> dict[str, Any]:
         """Which replica, the model, how it runs (a notice, rendered in the front in each

@@ -424,3 +424,15 @@ def test_the_gpu_bench_measures_a_pipeline_and_huatus_paths_on_the_cpu(tiny_pipe
     paths = gpu.huatu_paths("cpu", tmp_path)
     assert set(paths) == {"default", "low_memory", "step_cache"}
     assert all(found.get("plan", "").startswith("cpu ") for found in paths.values()), paths
+
+
+def test_the_gpu_bench_times_a_burst_one_by_one_and_batched(cache_dir):
+    """The batching figure of ``make bench-gpu``, on the CPU with the tiny model: both ways
+    ran the whole burst (the batches themselves are tested in tests/test_batching.py)."""
+    from huatu.bench import gpu
+
+    found = gpu.batching_gain("tiny", "cpu", cache_dir, size=64, steps=2, burst=5)
+    assert found["requests"] == 5
+    for way in ("one_by_one", "batched"):
+        assert found[way]["images_per_minute"] == pytest.approx(5 * 60 / found[way]["s"], rel=0.01)
+    assert found["gain"] > 0

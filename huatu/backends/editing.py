@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from huatu.images import fit, keep_outside, noise_fill, outpaint_canvas, prepared_mask
 from huatu.messages import Notice
+from huatu.request import IMG2IMG, INPAINT
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -262,3 +263,30 @@ def hires_total(request: GenerationRequest) -> int:
         request.hires_steps or request.num_inference_steps, request.hires_strength
     )
     return request.num_inference_steps + second
+
+
+def run_mode(
+    pipes: EditingPipelines,
+    request: GenerationRequest,
+    generators: list,
+    on_step: StepCallback,
+    conditioning: Conditioning | None,
+    pictures: Callable[[Any], list[Image]],
+    counted: dict,
+) -> EditRun:
+    """``request``'s mode run up to its latents: image to image, inpainting, or text to
+    image with its hires pass (``pictures`` decodes the first pass for it, and
+    ``counted["offset"]`` becomes the first pass's steps, for the progress count)."""
+    if request.mode == IMG2IMG:
+        return run_img2img(pipes, request, generators, on_step, conditioning)
+    if request.mode == INPAINT:
+        return run_inpaint(pipes, request, generators, on_step, conditioning)
+    latents = pipes.pipe(
+        width=request.width,
+        height=request.height,
+        **common_arguments(request, generators, on_step, conditioning),
+    ).images
+    if request.hires_scale != 1:
+        counted["offset"] = request.num_inference_steps
+        latents = run_hires(pipes, request, latents, pictures, generators, on_step, conditioning)
+    return EditRun(latents=latents)

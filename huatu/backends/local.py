@@ -5,10 +5,9 @@ torch and diffusers are imported here, lazily, when a backend is created; never 
 
 from __future__ import annotations
 
-import logging
 import threading
-from contextlib import nullcontext
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 from huatu.backends import faster
 from huatu.backends.base import (
@@ -18,33 +17,28 @@ from huatu.backends.base import (
     ProgressCallback,
     ProgressEvent,
 )
-from huatu.backends.editing import (
-    EditingPipelines,
-    EditRun,
-    common_arguments,
-    hires_total,
-    run_hires,
-    run_img2img,
-    run_inpaint,
-)
+from huatu.backends.batching import Batcher, Job, batch_images_for
+from huatu.backends.editing import EditingPipelines, hires_total, run_mode
 from huatu.backends.fast import TAESD_LABEL, FastPath, fast_sources, lcm_notices
-from huatu.backends.local_options import compile_unet, save_memory, tune_layout
+from huatu.backends.local_batch import batch_key, kept_output, run_together
+from huatu.backends.local_options import compile_unet, load_on_device, save_memory
 from huatu.backends.networks import LoraAdapters, PromptNetworks, embedding_width
-from huatu.backends.vae import VaeChoice
+from huatu.backends.vae import VaeChoice, decode
 from huatu.config import Settings
 from huatu.device import DevicePlan, choose_device
 from huatu.errors import DeviceError, GenerationCancelled, ModelLoadError
-from huatu.messages import Joined, Notice, message, render
+from huatu.messages import Joined, Notice, render
 from huatu.models.families import family
 from huatu.models.folders import VAE, library_for
 from huatu.models.hashes import hashes_for, short
-from huatu.models.loading import ModelSource, find_model, load_pipeline
+from huatu.models.loading import find_model
 from huatu.presets import quality_presets
-from huatu.prompts.encoding import Conditioning, PromptEncoder
-from huatu.request import IMG2IMG, INPAINT, MODES, GenerationRequest
+from huatu.prompts.encoding import PromptEncoder
+from huatu.request import INPAINT, MODES, GenerationRequest
 from huatu.schedulers import LCM_SCHEDULER, get_scheduler_spec, make_scheduler, scheduler_ids
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 #: Input channels of an inpainting checkpoint's UNet (latents, mask, masked-picture latents).
 INPAINT_UNET_CHANNELS = 9
@@ -91,7 +85,7 @@ class LocalBackend:
             raise ModelLoadError("device_unavailable", problem=error.notice) from None
         self.library = library_for(settings)
         self.source = find_model(model, settings, self.library)
-        self.pipe, recognised = _load_pipeline(self.source, settings, self.plan)
+        self.pipe, recognised = load_on_device(self.source, settings, self.plan)
         self.family = family(recognised.family)
         #: A1111's ``Model hash`` of a checkpoint file (its sha256's first 10 hex digits).
         self.model_hash = (
@@ -123,7 +117,12 @@ class LocalBackend:
         self.can_cache, self.merges_tokens = faster.abilities(
             self.pipe.unet, self.plan, settings.compile
         )
+        #: Compatible requests waiting together run as one batch (on CUDA, by default).
+        self.batch_images = batch_images_for(self.plan, settings.batch_images)
+        self.batcher = Batcher(self._run_jobs, self.batch_images) if self.batch_images > 1 else None
         options = []
+        if self.batcher is not None:
+            options.append(Notice("local_option_batching", {"images": self.batch_images}))
         if settings.low_memory:
             options.append(save_memory(self.pipe, self.plan))
         if settings.compile:
@@ -182,7 +181,7 @@ class LocalBackend:
             presets=quality_presets(fast_available=fast, family=self.family),
             preset_notes=notes,
             metadata_fields=("VAE hash", "VAE", "Lora hashes", "TI hashes", *faster.FIELDS),
-            concurrency=1,
+            concurrency=self.batch_images,  # they reach the batcher together
             test_model=self.is_test_model,
             family=self.family,
             embedding_width=embedding_width(self.pipe),
@@ -211,23 +210,28 @@ class LocalBackend:
         embeddings its prompts used; ``Cache`` when step caching ran, with ``Token merging
         ratio`` where it merged tokens too."""
         fields = self.networks.metadata(self.networks.find(request))
-        if self._taesd_decodes(request) and self.fast.taesd_loaded:
+        if self.taesd_decodes(request) and self.fast.taesd_loaded:
             fields["VAE"] = TAESD_LABEL
         else:
             fields.update(self.vae.metadata())
-        if self._caches(request):
+        if self.caches(request):
             fields.update(faster.metadata(self.merges_tokens))
         return fields
 
-    def _taesd_decodes(self, request: GenerationRequest) -> bool:
+    def taesd_decodes(self, request: GenerationRequest) -> bool:
         """Whether ``request``'s images are decoded with TAESD: the Fast path, or asked."""
-        return self._fast_path(request) or request.fast_decode
+        return self.fast_path(request) or request.fast_decode
 
-    def _caches(self, request: GenerationRequest) -> bool:
+    def caches(self, request: GenerationRequest) -> bool:
         """Whether ``request`` runs with step caching: asked, possible here, and a many-step
         run (the Fast path's and a few-step family's few steps gain nothing)."""
-        many_steps = not self._fast_path(request) and not self.family.few_step
+        many_steps = not self.fast_path(request) and not self.family.few_step
         return request.step_cache and self.can_cache and many_steps
+
+    def fast_path(self, request: GenerationRequest) -> bool:
+        """Whether ``request`` takes the Fast path (LCM-LoRA + TAESD): the LCM scheduler on a
+        many-step model. A few-step model (an LCM checkpoint …) runs its scheduler as it is."""
+        return request.scheduler == LCM_SCHEDULER and not self.family.few_step
 
     def generate(
         self,
@@ -238,17 +242,43 @@ class LocalBackend:
         preview_every: int = 0,
     ) -> BackendOutput:
         """Run the pipeline; image *i* uses ``torch.Generator("cpu").manual_seed(seed + i)``.
+        Where batching is on, compatible requests waiting together run as one batch, each
+        image as it would alone (:mod:`huatu.backends.local_batch`).
 
         Args:
             request: a validated request whose ``seed`` is not -1.
             progress: called once per denoising step with the step number and total.
-            cancel: checked after every step; when set, the run stops and
-                :class:`GenerationCancelled` is raised.
+            cancel: checked after every step; when set, the run stops (or leaves its batch)
+                and :class:`GenerationCancelled` is raised.
             preview_every: attach a latent preview to every N-th step's progress event
                 (and the last). Default 0: no previews.
         """
+        if self.batcher is None:
+            return self._generate_alone(request, progress, cancel, preview_every)
+        key = batch_key(self, request)
+        return self.batcher.submit(Job(request, key, progress, cancel, preview_every))
+
+    def _run_jobs(self, jobs: list[Job]) -> None:
+        """The batcher's run: one job as any request runs, more as one pipeline call."""
+        if len(jobs) == 1:
+            job = jobs[0]
+            job.finish(
+                self._generate_alone(job.request, job.progress, job.cancel, job.preview_every)
+            )
+            return
+        with self._lock:
+            run_together(self, jobs)
+
+    def _generate_alone(
+        self,
+        request: GenerationRequest,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        preview_every: int,
+    ) -> BackendOutput:
+        """One request's run (:meth:`generate`), with its LoRAs on for its time only."""
         counted = {"offset": 0, "total": hires_total(request) if request.hires_scale != 1 else 0}
-        decodes = self._taesd_decodes(request)  # TAESD previews then: it is loaded anyway
+        decodes = self.taesd_decodes(request)  # TAESD previews then: it is loaded anyway
 
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
             if cancel is not None and cancel.cancelled:
@@ -256,13 +286,7 @@ class LocalBackend:
             if progress is not None:
                 done = counted["offset"] + step + 1
                 total = counted["total"] or pipe.num_timesteps
-                preview = None
-                if preview_every and (done % preview_every == 0 or done == total):
-                    from huatu.preview import latents_to_preview
-
-                    # TAESD where at hand (not on the last step: the image itself follows)
-                    taesd = done < total and self.fast.preview(tensors["latents"], load=decodes)
-                    preview = taesd or latents_to_preview(tensors["latents"])
+                preview = self.preview(tensors["latents"], done, total, preview_every, decodes)
                 progress(ProgressEvent(step=done, total=total, preview=preview))
             return tensors
 
@@ -270,22 +294,37 @@ class LocalBackend:
             if cancel is not None and cancel.cancelled:
                 raise GenerationCancelled()
             used = self.networks.find(request)  # an unknown LoRA is refused here
-            fast = self._fast_path(request)
-            self.fast.use_lora(fast)  # FastPathUnavailable when the LCM-LoRA cannot be had
+            # FastPathUnavailable when the LCM-LoRA cannot be had
+            self.fast.use_lora(self.fast_path(request))
             try:
                 self.networks.apply(used)
-                return self._generate(request, fast, on_step_end, counted)
+                return self._generate(request, on_step_end, counted)
             finally:
                 self.networks.release()  # the next request runs as if they were never loaded
 
-    def _fast_path(self, request: GenerationRequest) -> bool:
-        """Whether ``request`` takes the Fast path (LCM-LoRA + TAESD): the LCM scheduler on a
-        many-step model. A few-step model (an LCM checkpoint …) runs its scheduler as it is."""
-        return request.scheduler == LCM_SCHEDULER and not self.family.few_step
+    def preview(self, latents: Any, done: int, total: int, every: int, taesd: bool) -> Image | None:
+        """A picture of the first of ``latents`` on every ``every``-th step and the last
+        (``every`` 0: never): TAESD's where at hand (loaded first when ``taesd``), except on
+        the last step (the image itself follows), else a latent projection."""
+        if not every or (done % every and done != total):
+            return None
+        from huatu.preview import latents_to_preview
 
-    def _generate(
-        self, request: GenerationRequest, fast: bool, on_step: Any, counted: dict
-    ) -> BackendOutput:
+        drawn = done < total and self.fast.preview(latents, load=taesd)
+        return drawn or latents_to_preview(latents)
+
+    def scheduler_for(self, request: GenerationRequest) -> None:
+        """Give the pipeline ``request``'s scheduler, fresh."""
+        self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
+
+    def less_work(self, request: GenerationRequest, seed: int) -> AbstractContextManager:
+        """What "Faster" does for ``request``'s run (nothing unless it :meth:`caches`);
+        ``seed`` draws which tokens merge."""
+        if not self.caches(request):
+            return nullcontext()
+        return faster.running(self.pipe.unet, self.merges_tokens, seed)
+
+    def _generate(self, request: GenerationRequest, on_step: Any, counted: dict) -> BackendOutput:
         """The run itself, under the lock with the request's adapters on: denoise, decode,
         check, post-process."""
         import torch
@@ -294,68 +333,38 @@ class LocalBackend:
         conditioning = (
             self.prompts.encode(request.prompt, request.negative_prompt) if self.prompts else None
         )
-        self.pipe.scheduler = make_scheduler(request.scheduler, self._base_scheduler_config)
+        self.scheduler_for(request)
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
-        less_work = (
-            faster.running(self.pipe.unet, self.merges_tokens, seeds[0])
-            if self._caches(request)
-            else nullcontext()
-        )
-        with less_work:  # every pass of the run (image to image, hires) shares the UNet
-            run = self._run(request, generators, on_step, counted, conditioning)
+        with self.less_work(request, seeds[0]):  # every pass of the run shares the UNet
+            run = run_mode(
+                self.editing, request, generators, on_step, conditioning, self._pictures, counted
+            )
         if run.latents is None:  # strength too low for a step: the source itself
             return BackendOutput(images=run.pictures, seeds=seeds, notices=run.notices)
-        taesd = self._taesd_decodes(request)
-        pixels, notices = self.fast.decode(run.latents) if taesd else (None, [])
+        images, flags, notices = self.images_of(run.latents, request)
+        output = kept_output([run.finish(image) for image in images], seeds, flags, notices)
+        output.notices[:0] = run.notices
+        return output
+
+    def images_of(
+        self, latents: Any, request: GenerationRequest
+    ) -> tuple[list[Image], list[bool], list[Notice]]:
+        """``request``'s final ``latents`` decoded (TAESD or the VAE), checked by the safety
+        checker and made pictures: the pictures, which were flagged, and the notices."""
+        taesd = self.taesd_decodes(request)
+        pixels, notices = self.fast.decode(latents) if taesd else (None, [])
         if pixels is None:
-            pixels, vae_notices = self._decode(run.latents)
+            pixels, vae_notices = decode(self.pipe.vae, latents)
             notices += vae_notices
-        if fast:
+        if self.fast_path(request):
             notices = lcm_notices(request.guidance_scale) + notices
         pixels, flags = self._safety_check(pixels)
         images = self.pipe.image_processor.postprocess(pixels.float(), output_type="pil")
-        images = [run.finish(image) for image in images]
-        flags = flags or [False] * len(images)
-        kept = [
-            (image, seed)
-            for image, seed, flag in zip(images, seeds, flags, strict=True)
-            if not flag
-        ]
-        return BackendOutput(
-            images=[image for image, _ in kept],
-            seeds=[seed for _, seed in kept],
-            flagged=sum(bool(flag) for flag in flags),
-            notices=run.notices + notices,
-        )
-
-    def _run(
-        self,
-        request: GenerationRequest,
-        generators: list,
-        on_step: Any,
-        counted: dict,
-        conditioning: Conditioning | None,
-    ) -> EditRun:
-        """The mode's denoising run (:mod:`huatu.backends.editing`), up to its latents."""
-        if request.mode == IMG2IMG:
-            return run_img2img(self.editing, request, generators, on_step, conditioning)
-        if request.mode == INPAINT:
-            return run_inpaint(self.editing, request, generators, on_step, conditioning)
-        latents = self.pipe(
-            width=request.width,
-            height=request.height,
-            **common_arguments(request, generators, on_step, conditioning),
-        ).images
-        if request.hires_scale != 1:
-            counted["offset"] = request.num_inference_steps
-            latents = run_hires(
-                self.editing, request, latents, self._pictures, generators, on_step, conditioning
-            )
-        return EditRun(latents=latents)
+        return images, flags or [False] * len(images), notices
 
     def _pictures(self, latents: Any) -> list[Any]:
         """``latents`` decoded to pictures (no safety check: an intermediate result)."""
-        pixels, _ = self._decode(latents)
+        pixels, _ = decode(self.pipe.vae, latents)
         return self.pipe.image_processor.postprocess(pixels.float(), output_type="pil")
 
     def _safety_check(self, pixels: Any) -> tuple[Any, list[bool] | None]:
@@ -363,36 +372,3 @@ class LocalBackend:
         that ship one); a model without one (SDXL, single files) flags nothing."""
         check = getattr(self.pipe, "run_safety_checker", None)
         return check(pixels, self.pipe.device, pixels.dtype) if check else (pixels, None)
-
-    def _decode(self, latents: Any) -> tuple[Any, list[Notice]]:
-        """Decode latents with the VAE; if half precision overflows to NaN/inf (the "black
-        image" of fp16), decode once more with the VAE in fp32 and say so."""
-        import torch
-
-        vae = self.pipe.vae
-        scale = vae.config.scaling_factor
-        with torch.no_grad():
-            pixels = vae.decode(latents.to(vae.dtype) / scale, return_dict=False)[0]
-            if torch.isfinite(pixels).all() or vae.dtype == torch.float32:
-                return pixels, []
-            log.warning("VAE decode in %s gave NaN/inf; decoding again in fp32", vae.dtype)
-            half = vae.dtype
-            vae.to(torch.float32)
-            try:
-                pixels = vae.decode(latents.float() / scale, return_dict=False)[0]
-            finally:
-                vae.to(half)
-        return pixels, [Notice("vae_fp32_retry", {"dtype": str(half).removeprefix("torch.")})]
-
-
-def _load_pipeline(source: ModelSource, settings: Settings, plan: DevicePlan) -> tuple[Any, Any]:
-    """Load ``source`` on ``plan``'s device and dtype; returns the pipeline and its family."""
-    import torch
-
-    if settings.allow_pickle:
-        log.warning(message("pickle_warning"))
-    pipe, recognised = load_pipeline(source, settings, getattr(torch, plan.dtype))
-    if plan.device != "cpu" and not (settings.low_memory and plan.device == "cuda"):
-        pipe = pipe.to(plan.device)  # loaded on the CPU; offload places it itself
-    tune_layout(pipe, plan)
-    return pipe, recognised

@@ -1,5 +1,6 @@
-"""The local backend's options: the memory layout that suits the CPU, ``--low-memory``
-(offload, VAE tiling) and ``--compile`` (``torch.compile`` of the UNet at load).
+"""The local backend's loading and options: the model on its device, the memory layout that
+suits the CPU, ``--low-memory`` (offload, VAE tiling) and ``--compile`` (``torch.compile`` of
+the UNet at load).
 
 torch is imported inside each function, never at import time.
 """
@@ -8,10 +9,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from huatu.device import DevicePlan
-from huatu.messages import Notice
+from huatu.messages import Notice, message
+
+if TYPE_CHECKING:
+    from huatu.config import Settings
+    from huatu.models.loading import ModelSource
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +104,19 @@ def compile_unet(
     seconds = time.monotonic() - started
     log.info("compiled the UNet on %s in %.0f s", plan.short, seconds)
     return Notice("local_option_compiled", {"seconds": f"{seconds:.0f}"})
+
+
+def load_on_device(source: ModelSource, settings: Settings, plan: DevicePlan) -> tuple[Any, Any]:
+    """Load ``source`` on ``plan``'s device and dtype, in the layout that suits it; returns
+    the pipeline and its family."""
+    import torch
+
+    from huatu.models.loading import load_pipeline
+
+    if settings.allow_pickle:
+        log.warning(message("pickle_warning"))
+    pipe, recognised = load_pipeline(source, settings, getattr(torch, plan.dtype))
+    if plan.device != "cpu" and not (settings.low_memory and plan.device == "cuda"):
+        pipe = pipe.to(plan.device)  # loaded on the CPU; offload places it itself
+    tune_layout(pipe, plan)
+    return pipe, recognised

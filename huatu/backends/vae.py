@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from huatu.errors import ModelLoadError
+from huatu.messages import Notice
 from huatu.models.folders import ModelFile
 from huatu.models.hashes import HashCache, short
 
@@ -97,3 +98,23 @@ def _is_channels_last(vae: Any) -> bool:
                 and not weight.is_contiguous()
             )
     return False
+
+
+def decode(vae: Any, latents: Any) -> tuple[Any, list[Notice]]:
+    """Decode ``latents`` with ``vae``; if half precision overflows to NaN/inf (the "black
+    image" of fp16), decode once more with the VAE in fp32 and say so."""
+    import torch
+
+    scale = vae.config.scaling_factor
+    with torch.no_grad():
+        pixels = vae.decode(latents.to(vae.dtype) / scale, return_dict=False)[0]
+        if torch.isfinite(pixels).all() or vae.dtype == torch.float32:
+            return pixels, []
+        log.warning("VAE decode in %s gave NaN/inf; decoding again in fp32", vae.dtype)
+        half = vae.dtype
+        vae.to(torch.float32)
+        try:
+            pixels = vae.decode(latents.float() / scale, return_dict=False)[0]
+        finally:
+            vae.to(half)
+    return pixels, [Notice("vae_fp32_retry", {"dtype": str(half).removeprefix("torch.")})]

@@ -3,7 +3,9 @@ GPU, as huatu runs it there — fp16, PyTorch's SDPA attention, UNet and VAE in
 ``channels_last``, optionally ``torch.compile`` — batch 1 at 512²: UNet iterations per second
 (one iteration = one denoising step with classifier-free guidance, as A1111 counts it), seconds
 per 20-step image end to end, peak GPU memory. Then huatu's own CUDA paths on the tiny model:
-the local backend's device plan, ``--low-memory`` (model CPU offload), step caching.
+the local backend's device plan, ``--low-memory`` (model CPU offload), step caching; and the
+batching of compatible queued requests on the same architecture, through the local backend:
+images per minute for a burst of requests, one at a time against batched.
 
 Without a CUDA device it says so in one line and exits with status 2. ``--device cpu`` runs the
 same measurements on the CPU (tiny sizes in the tests), to keep the script working where no
@@ -134,6 +136,59 @@ def huatu_paths(device: str, cache_dir: Path) -> dict[str, Any]:
     return found
 
 
+def batching_gain(
+    model: str, device: str, cache_dir: Path, *, size: int, steps: int, burst: int = 8
+) -> dict[str, Any]:
+    """Images per minute of the local backend on ``model`` for ``burst`` compatible requests
+    that arrive together (one thread each), run one at a time (batches of 1) and batched
+    (up to :data:`~huatu.backends.batching.CUDA_BATCH_IMAGES` images, the CUDA default;
+    the first of the burst finds the runner free and runs alone, the rest in batches).
+
+    Args:
+        model: what the backend loads (a diffusers folder, ``tiny``).
+        device: ``cuda`` or ``cpu``. cache_dir: huatu's cache folder (the tiny model).
+        size: image side. steps: denoising steps per image. burst: requests. Default 8.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from huatu.backends.batching import CUDA_BATCH_IMAGES
+    from huatu.backends.local import LocalBackend
+    from huatu.config import Settings
+    from huatu.request import GenerationRequest
+
+    requests = [
+        GenerationRequest.create(
+            prompt=f"a lighthouse on a cliff, view {index}",
+            width=size,
+            height=size,
+            num_inference_steps=steps,
+            seed=index,
+        ).validate()
+        for index in range(burst)
+    ]
+    found: dict[str, Any] = {"requests": burst, "size": size, "steps": steps}
+    for name, images in (("one_by_one", 1), ("batched", CUDA_BATCH_IMAGES)):
+        settings = Settings(
+            model=model,
+            cache_dir=cache_dir,
+            outputs_dir=cache_dir / "outputs",
+            device=device,
+            batch_images=images,
+        )
+        backend = LocalBackend(model, settings)
+        backend.generate(requests[0])  # warm-up
+        started = time.perf_counter()
+        with ThreadPoolExecutor(burst) as pool:
+            list(pool.map(backend.generate, requests))
+        seconds = time.perf_counter() - started
+        found[name] = {"s": round(seconds, 3), "images_per_minute": round(burst * 60 / seconds, 1)}
+        del backend
+    found["gain"] = round(
+        found["batched"]["images_per_minute"] / found["one_by_one"]["images_per_minute"], 2
+    )
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m huatu.bench.gpu [--compile] [--repeats N] [--out PATH] [--device cuda]``."""
     parser = argparse.ArgumentParser(prog="python -m huatu.bench.gpu", description=__doc__)
@@ -175,7 +230,18 @@ def main(argv: list[str] | None = None) -> int:
         del pipe
     with tempfile.TemporaryDirectory() as cache:
         result["huatu_paths"] = huatu_paths(args.device, Path(cache))
-    print(f"huatu paths: {result['huatu_paths']}", flush=True)
+        print(f"huatu paths: {result['huatu_paths']}", flush=True)
+        try:  # the architecture saved as a diffusers folder, loaded as a person's model is
+            from huatu.bench.architecture import build_pipeline
+
+            folder = Path(cache) / "sd15-architecture"
+            build_pipeline(Path(cache) / "tokenizer").save_pretrained(folder)
+            result["batching"] = batching_gain(
+                str(folder), args.device, Path(cache), size=args.size, steps=args.steps
+            )
+        except Exception as error:  # reported; the figures above are kept
+            result["batching"] = {"error": f"{type(error).__name__}: {str(error)[:200]}"}
+        print(f"batching: {result['batching']}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

@@ -235,6 +235,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         ", low memory (CPU offload, VAE tiling)",
         "，省内存（CPU 卸载、VAE 分块）",
     ),
+    "local_option_batching": (
+        ", compatible queued requests in batches of up to {images} images",
+        "，排队中可合并的请求合批生成（每批最多 {images} 张）",
+    ),
     "local_option_compiled": (
         ", compiled in {seconds} s",
         "，已编译（用时 {seconds} 秒）",

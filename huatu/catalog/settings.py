@@ -15,6 +15,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "{name} must be a number of replicas (N) or a range (A-B, 1 ≤ A ≤ B), but is {value}.",
         "{name} 必须是副本数（N）或范围（A-B，1 ≤ A ≤ B），但现在是 {value}。",
     ),
+    "setting_count": (
+        "{name} must be a whole number of at least 1, but is {value}.",
+        "{name} 必须是不小于 1 的整数，但现在是 {value}。",
+    ),
     "setting_flag": (
         "{name} must be 1 or 0 (true/false), but is {value}.",
         "{name} 必须是 1 或 0（true/false），但现在是 {value}。",

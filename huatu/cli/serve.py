@@ -81,6 +81,13 @@ def check_port_free(host: str, port: int) -> None:
     help="CUDA: model CPU offload; all: VAE tiling above 512x512. [env HUATU_LOW_MEMORY]",
 )
 @click.option(
+    "--batch-images",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run compatible queued requests together, up to N images (1: never). Default 4 on "
+    "CUDA, 1 elsewhere. [env HUATU_BATCH_IMAGES]",
+)
+@click.option(
     "--ray-address",
     default=None,
     metavar="ADDRESS",
@@ -113,6 +120,7 @@ def serve(
     mcp: bool,
     compile_unet: bool | None,
     low_memory: bool | None,
+    batch_images: int | None,
     ray_address: str | None,
     replicas: int | None,
     min_replicas: int | None,
@@ -128,12 +136,12 @@ def serve(
     from huatu.server import serve as run_server
 
     settings = load_cli_settings()
-    if compile_unet is not None or low_memory is not None:
-        settings = replace(
-            settings,
-            compile=settings.compile if compile_unet is None else compile_unet,
-            low_memory=settings.low_memory if low_memory is None else low_memory,
-        )
+    settings = replace(
+        settings,
+        compile=settings.compile if compile_unet is None else compile_unet,
+        low_memory=settings.low_memory if low_memory is None else low_memory,
+        batch_images=settings.batch_images if batch_images is None else batch_images,
+    )
     settings = with_ray_flags(
         settings, ray_address, replicas, min_replicas, max_replicas, gpus_per_replica
     )
