@@ -288,6 +288,12 @@ class OutOfMemory(HuatuError, MemoryError):
     key = "out_of_memory"
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is running out of memory: Python's ``MemoryError`` or torch's
+    ``OutOfMemoryError`` (CUDA's; matched by name, torch is not imported here)."""
+    return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
+
+
 class StorageError(HuatuError, OSError):
     """An image, its history row or another file could not be written or read (disk full,
     no permission …)."""

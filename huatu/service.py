@@ -23,6 +23,7 @@ from huatu.errors import (
     SafetyCheckerFlagged,
     ValidationError,
     explain,
+    is_out_of_memory,
 )
 from huatu.history.files import save_png
 from huatu.history.sources import kept_sources
@@ -329,7 +330,7 @@ class ImageService(ModelSwitching):
         redacted, on the same traceback, so the edge's log shows where it failed but not
         the key.
         """
-        if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        if is_out_of_memory(error):
             return OutOfMemory().with_traceback(error.__traceback__)
         chain: list[BaseException] = []
         seen: BaseException | None = error

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from huatu.backends.base import BackendOutput, ProgressEvent
 from huatu.backends.editing import common_arguments
-from huatu.errors import GenerationCancelled
+from huatu.errors import GenerationCancelled, is_out_of_memory
 from huatu.request import TXT2IMG
 
 if TYPE_CHECKING:
@@ -114,9 +114,9 @@ def run_together(backend: LocalRuns, jobs: list[Job]) -> None:
             with suppress(GenerationCancelled):  # every member stopped: on to the next group
                 _denoise(backend, members)
         except Exception as error:
-            if not _out_of_memory(error) or len(members) == 1:
+            if not is_out_of_memory(error) or len(members) == 1:
                 raise
-            log.warning("a batch of %d requests ran out of memory; running each alone", len(jobs))
+            log.warning("a batch of %d requests ran out of memory: each alone", len(members))
             _free_cached_memory()
             for member in members:  # each as it would run with batching off
                 if not member[0].finished:
@@ -162,11 +162,6 @@ def _denoise(backend: LocalRuns, members: list[tuple[Job, Conditioning]]) -> Non
     for job, start, stop in spans:
         output = kept_output(images[start:stop], seeds[start:stop], flags[start:stop], notices)
         job.finish(output)
-
-
-def _out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is torch's out-of-memory error (CUDA's, or the CPU's ``MemoryError``)."""
-    return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
 
 
 def _free_cached_memory() -> None:
