@@ -142,6 +142,21 @@ def test_requests_waiting_together_run_as_one_batch_and_each_image_as_alone(batc
     assert np.abs(pixels(fox_run.result.images[0]) - pixels(castle_run.result.images[0])).mean() > 1
 
 
+def test_fast_requests_batch_with_the_lcm_lora_on_and_taesd_decoding(batching, tiny_service):
+    fast = {"scheduler": "lcm", "num_inference_steps": 4, "guidance_scale": 1.0}
+    fox = request("a red fox", seed=7, **fast)
+    castle = request("a castle on a hill", seed=20, num_images=2, **fast)
+    _, runs, sizes = _queued_behind_a_held_run(batching, fox, castle)
+    assert sizes == [2, 2, 3, 3, 3, 3]  # no CFG: one row per image, three images at once
+    for run, req in zip(runs, (fox, castle), strict=True):
+        assert run.error is None and run.steps == [1, 2, 3, 4]
+        fields = parse_parameters(run.result.parameters[0]).settings
+        assert fields["VAE"] == "TAESD" and fields["Sampler"] == "LCM"
+        alone = tiny_service.generate(req, save=False)
+        for batched, single in zip(run.result.images, alone.images, strict=True):
+            assert np.abs(pixels(batched) - pixels(single)).max() <= ROUNDING
+
+
 def test_requests_that_differ_in_size_or_mode_run_one_after_another(batching, tiny_service):
     wide = request("a red fox", seed=7, width=192)
     hires = request("a castle", seed=20, hires_scale=1.5, hires_steps=2)
