@@ -226,7 +226,7 @@ def test_the_default_cpu_service_runs_one_request_at_a_time(tiny_service, batchi
     assert batching.max_concurrency == 4  # the four reach the batcher together
 
 
-def test_the_batcher_serves_the_line_in_order_within_its_image_cap(tmp_path: Path):
+def test_the_batcher_serves_the_line_in_order_within_its_image_cap():
     batches: list[list[str]] = []
     release = threading.Event()
 

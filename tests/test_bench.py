@@ -434,5 +434,6 @@ def test_the_gpu_bench_times_a_burst_one_by_one_and_batched(cache_dir):
     found = gpu.batching_gain("tiny", "cpu", cache_dir, size=64, steps=2, burst=5)
     assert found["requests"] == 5
     for way in ("one_by_one", "batched"):
+        assert found[way]["images"] == 5  # every request of the burst got its image
         assert found[way]["images_per_minute"] == pytest.approx(5 * 60 / found[way]["s"], rel=0.01)
     assert found["gain"] > 0

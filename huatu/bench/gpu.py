@@ -20,7 +20,10 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from huatu.config import Settings
 
 DEFAULT_OUT = Path("bench/results/gpu.json")
 #: The issue's goal on an H100-class card (stable-fast reports 104.6 it/s there).
@@ -107,18 +110,24 @@ def build_gpu_pipeline(device: str, dtype: Any, *, compile_unet: bool = False) -
     return pipe
 
 
+def bench_settings(model: str, device: str, cache_dir: Path, **options: Any) -> Settings:
+    """huatu's settings for a bench backend on ``model`` and ``device``: the cache (and an
+    outputs folder) under ``cache_dir``, and ``options`` (e.g. ``low_memory=True``)."""
+    from huatu.config import Settings
+
+    outputs = cache_dir / "outputs"
+    return Settings(model=model, cache_dir=cache_dir, outputs_dir=outputs, device=device, **options)
+
+
 def huatu_paths(device: str, cache_dir: Path) -> dict[str, Any]:
     """huatu's local backend on the tiny model on ``device``: its device plan, one image, one
     with ``--low-memory`` and one with step caching (seconds; an error as one line)."""
     from dataclasses import replace
 
     from huatu.backends.local import LocalBackend
-    from huatu.config import Settings
     from huatu.request import GenerationRequest
 
-    settings = Settings(
-        model="tiny", cache_dir=cache_dir, outputs_dir=cache_dir / "outputs", device=device
-    )
+    settings = bench_settings("tiny", device, cache_dir)
     request = GenerationRequest.create(prompt="a fox", width=256, height=256, seed=1)
     found: dict[str, Any] = {}
     for name, options, fields in (
@@ -153,7 +162,6 @@ def batching_gain(
 
     from huatu.backends.batching import CUDA_BATCH_IMAGES
     from huatu.backends.local import LocalBackend
-    from huatu.config import Settings
     from huatu.request import GenerationRequest
 
     requests = [
@@ -168,20 +176,17 @@ def batching_gain(
     ]
     found: dict[str, Any] = {"requests": burst, "size": size, "steps": steps}
     for name, images in (("one_by_one", 1), ("batched", CUDA_BATCH_IMAGES)):
-        settings = Settings(
-            model=model,
-            cache_dir=cache_dir,
-            outputs_dir=cache_dir / "outputs",
-            device=device,
-            batch_images=images,
-        )
-        backend = LocalBackend(model, settings)
+        backend = LocalBackend(model, bench_settings(model, device, cache_dir, batch_images=images))
         backend.generate(requests[0])  # warm-up
         started = time.perf_counter()
         with ThreadPoolExecutor(burst) as pool:
-            list(pool.map(backend.generate, requests))
+            made = sum(len(output.images) for output in pool.map(backend.generate, requests))
         seconds = time.perf_counter() - started
-        found[name] = {"s": round(seconds, 3), "images_per_minute": round(burst * 60 / seconds, 1)}
+        found[name] = {
+            "images": made,
+            "s": round(seconds, 3),
+            "images_per_minute": round(made * 60 / seconds, 1),
+        }
         del backend
     found["gain"] = round(
         found["batched"]["images_per_minute"] / found["one_by_one"]["images_per_minute"], 2
