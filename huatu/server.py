@@ -236,17 +236,8 @@ class ServerThread:
     """
 
     def __init__(self, app: Any, host: str, port: int) -> None:
-        import uvicorn
-
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            timeout_graceful_shutdown=1,  # clients may hold event streams open
-        )
-        self.server = uvicorn.Server(config)
+        # other event streams than the studio's session ones end with their run
+        self.server = uvicorn_server(app, host, port, graceful_s=1, lifespan="on")
         self.thread = threading.Thread(target=self.server.run, name="huatu-server", daemon=True)
         self.url = f"http://{host}:{port}"
 
@@ -264,6 +255,47 @@ class ServerThread:
         """Stop serving and wait for the thread."""
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def uvicorn_server(
+    app: Any, host: str, port: int, *, graceful_s: float, lifespan: str = "auto"
+) -> Any:
+    """A uvicorn server for ``app`` that, when it stops, first ends the studio's session
+    streams (every open tab's and Gradio client's heartbeat), as ``Blocks.close`` does. Without
+    that, stopping waits ``graceful_s`` for those never-ending streams and then logs each one
+    cancelled as "Exception in ASGI application" with a traceback.
+
+    Args:
+        app: the ASGI app (:func:`build_app`'s, or any other).
+        host: the address. port: the port.
+        graceful_s: how long stopping waits for requests still running before cancelling them.
+        lifespan: uvicorn's lifespan mode. Default ``"auto"``.
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            end_session_streams(app)
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan=lifespan,
+        timeout_graceful_shutdown=graceful_s,
+    )
+    return Server(config)
+
+
+def end_session_streams(app: Any) -> None:
+    """Tell each Gradio app mounted in ``app`` to end its session streams (its ``stop_event``,
+    which its heartbeat streams wait on). Call it on the server's event loop."""
+    for route in getattr(app, "routes", ()):
+        stop_event = getattr(getattr(route, "app", None), "stop_event", None)
+        if stop_event is not None:
+            stop_event.set()
 
 
 def open_share_link(host: str, port: int) -> str:
@@ -284,7 +316,15 @@ def open_share_link(host: str, port: int) -> str:
 
 
 def serve(app: Any, host: str, port: int) -> None:
-    """Serve ``app`` on ``host:port`` until interrupted."""
-    import uvicorn
+    """Serve ``app`` on ``host:port`` until interrupted (as ``uvicorn.run`` does: Ctrl-C
+    ends it quietly; a server that could not start exits with uvicorn's status 3)."""
+    import contextlib
+    import sys
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    from uvicorn.main import STARTUP_FAILURE
+
+    server = uvicorn_server(app, host, port, graceful_s=5)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)

@@ -225,9 +225,7 @@ class HuatuProcess:
     def stop(self, grace_s: float = 1.0) -> None:
         """Ask it to stop (SIGTERM); kill it if it is still there after ``grace_s``.
 
-        A ``gradio_client`` keeps a heartbeat stream open even after ``close()`` until the
-        server's next heartbeat, and the server waits for it, so a test that used one would
-        wait seconds for a shutdown it does not test; nothing is checked after a stop.
+        Nothing is checked after a stop (a test that checks a shutdown does so itself).
         Default 1 s.
         """
         if self.process.poll() is None:

@@ -178,10 +178,22 @@ def test_the_command_speaks_chinese_in_a_chinese_locale(cli_env, tmp_path: Path)
     assert "Give either a PROMPT or --from-file FILE" in english.stderr
 
 
-def test_serve_starts_on_the_port_from_the_environment(servers):
+def test_serve_starts_on_the_port_from_the_environment_and_stops_cleanly(servers):
+    """``huatu serve`` answers on ``GRADIO_SERVER_PORT``; asked to stop (SIGTERM) while a
+    studio session is open, it ends that session's stream and exits by itself, printing no
+    error or traceback."""
+    from gradio_client import Client
+
     server = servers["serve"].wait_ready()
     answer = httpx.get(server.url + "/config", timeout=30, trust_env=False)
     assert answer.status_code == 200 and "test model" in answer.text
+    client = Client(server.url, verbose=False)  # its heartbeat stream stays open
+    assert client.predict(prompt="a cat", api_name="/translate")
+    server.process.terminate()
+    server.process.wait(timeout=60)  # a guard: it is not killed, it ends
+    client.close()
+    log = server.log()
+    assert "Traceback" not in log and "ERROR" not in log, log
 
 
 def test_lesson_serves_the_tutorial_app(servers, tmp_path: Path):

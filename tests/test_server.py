@@ -87,6 +87,38 @@ def test_without_credentials_configured_everything_is_open(tiny_service):
         assert httpx.get(url + "/config").status_code == 200
 
 
+def test_stopping_with_a_studio_session_open_ends_its_stream_without_an_error(tiny_service):
+    """A studio session (a gradio_client, whose heartbeat stream never ends by itself) is
+    open when the server stops: the server ends that stream instead of waiting for it and
+    then cancelling it, so uvicorn logs no error (no "Exception in ASGI application" with
+    a traceback)."""
+    import logging
+
+    from huatu.server import ServerThread, build_app
+    from tests.helpers import wait_until
+
+    port = free_port()
+    server = ServerThread(build_app(tiny_service, port=port), "127.0.0.1", port)
+    errors: list[str] = []
+    hearing = logging.Handler(logging.ERROR)
+    hearing.emit = lambda record: errors.append(record.getMessage())  # type: ignore[method-assign]
+    # uvicorn's own logger (not propagated), heard once its config has set its handlers
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    uvicorn_errors.addHandler(hearing)
+    try:
+        server.start()
+        client = Client(server.url, verbose=False)
+        assert client.predict(prompt="a cat", api_name="/translate")
+        # the session's heartbeat is a request still running on the server
+        wait_until(lambda: server.server.server_state.tasks, what="the heartbeat stream")
+        server.stop()
+        client.close()
+    finally:
+        uvicorn_errors.removeHandler(hearing)
+    assert not server.thread.is_alive()
+    assert errors == []
+
+
 def test_only_saved_pngs_are_served(tiny_service):
     from huatu.api.outputs import output_url
     from huatu.request import GenerationRequest
