@@ -34,9 +34,12 @@ lint: install
 	$(BIN)/ruff check .
 
 # The whole suite, CPU-independent (conftest pins the tiny model to fp32), with its slowest
-# tests listed at the end. Audit-size load/fault/fuzz runs are `make audit`'s.
+# tests listed at the end. Audit-size load/fault/fuzz runs are `make audit`'s. It runs on
+# TEST_WORKERS pytest-xdist workers (default 2, one per core here), each taking whole files
+# (a module's server or Ray cluster is started once); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: install browser-deps lint
-	GRADIO_ANALYTICS_ENABLED=False $(BIN)/pytest --durations=20
+	GRADIO_ANALYTICS_ENABLED=False $(BIN)/pytest --durations=20 -n $(TEST_WORKERS) --dist loadfile
 
 # Re-take the README's screenshots (docs/*.png) from the browser tests.
 screenshots: install browser-deps

@@ -3,7 +3,8 @@ the environment of a huatu subprocess, and a headless browser.
 
 Plain helpers (ports, running the ``huatu`` command, servers) live in :mod:`tests.helpers`.
 The whole run is pinned to fp32 (:data:`tests.helpers.TEST_DTYPE`), in this process and in
-every subprocess, so that no result depends on the CPU's bf16 support.
+every subprocess, so that no result depends on the CPU's bf16 support. ``make test`` runs it
+on two pytest-xdist workers, each taking whole test files; they share the one tiny model.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing downloads at test time
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ["HUATU_DTYPE"] = TEST_DTYPE  # the CLI run in process, and subprocesses
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # `make test` runs two workers on two cores: one OpenMP thread each (set before torch is
+    # imported, and inherited by subprocesses), or their threads spin against each other and
+    # two workers take as long as one
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import shutil
 from collections.abc import Iterator
@@ -27,11 +33,48 @@ import pytest
 from huatu.config import Settings
 from tests.helpers import huatu_env
 
+#: The test files that run longest (about 100, 50, 45 and 45 s on two cores), run first:
+#: with the files shared out to two workers as each finishes one, the long ones no longer
+#: start last and keep one worker busy while the other has nothing left.
+LONGEST_FIRST = (
+    "test_ray.py",
+    "test_studio_browser.py",
+    "test_load.py",
+    "test_editing_browser.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the tests of :data:`LONGEST_FIRST` first, each file's own order kept."""
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A session-wide cache folder where the tiny model is built once."""
-    return tmp_path_factory.mktemp("huatu-cache")
+    """A session-wide cache folder where the tiny model is built once. Under pytest-xdist
+    each worker has its own, whose tiny model is a link to the one the first worker built."""
+    cache = tmp_path_factory.mktemp("huatu-cache")
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        _link_shared_tiny_model(cache, tmp_path_factory.getbasetemp().parent)
+    return cache
+
+
+def _link_shared_tiny_model(cache: Path, run_root: Path) -> None:
+    """Build the tiny model once in ``run_root`` (the folder all workers of this run share;
+    the first to take the lock builds it, the others wait) and link it into ``cache``."""
+    import fcntl
+
+    from huatu.backends.tiny import ensure_tiny_model, tiny_model_dir
+
+    with open(run_root / "tiny-model.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shared = ensure_tiny_model(run_root / "shared-cache")
+    tiny_model_dir(cache).symlink_to(shared, target_is_directory=True)
 
 
 @pytest.fixture(scope="session")
@@ -127,13 +170,20 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: How long a browser test's ``expect`` waits for what a page should show, in ms.
+BROWSER_WAIT_MS = 30_000
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's headless Chromium, driven by Playwright (its own browser download is not used)."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # a guard, not a measure: what a page shows may take long on a busy two-core machine
+    # (the other test worker at work); Playwright's own 5 s is too tight for that
+    expect.set_options(timeout=BROWSER_WAIT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser

@@ -45,20 +45,43 @@ FOREIGN_PREFIXES = ("HUATU_", "HF_API", "HF_TOKEN", "SPACE_", "GRADIO_")
 #: Ports handed out in this run: never handed out again, so that a server launched early
 #: (:func:`launch_huatu`) keeps its port until it binds it.
 _GIVEN_PORTS: set[int] = set()
+#: Where servers' ports are taken from: above Ray's worker ports (10002-19999), below the
+#: kernel's ephemeral range, which every outgoing connection (Ray's hundreds among them)
+#: takes its own port from; a port picked from there could be taken by one before the
+#: server binds it.
+PORTS_FROM = 20000
+
+
+def _port_range() -> range:
+    """The ports :func:`free_ports` picks from: :data:`PORTS_FROM` up to the kernel's
+    ephemeral range, or the ephemeral range itself where nothing is left below it."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(PORTS_FROM, low) if low - PORTS_FROM >= 1000 else range(low, high + 1)
 
 
 def free_ports(count: int) -> list[int]:
     """``count`` different TCP ports, free on 127.0.0.1 now and not handed out before in this
-    run."""
+    run, from :func:`_port_range`. Under pytest-xdist each worker takes only the ports of its
+    own residue modulo the number of workers, so two workers never hand out the same port."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     ports: list[int] = []
-    with contextlib.ExitStack() as stack:
-        while len(ports) < count:
-            sock = stack.enter_context(socket.socket())
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-            if port not in _GIVEN_PORTS:
-                _GIVEN_PORTS.add(port)
-                ports.append(port)
+    for port in _port_range():
+        if len(ports) == count:
+            break
+        if port % workers != worker % workers or port in _GIVEN_PORTS:
+            continue
+        _GIVEN_PORTS.add(port)  # free or not: not tried again
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # taken (by a server of another run, or in TIME_WAIT)
+                continue
+        ports.append(port)
+    assert len(ports) == count, "no free port left in the range"
     return ports
 
 
