@@ -35,9 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The embeddings of a :class:`~huatu.prompts.encoding.Conditioning`, in its field order.
-CONDITIONING_FIELDS = ("prompt_embeds", "negative_prompt_embeds", "pooled", "negative_pooled")
-
 
 class LocalRuns(Protocol):
     """What a batch uses of :class:`~huatu.backends.local.LocalBackend` (see there)."""
@@ -174,6 +171,8 @@ def _free_cached_memory() -> None:
 
 def _stacked(members: list[tuple[Job, Conditioning]]) -> Conditioning:
     """The members' embeddings one after another, each repeated once per image it asks."""
+    from dataclasses import fields
+
     import torch
 
     from huatu.prompts.encoding import Conditioning
@@ -184,4 +183,4 @@ def _stacked(members: list[tuple[Job, Conditioning]]) -> Conditioning:
             return None
         return torch.cat([value.repeat(count, *[1] * (value.dim() - 1)) for count, value in values])
 
-    return Conditioning(*(stack(name) for name in CONDITIONING_FIELDS))
+    return Conditioning(**{field.name: stack(field.name) for field in fields(Conditioning)})
